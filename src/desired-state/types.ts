@@ -1,0 +1,91 @@
+// The resolved desired state: what the controller and the reconcilers consume. The loader
+// (./load.ts) produces it from the operator's file: defaults applied, durations in milliseconds,
+// stacks merged into `services`, paths resolved. Reconcilers never see the YAML or the zod schema.
+
+/** NodeSelector picks nodes; every field given must match (hostname is a glob). */
+export interface NodeSelector {
+  hostname?: string;
+  id?: string;
+  role?: 'manager' | 'worker';
+  labels?: Record<string, string>;
+}
+
+/** DesiredManagers is spec.managers. */
+export interface DesiredManagers {
+  count: number;
+  eligible?: NodeSelector;
+  spreadLabel?: string;
+  /** replaceUnreachableAfterMs is null for "never"; default 5 minutes. */
+  replaceUnreachableAfterMs: number | null;
+}
+
+/** DesiredNode is one entry of spec.nodes. */
+export interface DesiredNode {
+  match: NodeSelector;
+  labels?: Record<string, string>;
+  availability?: 'active' | 'pause' | 'drain';
+}
+
+/** DesiredPlacement is a service's placement; absent fields are left alone. */
+export interface DesiredPlacement {
+  constraints?: string[];
+  preferences?: string[];
+  maxReplicasPerNode?: number;
+}
+
+/** DesiredService is one entry of spec.services, or one derived from a stack. */
+export interface DesiredService {
+  name: string;
+  replicas?: number;
+  placement?: DesiredPlacement;
+  dependsOn?: string[];
+  /** origin says where the entry came from: `services` or `stack:<name>`. */
+  origin: string;
+}
+
+/** DesiredVolume is one entry of spec.volumes. */
+export interface DesiredVolume {
+  path: string;
+  owner: number;
+  group?: number;
+  /** mode is the numeric mode (e.g. 0o700), parsed from the octal string. */
+  mode?: number;
+  recursive: boolean;
+}
+
+/** DesiredRegistry is spec.registry. */
+export interface DesiredRegistry {
+  service: string;
+  address: string;
+  /** probe defaults to http://<address>/v2/. */
+  probe: string;
+}
+
+/** ReconcilerId names a reconciler (contract §2). */
+export type ReconcilerId = 'managers' | 'nodes' | 'replicas' | 'placement' | 'volumes' | 'ordering';
+/** RECONCILER_IDS lists every reconciler, in the order a pass runs them. */
+export const RECONCILER_IDS: readonly ReconcilerId[] = ['managers', 'nodes', 'replicas', 'placement', 'volumes', 'ordering'];
+
+/** PolicyMode is enforce (correct drift) or observe (report only). */
+export type PolicyMode = 'enforce' | 'observe';
+
+/** DesiredPolicy is spec.policy with its defaults applied. */
+export interface DesiredPolicy {
+  mode: PolicyMode;
+  reconcilers: Partial<Record<ReconcilerId, PolicyMode>>;
+  maxActionsPerPass: number;
+  resync: string;
+  disruptiveWindow?: { cron: string; durationMs: number };
+  ignoreLabel: string;
+}
+
+/** DesiredState is one loaded, valid desired-state file. Sections absent from the file are undefined. */
+export interface DesiredState {
+  cluster: string;
+  managers?: DesiredManagers;
+  nodes?: DesiredNode[];
+  services?: DesiredService[];
+  volumes?: DesiredVolume[];
+  registry?: DesiredRegistry;
+  policy: DesiredPolicy;
+}

@@ -1,0 +1,164 @@
+// The Docker port: the narrow interface through which warden talks to the engine. Exactly one file
+// (./engine.ts) implements it with dockerode; tests may implement it with a recording fake. Types here
+// carry only the fields warden reads, plus the raw spec that updates must send back whole.
+
+/** NodeRole is a node's role in the swarm. */
+export type NodeRole = 'manager' | 'worker';
+/** NodeAvailability is a node's scheduling availability (Spec.Availability). */
+export type NodeAvailability = 'active' | 'pause' | 'drain';
+/** NodeState is the node's status as the managers see it (Status.State). */
+export type NodeState = 'unknown' | 'down' | 'ready' | 'disconnected';
+/** Reachability is a Raft member's reachability (ManagerStatus.Reachability). */
+export type Reachability = 'unknown' | 'unreachable' | 'reachable';
+
+/** NodeSpec is the engine's NodeSpec; an update replaces it whole, so send back what was read. */
+export interface NodeSpec {
+  Name?: string;
+  Labels?: Record<string, string>;
+  Role: NodeRole;
+  Availability: NodeAvailability;
+  [key: string]: unknown;
+}
+
+/** SwarmNode is one node of `GET /nodes`. */
+export interface SwarmNode {
+  id: string;
+  version: number;
+  hostname: string;
+  role: NodeRole;
+  availability: NodeAvailability;
+  state: NodeState;
+  addr: string;
+  labels: Record<string, string>;
+  engineLabels: Record<string, string>;
+  platform: { os: string; arch: string };
+  /** manager is present only for Raft members. */
+  manager?: { leader: boolean; reachability: Reachability; addr: string };
+  spec: NodeSpec;
+}
+
+/** ServiceMode is the kind of a service's Mode (its replica count lives on SwarmService). */
+export type ServiceMode = 'replicated' | 'global' | 'replicated-job' | 'global-job';
+
+/** ServiceSpec is the engine's ServiceSpec, kept whole so that updates send back every field. */
+export interface ServiceSpec {
+  Name: string;
+  Labels?: Record<string, string>;
+  TaskTemplate?: {
+    ContainerSpec?: { Image?: string; [key: string]: unknown };
+    Placement?: {
+      Constraints?: string[];
+      Preferences?: Array<{ Spread?: { SpreadDescriptor: string } }>;
+      MaxReplicas?: number;
+      [key: string]: unknown;
+    };
+    RestartPolicy?: { Condition?: string; Delay?: number; MaxAttempts?: number; Window?: number };
+    ForceUpdate?: number;
+    [key: string]: unknown;
+  };
+  Mode?: {
+    Replicated?: { Replicas?: number };
+    Global?: Record<string, never>;
+    ReplicatedJob?: { MaxConcurrent?: number; TotalCompletions?: number };
+    GlobalJob?: Record<string, never>;
+  };
+  [key: string]: unknown;
+}
+
+/** SwarmService is one service of `GET /services?status=true`. */
+export interface SwarmService {
+  id: string;
+  version: number;
+  name: string;
+  labels: Record<string, string>;
+  mode: ServiceMode;
+  /** replicas is the desired count of a replicated service, undefined for other modes. */
+  replicas: number | undefined;
+  image: string;
+  constraints: string[];
+  preferences: string[];
+  /** maxReplicasPerNode is Placement.MaxReplicas; 0 means no limit. */
+  maxReplicasPerNode: number;
+  forceUpdate: number;
+  /** status is ServiceStatus; absent when the engine did not report it. */
+  status?: { runningTasks: number; desiredTasks: number };
+  updatedAt: string;
+  spec: ServiceSpec;
+}
+
+/** TaskState is a task's state; states only move forward. */
+export type TaskState =
+  | 'new' | 'allocated' | 'pending' | 'assigned' | 'accepted' | 'preparing' | 'ready' | 'starting'
+  | 'running' | 'complete' | 'shutdown' | 'failed' | 'rejected' | 'remove' | 'orphaned';
+
+/** SwarmTask is one task of `GET /tasks`. */
+export interface SwarmTask {
+  id: string;
+  serviceId: string;
+  nodeId: string;
+  slot: number | undefined;
+  desiredState: TaskState;
+  state: TaskState;
+  message: string;
+  err: string;
+  timestamp: string;
+  image: string;
+}
+
+/** EngineInfo is the part of `GET /info` warden uses. */
+export interface EngineInfo {
+  /** nodeId is Swarm.NodeID: the swarm node this engine is ("" outside a swarm). */
+  nodeId: string;
+  nodeAddr: string;
+  /** localNodeState is Swarm.LocalNodeState: inactive, pending, active, error, locked. */
+  localNodeState: string;
+  /** controlAvailable is true only on a manager. */
+  controlAvailable: boolean;
+  hostname: string;
+  serverVersion: string;
+  managers: number;
+  nodes: number;
+}
+
+/** EngineEvent is one event of the engine's events stream (type service or node). */
+export interface EngineEvent {
+  type: 'service' | 'node';
+  action: string;
+  id: string;
+  attributes: Record<string, string>;
+  /** timeNano is the engine's timestamp in nanoseconds since the epoch. */
+  timeNano: bigint;
+}
+
+/**
+ * StreamSignal is what the events stream yields besides events: `connected` after each
+ * (re)connection, when events may have been missed and the consumer must re-list.
+ */
+export type StreamItem = EngineEvent | { type: 'connected' } | { type: 'disconnected'; error: Error };
+
+/** TaskFilter narrows `GET /tasks`. */
+export interface TaskFilter {
+  serviceId?: string;
+  desiredState?: 'running' | 'shutdown' | 'accepted';
+}
+
+/** DockerPort is every engine call warden makes. */
+export interface DockerPort {
+  /** info is `GET /info`. */
+  info(): Promise<EngineInfo>;
+  listNodes(): Promise<SwarmNode[]>;
+  inspectNode(id: string): Promise<SwarmNode>;
+  /** updateNode sends the whole spec with the version it was read at. */
+  updateNode(id: string, version: number, spec: NodeSpec): Promise<void>;
+  /** listServices lists every service with its ServiceStatus. */
+  listServices(): Promise<SwarmService[]>;
+  inspectService(id: string): Promise<SwarmService>;
+  /** updateService sends the whole spec with the version it was read at. */
+  updateService(id: string, version: number, spec: ServiceSpec): Promise<void>;
+  listTasks(filter?: TaskFilter): Promise<SwarmTask[]>;
+  /**
+   * events follows node and service events until the signal aborts, reconnecting (with backoff)
+   * after the engine restarts. It yields `connected` after every successful (re)connection.
+   */
+  events(signal: AbortSignal): AsyncIterable<StreamItem>;
+}

@@ -1,0 +1,116 @@
+// warden's command line (main; ./cli.ts is the entry point that calls it): parses flags (each also read from a WARDEN_* environment variable) and hands
+// off to one module per command under ./commands. Exit codes follow the contract: 0 ok, 1 drift or
+// invalid, 2 could not run.
+import { Command, Option } from 'commander';
+import { validateCommand } from './commands/validate.js';
+import { schemaCommand } from './commands/schema.js';
+import { exportCommand } from './commands/export.js';
+import { labCommand } from './commands/lab.js';
+import { planCommand, applyCommand, runCommand } from './commands/controller.js';
+import type { SourceOptions } from './desired-state/open-source.js';
+
+/** EngineOptions are the flags that find the engine. */
+export interface EngineOptions {
+  host?: string;
+}
+
+function hostOption(): Option {
+  return new Option('-H, --host <url>', 'Docker engine: unix:///path or tcp://host:port (default: DOCKER_HOST, then the local socket)');
+}
+
+function sourceOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('-f, --file <path>', 'desired-state file').env('WARDEN_CONFIG'))
+    .addOption(new Option('--git-url <url>', 'git repository holding the desired state').env('WARDEN_GIT_URL'))
+    .addOption(new Option('--git-ref <ref>', 'branch or tag to follow').env('WARDEN_GIT_REF').default('main'))
+    .addOption(new Option('--git-path <path>', 'path of the desired-state file in the repository').env('WARDEN_GIT_PATH').default('warden.yml'))
+    .addOption(new Option('--git-interval <duration>', 'how often to fetch').env('WARDEN_GIT_INTERVAL').default('60s'))
+    .addOption(new Option('--git-credentials-file <path>', 'file with the git credentials (a Docker secret), e.g. user:token').env('WARDEN_GIT_CREDENTIALS_FILE'))
+    .addOption(new Option('--git-cache <dir>', 'where the repository is cloned').env('WARDEN_GIT_CACHE'));
+}
+
+/** main runs warden with the given arguments and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const set = (c: number): void => {
+    code = c;
+  };
+  const program = new Command('warden')
+    .description('A reconciliation controller for Docker Swarm')
+    .exitOverride()
+    .configureOutput({ outputError: (s, write) => write(s) })
+    .showHelpAfterError();
+
+  program
+    .command('validate')
+    .description('check a desired-state file offline (0 valid, 1 invalid, 2 could not run)')
+    .argument('<file>', 'the desired-state file')
+    .action(async (file: string) => set(await validateCommand(file)));
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of the desired-state file')
+    .action(() => set(schemaCommand()));
+
+  program
+    .command('export')
+    .description('write a desired-state file from the live cluster')
+    .addOption(hostOption().env('WARDEN_HOST'))
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .option('--name <name>', 'metadata.name of the exported file')
+    .action(async (opts: EngineOptions & { output?: string; name?: string }) => set(await exportCommand(opts)));
+
+  for (const name of ['plan', 'apply', 'run'] as const) {
+    const cmd = program.command(name);
+    sourceOptions(cmd).addOption(hostOption().env('WARDEN_HOST'));
+    if (name === 'plan') {
+      cmd
+        .description('show the drift and the actions a pass would take (0 in sync, 1 drift, 2 error)')
+        .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+        .action(async (opts: SourceOptions & EngineOptions & { output: 'text' | 'json' }) => set(await planCommand(opts)));
+    } else if (name === 'apply') {
+      cmd
+        .description('run one pass and apply it (0 converged, 1 drift remains, 2 error)')
+        .addOption(new Option('--dry-run', 'change nothing, as policy.mode: observe').env('WARDEN_DRY_RUN'))
+        .action(async (opts: SourceOptions & EngineOptions & { dryRun?: boolean }) => set(await applyCommand(opts)));
+    } else {
+      cmd
+        .description('run the controller until SIGTERM')
+        .addOption(new Option('--dry-run', 'change nothing, as policy.mode: observe').env('WARDEN_DRY_RUN'))
+        .addOption(new Option('--listen <addr>', 'address for /metrics, /livez, /readyz, /status').env('WARDEN_LISTEN').default(':9095'))
+        .addOption(new Option('--log-level <level>', 'pino log level').env('WARDEN_LOG_LEVEL').default('info'))
+        .action(async (opts: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string }) =>
+          set(await runCommand(opts)));
+    }
+  }
+
+  const lab = program.command('lab').description('a local multi-node swarm for trying warden and for tests (root, Linux)');
+  lab
+    .command('up')
+    .description('bring up a lab swarm (tears down leftovers first)')
+    .option('--managers <n>', 'number of managers', (v) => Number.parseInt(v, 10), 3)
+    .option('--workers <n>', 'number of workers', (v) => Number.parseInt(v, 10), 2)
+    .addOption(new Option('--lab <id>', 'lab number 0-9, for several labs side by side').env('WARDEN_LAB').default('0'))
+    .action(async (opts: { managers: number; workers: number; lab: string }) => set(await labCommand('up', opts)));
+  lab
+    .command('down')
+    .description('remove the lab swarm and everything it left behind')
+    .addOption(new Option('--lab <id>', 'lab number 0-9').env('WARDEN_LAB').default('0'))
+    .action(async (opts: { lab: string }) => set(await labCommand('down', opts)));
+  lab
+    .command('status')
+    .description('print the lab nodes and the DOCKER_HOST of a manager')
+    .addOption(new Option('--lab <id>', 'lab number 0-9').env('WARDEN_LAB').default('0'))
+    .action(async (opts: { lab: string }) => set(await labCommand('status', opts)));
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    if (typeof e.exitCode === 'number') return 2;
+    throw err;
+  }
+  return code;
+}
+
