@@ -126,13 +126,13 @@ export interface EngineEvent {
   action: string;
   id: string;
   attributes: Record<string, string>;
-  /** timeNano is the engine's timestamp in nanoseconds since the epoch. */
-  timeNano: bigint;
+  /** timeMs is the engine's timestamp in milliseconds since the epoch. */
+  timeMs: number;
 }
 
 /**
- * StreamSignal is what the events stream yields besides events: `connected` after each
- * (re)connection, when events may have been missed and the consumer must re-list.
+ * StreamItem is what the events stream yields: events, `connected` after each (re)connection (events may
+ * have been missed: the consumer must re-list), and `disconnected` when the stream broke.
  */
 export type StreamItem = EngineEvent | { type: 'connected' } | { type: 'disconnected'; error: Error };
 
