@@ -30,6 +30,8 @@ export interface LoadedState {
   revision: string;
   /** source describes the source for logs and metrics, never with credentials. */
   source: string;
+  /** warnings are things the file asks for that warden will not do (e.g. compose features it skips); absent when none. */
+  warnings?: Problem[];
 }
 
 /** SourceHandlers receive what a watched source finds. */
