@@ -1,6 +1,178 @@
-// `warden plan | apply | run`: being written.
-import type { SourceOptions } from '../desired-state/open-source.js';
+// `warden plan`, `warden apply` and `warden run`: the controller from the command line.
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { Controller, type PassResult } from '../controller/controller.js';
+import { createLogger } from '../controller/log.js';
+import { Metrics } from '../controller/metrics.js';
+import { serve } from '../controller/server.js';
+import { openSource, type SourceOptions } from '../desired-state/open-source.js';
+import type { DesiredStateSource, LoadedState } from '../desired-state/source.js';
+import { createDockerPort } from '../docker/engine.js';
 import type { EngineOptions } from '../main.js';
-export async function planCommand(_o: SourceOptions & EngineOptions & { output: 'text' | 'json' }): Promise<number> { return 2; }
-export async function applyCommand(_o: SourceOptions & EngineOptions & { dryRun?: boolean }): Promise<number> { return 2; }
-export async function runCommand(_o: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string }): Promise<number> { return 2; }
+
+/** RUN_STOP_TIMEOUT_MS bounds how long `run` waits for a pass in flight after SIGTERM. */
+export const RUN_STOP_TIMEOUT_MS = 4_000;
+
+interface Loaded {
+  source: DesiredStateSource;
+  loaded: LoadedState;
+}
+
+// plan and apply are one-shot: their logs go to stderr (warnings and up), their results to stdout.
+async function loadOnce(opts: SourceOptions): Promise<Loaded | number> {
+  let source: DesiredStateSource;
+  try {
+    source = openSource(opts);
+    return { source, loaded: await source.load() };
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 2;
+  }
+}
+
+function oneShotController(opts: EngineOptions, dryRun: boolean, logger: Logger): Controller {
+  return new Controller({
+    port: createDockerPort(opts.host ? { host: opts.host } : {}),
+    logger,
+    metrics: new Metrics({ processMetrics: false }),
+    dryRun,
+    // A pass run by hand acts wherever it is pointed: leader gating keeps daemons from fighting.
+    leaderOnly: false,
+  });
+}
+
+function hasDrift(result: PassResult): boolean {
+  return result.results.some((r) => r.drift.length > 0 || r.error !== undefined);
+}
+
+/** planCommand shows the drift and the actions a pass would take: 0 in sync, 1 drift, 2 error. */
+export async function planCommand(opts: SourceOptions & EngineOptions & { output: 'text' | 'json' }): Promise<number> {
+  const got = await loadOnce(opts);
+  if (typeof got === 'number') return got;
+  const controller = oneShotController(opts, false, createLogger('warn', process.stderr));
+  controller.setDesired(got.loaded);
+  const result = await controller.pass(['plan'], undefined, true);
+  if (result.error) {
+    process.stderr.write(`warden plan: ${result.error}\n`);
+    return 2;
+  }
+  const drift = hasDrift(result);
+  if (opts.output === 'json') {
+    process.stdout.write(`${JSON.stringify({ ...summary(got.loaded), inSync: !drift, reconcilers: result.results }, null, 2)}\n`);
+  } else {
+    process.stdout.write(formatPlan(got.loaded, result));
+  }
+  return drift ? 1 : 0;
+}
+
+/** applyCommand runs one pass and applies it: 0 converged, 1 drift remains, 2 error. */
+export async function applyCommand(opts: SourceOptions & EngineOptions & { dryRun?: boolean }): Promise<number> {
+  const got = await loadOnce(opts);
+  if (typeof got === 'number') return got;
+  const controller = oneShotController(opts, opts.dryRun ?? false, createLogger('info'));
+  controller.setDesired(got.loaded);
+  const applied = await controller.pass(['apply']);
+  if (applied.error) {
+    process.stderr.write(`warden apply: ${applied.error}\n`);
+    return 2;
+  }
+  // Converged means a fresh read finds nothing left to do.
+  const after = await controller.pass(['apply-check'], undefined, true);
+  if (after.error) {
+    process.stderr.write(`warden apply: ${after.error}\n`);
+    return 2;
+  }
+  if (hasDrift(after)) {
+    process.stderr.write(formatPlan(got.loaded, after));
+    return 1;
+  }
+  return 0;
+}
+
+/** runCommand is the daemon: it runs until SIGTERM or SIGINT, then exits 0. */
+export async function runCommand(opts: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string }): Promise<number> {
+  const logger = createLogger(opts.logLevel);
+  let source: DesiredStateSource;
+  try {
+    source = openSource(opts);
+  } catch (err) {
+    logger.fatal({ err }, 'cannot open the desired-state source');
+    return 2;
+  }
+  const port = createDockerPort(opts.host ? { host: opts.host } : {});
+  const metrics = new Metrics();
+  const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false });
+  const stop = new AbortController();
+  let looping = false;
+  let server: Server;
+  try {
+    server = await serve(opts.listen, {
+      registry: metrics.registry,
+      live: () => looping,
+      ready: () => controller.ready,
+      status: () => controller.status(),
+    });
+  } catch (err) {
+    logger.fatal({ err, listen: opts.listen }, 'cannot listen');
+    return 2;
+  }
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, 'stopping');
+    stop.abort();
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  logger.info({ listen: opts.listen, source: source.description, engine: port.describe, dryRun: opts.dryRun ?? false }, 'warden starting');
+
+  try {
+    controller.setDesired(await source.load(stop.signal));
+  } catch (err) {
+    // Not fatal: the source is watched, and the controller acts once a good state arrives.
+    controller.desiredStateFailed(err as Error);
+  }
+  const watching = source.watch(stop.signal, {
+    onLoad: (loaded) => controller.setDesired(loaded),
+    onError: (err) => controller.desiredStateFailed(err),
+  });
+  looping = true;
+  const loop = controller.start(stop.signal).finally(() => {
+    looping = false;
+  });
+  await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+  // A pass in flight gets a moment to finish its write; the process exits either way.
+  const stopped = await Promise.race([
+    Promise.all([loop, watching]).then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), RUN_STOP_TIMEOUT_MS).unref()),
+  ]);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  logger.info({ clean: stopped }, 'stopped');
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  return 0;
+}
+
+function summary(loaded: LoadedState): { cluster: string; source: string; revision: string } {
+  return { cluster: loaded.state.cluster, source: loaded.source, revision: loaded.revision };
+}
+
+/** formatPlan renders a pass for people: drift by reconciler, each action and what becomes of it. */
+export function formatPlan(loaded: LoadedState, result: PassResult): string {
+  const lines = [`cluster ${loaded.state.cluster}, revision ${loaded.revision} (${loaded.source})`];
+  const inSync: string[] = [];
+  for (const r of result.results) {
+    if (r.drift.length === 0 && r.actions.length === 0 && !r.error) {
+      inSync.push(r.id);
+      continue;
+    }
+    lines.push('', `${r.id}:${r.error ? ` error: ${r.error}` : ''}`);
+    for (const d of r.drift) lines.push(`  drift   ${d.object}: ${d.message}`);
+    for (const a of r.actions) {
+      const what = `${a.action.kind} ${a.action.object} ${JSON.stringify(a.action.before)} -> ${JSON.stringify(a.action.after)}`;
+      const fate = a.outcome === 'suppressed' ? `suppressed (${a.reason})` : a.outcome === 'failed' ? `failed: ${a.error}` : a.outcome;
+      lines.push(`  action  ${what}: ${fate}`);
+    }
+  }
+  lines.push('', inSync.length > 0 ? `in sync: ${inSync.join(', ')}` : 'in sync: none', '');
+  return lines.join('\n');
+}

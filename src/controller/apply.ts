@@ -1,0 +1,178 @@
+// The one path through which every action reaches the engine. It writes the whole spec with the version
+// it read; on "update out of sequence" it re-reads and, when the change is still needed, tries again with
+// backoff. Refusals the operator must fix end the attempt at once (p-retry's AbortError).
+import pRetry from 'p-retry';
+import { EngineError } from '../docker/errors.js';
+import type { DockerPort, NodeSpec, ServiceSpec, SwarmNode, SwarmService } from '../docker/port.js';
+import type { Action, Observed } from '../reconcilers/types.js';
+import { sameConstraints } from '../reconcilers/compare.js';
+
+/** ApplyResult says what applying did: `applied`, or `already` when a fresh read showed nothing to change. */
+export type ApplyResult = 'applied' | 'already';
+
+/** ApplyOptions tune the conflict retries; defaults: 5 retries from 10 ms, doubling. */
+export interface ApplyOptions {
+  retries?: number;
+  minTimeoutMs?: number;
+  signal?: AbortSignal;
+  /** onConflict is told of each version conflict (for logs and tests). */
+  onConflict?: (attempt: number, error: EngineError) => void;
+}
+
+/** TerminalActionError is an action the engine refused for a reason a retry cannot fix. */
+export class TerminalActionError extends Error {
+  override readonly name = 'TerminalActionError';
+}
+
+/** applyAction carries out one action; the snapshot's object and version are used for the first try. */
+export async function applyAction(port: DockerPort, action: Action, snapshot: Observed, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  switch (action.kind) {
+    case 'scale-service':
+    case 'update-placement':
+    case 'force-restart': {
+      const first = snapshot.services.find((s) => s.id === action.serviceId);
+      return withConflictRetry(opts, first, (id) => port.inspectService(id), action.serviceId, async (svc) => {
+        const spec = mutateService(svc, action, first);
+        if (!spec) return 'already';
+        await port.updateService(svc.id, svc.version, spec);
+        return 'applied';
+      });
+    }
+    case 'update-node':
+    case 'promote-node':
+    case 'demote-node': {
+      const first = snapshot.nodes.find((n) => n.id === action.nodeId);
+      return withConflictRetry(opts, first, (id) => port.inspectNode(id), action.nodeId, async (node) => {
+        const spec = mutateNode(node, action);
+        if (!spec) return 'already';
+        await port.updateNode(node.id, node.version, spec);
+        return 'applied';
+      });
+    }
+    case 'fix-volume':
+      throw new TerminalActionError('the volumes reconciler is not available in this version');
+    default:
+      return assertNever(action);
+  }
+}
+
+async function withConflictRetry<T extends { id: string }>(
+  opts: ApplyOptions,
+  first: T | undefined,
+  read: (id: string) => Promise<T>,
+  id: string,
+  write: (current: T) => Promise<ApplyResult>,
+): Promise<ApplyResult> {
+  let current = first;
+  try {
+    return await retryConflicts(opts, async () => {
+      // The first try writes with the version the pass read; after a conflict, read again.
+      current ??= await read(id);
+      try {
+        return await write(current);
+      } catch (err) {
+        current = undefined;
+        throw err;
+      }
+    });
+  } catch (err) {
+    // not-found and refused will not change on a retry: the operator must act.
+    if (err instanceof EngineError && (err.code === 'refused' || err.code === 'not-found')) {
+      throw new TerminalActionError(err.message, { cause: err });
+    }
+    throw err;
+  }
+}
+
+function retryConflicts(opts: ApplyOptions, fn: () => Promise<ApplyResult>): Promise<ApplyResult> {
+  return pRetry(fn, {
+    retries: opts.retries ?? 5,
+    minTimeout: opts.minTimeoutMs ?? 10,
+    factor: 2,
+    randomize: true,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onFailedAttempt: ({ error, attemptNumber }) => {
+      if (error instanceof EngineError && error.code === 'version-conflict') opts.onConflict?.(attemptNumber, error);
+    },
+    // Only a conflict or a passing server error is worth another try within the pass: unreachable and
+    // no-quorum take seconds to clear, longer than a pass should wait, and the next pass tries again.
+    shouldRetry: ({ error }) => error instanceof EngineError && (error.code === 'version-conflict' || error.code === 'unknown'),
+  });
+}
+
+/** mutateService returns the spec to send for a service action, or undefined when none is needed. */
+export function mutateService(svc: SwarmService, action: Action, snapshot?: SwarmService): ServiceSpec | undefined {
+  const spec = structuredClone(svc.spec);
+  switch (action.kind) {
+    case 'scale-service': {
+      if (svc.mode !== 'replicated') throw new TerminalActionError(`${svc.name} is ${svc.mode}, not replicated`);
+      if (svc.replicas === action.replicas) return undefined;
+      spec.Mode = { ...spec.Mode, Replicated: { ...spec.Mode?.Replicated, Replicas: action.replicas } };
+      return spec;
+    }
+    case 'update-placement': {
+      const want = action.placement;
+      const placement = { ...spec.TaskTemplate?.Placement };
+      let changed = false;
+      if (want.constraints && !sameConstraints(svc.constraints, want.constraints)) {
+        placement.Constraints = [...want.constraints];
+        changed = true;
+      }
+      if (want.preferences && JSON.stringify(svc.preferences) !== JSON.stringify(want.preferences)) {
+        placement.Preferences = want.preferences.map((d) => ({ Spread: { SpreadDescriptor: d } }));
+        changed = true;
+      }
+      if (want.maxReplicasPerNode !== undefined && svc.maxReplicasPerNode !== want.maxReplicasPerNode) {
+        placement.MaxReplicas = want.maxReplicasPerNode;
+        changed = true;
+      }
+      if (!changed) return undefined;
+      spec.TaskTemplate = { ...spec.TaskTemplate, Placement: placement };
+      return spec;
+    }
+    case 'force-restart': {
+      // Someone (another instance, an operator) forced a restart since the pass read the service.
+      if (snapshot && svc.forceUpdate > snapshot.forceUpdate) return undefined;
+      spec.TaskTemplate = { ...spec.TaskTemplate, ForceUpdate: svc.forceUpdate + 1 };
+      return spec;
+    }
+    default:
+      throw new Error(`${action.kind} is not a service action`);
+  }
+}
+
+/** mutateNode returns the node spec to send for a node action, or undefined when none is needed. */
+export function mutateNode(node: SwarmNode, action: Action): NodeSpec | undefined {
+  const spec = structuredClone(node.spec);
+  switch (action.kind) {
+    case 'update-node': {
+      let changed = false;
+      const labels = { ...spec.Labels };
+      for (const [k, v] of Object.entries(action.labels ?? {})) {
+        if (labels[k] !== v) {
+          labels[k] = v;
+          changed = true;
+        }
+      }
+      spec.Labels = labels;
+      if (action.availability && spec.Availability !== action.availability) {
+        spec.Availability = action.availability;
+        changed = true;
+      }
+      return changed ? spec : undefined;
+    }
+    case 'promote-node':
+    case 'demote-node': {
+      const role = action.kind === 'promote-node' ? 'manager' : 'worker';
+      if (spec.Role === role) return undefined;
+      spec.Role = role;
+      return spec;
+    }
+    default:
+      throw new Error(`${action.kind} is not a node action`);
+  }
+}
+
+function assertNever(x: never): never {
+  throw new Error(`unhandled action ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,396 @@
+// The controller: level-triggered passes over every reconciler. A pass reads one snapshot, asks each
+// reconciler for its plan, lets the safety rules decide, applies what is allowed through the one apply
+// path, and records the outcome in metrics, logs and the status. Events, the resync schedule and a new
+// desired state only ask for a pass; passes never overlap, and a burst of triggers gives one pass.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { schedule as cronSchedule } from 'node-cron';
+import type { Logger } from 'pino';
+import type { LoadedState } from '../desired-state/source.js';
+import type { ReconcilerId } from '../desired-state/types.js';
+import { EngineError } from '../docker/errors.js';
+import type { DockerPort } from '../docker/port.js';
+import { RECONCILERS } from '../reconcilers/index.js';
+import type { Action, Drift, Observed, Reconciler } from '../reconcilers/types.js';
+import { applyAction, TerminalActionError, type ApplyResult } from './apply.js';
+import type { Metrics, SuppressReason } from './metrics.js';
+import { leaderOf, managerHealth, observe } from './observe.js';
+import { DEFAULT_FLAP, Safety, type FlapOptions, type HeldObject } from './safety.js';
+
+/** Clock is the controller's time source, injected so that tests control it. */
+export interface Clock {
+  now(): number;
+}
+
+/** Scheduler runs `fn` on a cron expression until stopped (node-cron by default). */
+export type Scheduler = (expression: string, fn: () => void) => { stop(): void };
+
+/** ControllerOptions wire a controller; everything that varies is injected. */
+export interface ControllerOptions {
+  port: DockerPort;
+  logger: Logger;
+  metrics: Metrics;
+  clock?: Clock;
+  scheduler?: Scheduler;
+  reconcilers?: readonly Reconciler[];
+  /** dryRun is --dry-run: every reconciler observes (default false). */
+  dryRun?: boolean;
+  /** leaderOnly gates actions on this engine's node being the Raft leader (default true; `apply` turns it off). */
+  leaderOnly?: boolean;
+  /** debounceMs is how long triggers must be quiet before a pass starts (default 50 ms). */
+  debounceMs?: number;
+  /** maxDelayMs bounds how long a steady stream of triggers can hold a pass back (default 500 ms). */
+  maxDelayMs?: number;
+  flap?: FlapOptions;
+}
+
+/** ActionOutcome is what became of one planned action. */
+export interface ActionOutcome {
+  action: Action;
+  /**
+   * outcome: applied; already (a fresh read showed nothing to do); planned (a plan-only pass would apply
+   * it); suppressed; standby (this instance is not on the leader); failed.
+   */
+  outcome: ApplyResult | 'planned' | 'suppressed' | 'standby' | 'failed';
+  reason?: SuppressReason;
+  error?: string;
+}
+
+/** ReconcilerResult is one reconciler's part of a pass. */
+export interface ReconcilerResult {
+  id: ReconcilerId;
+  drift: Drift[];
+  actions: ActionOutcome[];
+  error?: string;
+}
+
+/** PassResult is the outcome of one pass. */
+export interface PassResult {
+  passId: number;
+  reasons: string[];
+  startedAt: string;
+  durationMs: number;
+  leader: boolean;
+  revision: string | undefined;
+  results: ReconcilerResult[];
+  /** error is set when the pass could not run at all (no desired state, engine unreachable). */
+  error?: string;
+}
+
+/** ControllerStatus is what GET /status shows. */
+export interface ControllerStatus {
+  leader: boolean;
+  source: string | undefined;
+  revision: string | undefined;
+  cluster: string | undefined;
+  desiredStateValid: boolean;
+  desiredStateError: string | undefined;
+  engineAnswered: boolean;
+  lastPass: Omit<PassResult, 'results'> | undefined;
+  drift: Record<string, Drift[]>;
+  suppressed: Array<{ reconciler: string; object: string; action: string; reason: SuppressReason }>;
+  held: HeldObject[];
+}
+
+/** Controller runs passes against one engine. */
+export class Controller {
+  private readonly port: DockerPort;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly clock: Clock;
+  private readonly scheduler: Scheduler;
+  private readonly reconcilers: readonly Reconciler[];
+  private readonly dryRun: boolean;
+  private readonly leaderOnly: boolean;
+  private readonly debounceMs: number;
+  private readonly maxDelayMs: number;
+  private readonly safety: Safety;
+
+  private loaded: LoadedState | undefined;
+  private loadError: string | undefined;
+  private engineAnswered = false;
+  private leader = false;
+  private lastPass: PassResult | undefined;
+  private passCounter = 0;
+  private running: Promise<PassResult> | undefined;
+
+  private pending = new Set<string>();
+  private firstPendingAt = 0;
+  private lastTriggerAt = 0;
+  private wake: (() => void) | undefined;
+
+  constructor(opts: ControllerOptions) {
+    this.port = opts.port;
+    this.log = opts.logger;
+    this.metrics = opts.metrics;
+    this.clock = opts.clock ?? { now: () => Date.now() };
+    this.scheduler = opts.scheduler ?? ((expr, fn) => cronSchedule(expr, fn, { noOverlap: true }));
+    this.reconcilers = opts.reconcilers ?? RECONCILERS;
+    this.dryRun = opts.dryRun ?? false;
+    this.leaderOnly = opts.leaderOnly ?? true;
+    this.debounceMs = opts.debounceMs ?? 50;
+    this.maxDelayMs = opts.maxDelayMs ?? 500;
+    this.safety = new Safety(opts.flap ?? DEFAULT_FLAP);
+  }
+
+  /** setDesired puts a newly loaded desired state in force and asks for a pass. */
+  setDesired(loaded: LoadedState): void {
+    const previous = this.loaded;
+    this.loaded = loaded;
+    this.loadError = undefined;
+    this.safety.onRevision(loaded.revision);
+    this.metrics.desiredStateValid.set(1);
+    this.metrics.setDesiredState(loaded.state.cluster, loaded.source, loaded.revision);
+    if (previous?.state.policy.resync !== loaded.state.policy.resync) this.onResyncChange?.();
+    this.log.info({ revision: loaded.revision, source: loaded.source, cluster: loaded.state.cluster }, 'desired state loaded');
+    this.trigger('desired-state');
+  }
+
+  /** desiredStateFailed records a failed load; the last good desired state stays in force. */
+  desiredStateFailed(error: Error): void {
+    this.loadError = error.message;
+    this.metrics.desiredStateValid.set(0);
+    this.log.error({ err: error, revision: this.loaded?.revision }, 'desired state failed to load; the last good one stays in force');
+  }
+
+  /** ready is true once a desired state is loaded and the engine has answered. */
+  get ready(): boolean {
+    return this.loaded !== undefined && this.engineAnswered;
+  }
+
+  /** trigger asks for a pass; triggers that arrive close together are served by one pass. */
+  trigger(reason: string): void {
+    // Coalescing runs on the monotonic timer, not the injected clock: it is about real waiting.
+    const now = performance.now();
+    if (this.pending.size === 0) this.firstPendingAt = now;
+    this.lastTriggerAt = now;
+    this.pending.add(reason);
+    this.wake?.();
+  }
+
+  /**
+   * start follows the engine's events and the resync schedule and runs passes until the signal aborts;
+   * it resolves once the loop and any pass in flight have stopped.
+   */
+  async start(signal: AbortSignal): Promise<void> {
+    let resync: { stop(): void } | undefined;
+    const scheduleResync = (): void => {
+      resync?.stop();
+      const expr = this.loaded?.state.policy.resync;
+      resync = expr ? this.scheduler(expr, () => this.trigger('resync')) : undefined;
+    };
+    this.onResyncChange = scheduleResync;
+    scheduleResync();
+    const events = this.followEvents(signal);
+    try {
+      await this.loop(signal);
+    } finally {
+      resync?.stop();
+      this.onResyncChange = undefined;
+      await events;
+    }
+  }
+
+  private onResyncChange: (() => void) | undefined;
+
+  private async followEvents(signal: AbortSignal): Promise<void> {
+    try {
+      for await (const item of this.port.events(signal)) {
+        if (item.type === 'connected') {
+          this.log.debug('events stream connected');
+          // Events may have been missed while the stream was down: look again.
+          this.trigger('events-connected');
+        } else if (item.type === 'disconnected') {
+          this.log.warn({ err: item.error }, 'events stream lost; reconnecting');
+        } else {
+          this.trigger(`${item.type}-${item.action}`);
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted) this.log.error({ err }, 'events stream failed');
+    }
+  }
+
+  private async loop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      if (this.pending.size === 0) {
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        this.wake = undefined;
+        continue;
+      }
+      // Coalesce: wait until triggers have been quiet for debounceMs, or maxDelayMs since the first.
+      const now = performance.now();
+      const due = Math.min(this.lastTriggerAt + this.debounceMs, this.firstPendingAt + this.maxDelayMs);
+      if (due > now) {
+        await sleep(due - now, undefined, { signal }).catch(() => undefined);
+        continue;
+      }
+      const reasons = [...this.pending];
+      this.pending.clear();
+      await this.pass(reasons, signal);
+    }
+  }
+
+  /**
+   * pass runs one pass now (waiting for one in flight first, so that passes never overlap). With
+   * `planOnly` it decides everything a pass would and applies nothing (`warden plan`).
+   */
+  async pass(reasons: string[] = ['manual'], signal?: AbortSignal, planOnly = false): Promise<PassResult> {
+    while (this.running) await this.running.catch(() => undefined);
+    const run = this.runPass(reasons, signal, planOnly);
+    this.running = run;
+    try {
+      return await run;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async runPass(reasons: string[], signal: AbortSignal | undefined, planOnly: boolean): Promise<PassResult> {
+    const passId = ++this.passCounter;
+    const started = this.clock.now();
+    const log = this.log.child({ passId });
+    const loaded = this.loaded;
+    const result: PassResult = {
+      passId,
+      reasons,
+      startedAt: new Date(started).toISOString(),
+      durationMs: 0,
+      leader: this.leader,
+      revision: loaded?.revision,
+      results: [],
+    };
+    const finish = (): PassResult => {
+      result.durationMs = this.clock.now() - started;
+      this.lastPass = result;
+      log.debug({ reasons, durationMs: result.durationMs, leader: result.leader, error: result.error }, 'pass done');
+      return result;
+    };
+    if (!loaded) {
+      result.error = 'no desired state loaded';
+      return finish();
+    }
+    const desired = loaded.state;
+
+    let observed: Observed;
+    try {
+      observed = await observe(this.port, () => this.clock.now());
+      this.engineAnswered = true;
+    } catch (err) {
+      result.error = `cannot read the cluster: ${(err as Error).message}`;
+      log.error({ err }, 'cannot read the cluster');
+      for (const r of this.reconcilers) this.metrics.reconciles.inc({ reconciler: r.id, result: 'error' });
+      return finish();
+    }
+
+    this.leader = !this.leaderOnly || (observed.info.nodeId !== '' && leaderOf(observed) === observed.info.nodeId);
+    result.leader = this.leader;
+    this.metrics.leader.set(this.leader ? 1 : 0);
+    const health = managerHealth(observed);
+    this.metrics.swarmManagers.set({ status: 'reachable' }, health.reachable);
+    this.metrics.swarmManagers.set({ status: 'unreachable' }, health.unreachable);
+    this.metrics.faultTolerance.set(health.faultTolerance);
+
+    let budget = desired.policy.maxActionsPerPass;
+    for (const reconciler of this.reconcilers) {
+      const rlog = log.child({ reconciler: reconciler.id });
+      const timer = this.metrics.reconcileDuration.startTimer({ reconciler: reconciler.id });
+      const rr: ReconcilerResult = { id: reconciler.id, drift: [], actions: [] };
+      result.results.push(rr);
+      try {
+        const plan = reconciler.plan(desired, observed, { now: observed.at });
+        rr.drift = plan.drift;
+        this.metrics.setDrift(reconciler.id, plan.drift.map((d) => d.object));
+        for (const action of plan.actions) {
+          // An instance that is not on the leader only observes: its actions are the leader's to take
+          // (or to suppress), so they are not counted here.
+          if (!this.leader) {
+            rr.actions.push({ action, outcome: 'standby' });
+            continue;
+          }
+          let reason = this.safety.suppression(action, desired, this.clock.now(), this.dryRun);
+          if (!reason && budget <= 0) reason = 'cap';
+          if (reason) {
+            rr.actions.push({ action, outcome: 'suppressed', reason });
+            if (!planOnly) this.metrics.suppressed.inc({ reconciler: reconciler.id, reason });
+            rlog.debug({ object: action.object, action: action.kind, reason }, 'action suppressed');
+            continue;
+          }
+          budget -= 1;
+          rr.actions.push(planOnly ? { action, outcome: 'planned' } : await this.apply(action, observed, loaded.revision, rlog, signal));
+        }
+        const failed = rr.actions.some((a) => a.outcome === 'failed');
+        this.metrics.reconciles.inc({ reconciler: reconciler.id, result: failed ? 'error' : 'success' });
+      } catch (err) {
+        rr.error = (err as Error).message;
+        this.metrics.reconciles.inc({ reconciler: reconciler.id, result: 'error' });
+        rlog.error({ err }, 'reconciler failed');
+      } finally {
+        timer();
+      }
+    }
+    this.metrics.lastSync.set(this.clock.now() / 1000);
+    return finish();
+  }
+
+  private async apply(action: Action, observed: Observed, revision: string, log: Logger, signal: AbortSignal | undefined): Promise<ActionOutcome> {
+    const fields = { object: action.object, action: action.kind };
+    try {
+      const outcome = await applyAction(this.port, action, observed, {
+        ...(signal ? { signal } : {}),
+        onConflict: (attempt) => log.debug({ ...fields, attempt }, 'version conflict; re-reading'),
+      });
+      if (outcome === 'applied') {
+        this.metrics.corrections.inc({ reconciler: action.reconciler, action: action.kind });
+        log.info({ ...fields, before: action.before, after: action.after, revision }, 'corrected drift');
+        const hold = this.safety.recordCorrection(action, this.clock.now());
+        if (hold) log.warn({ ...fields, until: hold.until, why: hold.why }, 'object is flapping; leaving it alone for a while');
+      }
+      return { action, outcome };
+    } catch (err) {
+      const error = err as Error;
+      if (error instanceof TerminalActionError) {
+        const hold = this.safety.recordRefusal(action, this.clock.now(), error.message);
+        log.error({ ...fields, err: error, retryAfter: hold.until }, 'the engine refused the action; it needs the operator');
+      } else {
+        log.error({ ...fields, err: error, code: error instanceof EngineError ? error.code : undefined }, 'action failed; the next pass tries again');
+      }
+      return { action, outcome: 'failed', error: error.message };
+    }
+  }
+
+  /** status is the controller's state for GET /status. */
+  status(): ControllerStatus {
+    const last = this.lastPass;
+    const drift: Record<string, Drift[]> = {};
+    const suppressed: ControllerStatus['suppressed'] = [];
+    for (const r of last?.results ?? []) {
+      drift[r.id] = r.drift;
+      for (const a of r.actions) {
+        if (a.outcome === 'suppressed' && a.reason) {
+          suppressed.push({ reconciler: r.id, object: a.action.object, action: a.action.kind, reason: a.reason });
+        }
+      }
+    }
+    let lastPass: ControllerStatus['lastPass'];
+    if (last) {
+      const { results: _results, ...rest } = last;
+      lastPass = rest;
+    }
+    return {
+      leader: this.leader,
+      source: this.loaded?.source,
+      revision: this.loaded?.revision,
+      cluster: this.loaded?.state.cluster,
+      desiredStateValid: this.loadError === undefined && this.loaded !== undefined,
+      desiredStateError: this.loadError,
+      engineAnswered: this.engineAnswered,
+      lastPass,
+      drift,
+      suppressed,
+      held: this.safety.held(this.clock.now()),
+    };
+  }
+}

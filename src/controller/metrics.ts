@@ -1,0 +1,94 @@
+// Every metric of the contract (§4), in one registry per controller. Every label combination that can be
+// known up front is created at zero at start-up, so that a scrape shows the whole set from the first pass.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { RECONCILER_IDS, type ReconcilerId } from '../desired-state/types.js';
+import type { ActionKind } from '../reconcilers/types.js';
+
+/** SUPPRESS_REASONS are why an action was not applied (contract §4, plus `ignored` and `backoff`). */
+export const SUPPRESS_REASONS = ['observe', 'window', 'cap', 'flapping', 'quorum', 'ignored', 'backoff'] as const;
+/** SuppressReason is one of SUPPRESS_REASONS. */
+export type SuppressReason = (typeof SUPPRESS_REASONS)[number];
+
+/** ACTIONS_BY_RECONCILER lists the action kinds each reconciler may take, for zero-initialised counters. */
+export const ACTIONS_BY_RECONCILER: Record<ReconcilerId, readonly ActionKind[]> = {
+  managers: ['promote-node', 'demote-node'],
+  nodes: ['update-node'],
+  replicas: ['scale-service'],
+  placement: ['update-placement'],
+  volumes: ['fix-volume'],
+  ordering: ['force-restart'],
+};
+
+/** Metrics are the controller's instruments, registered on `registry`. */
+export class Metrics {
+  readonly registry: Registry;
+  readonly driftObjects: Gauge<'reconciler'>;
+  readonly objectDrift: Gauge<'reconciler' | 'object'>;
+  readonly corrections: Counter<'reconciler' | 'action'>;
+  readonly suppressed: Counter<'reconciler' | 'reason'>;
+  readonly reconciles: Counter<'reconciler' | 'result'>;
+  readonly reconcileDuration: Histogram<'reconciler'>;
+  readonly leader: Gauge;
+  readonly desiredStateInfo: Gauge<'cluster' | 'source' | 'revision'>;
+  readonly desiredStateValid: Gauge;
+  readonly lastSync: Gauge;
+  readonly swarmManagers: Gauge<'status'>;
+  readonly faultTolerance: Gauge;
+
+  /** constructor registers everything; processMetrics (default true) adds the client's process metrics. */
+  constructor(opts: { registry?: Registry; processMetrics?: boolean } = {}) {
+    const registers = [(this.registry = opts.registry ?? new Registry())];
+    if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.driftObjects = new Gauge({ name: 'warden_drift_objects', help: 'Objects whose observed state differs from the desired state, by reconciler.', labelNames: ['reconciler'], registers });
+    this.objectDrift = new Gauge({ name: 'warden_object_drift', help: '1 while an object (service, node or path) has drift.', labelNames: ['reconciler', 'object'], registers });
+    this.corrections = new Counter({ name: 'warden_corrections_total', help: 'Corrections applied to the cluster.', labelNames: ['reconciler', 'action'], registers });
+    this.suppressed = new Counter({ name: 'warden_actions_suppressed_total', help: 'Actions planned but not applied, by reason.', labelNames: ['reconciler', 'reason'], registers });
+    this.reconciles = new Counter({ name: 'warden_reconcile_total', help: 'Reconciler runs, by result.', labelNames: ['reconciler', 'result'], registers });
+    this.reconcileDuration = new Histogram({
+      name: 'warden_reconcile_duration_seconds',
+      help: 'Time a reconciler took in a pass: planning and applying its actions.',
+      labelNames: ['reconciler'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.leader = new Gauge({ name: 'warden_leader', help: '1 when this instance runs on the Raft leader and acts.', registers });
+    this.desiredStateInfo = new Gauge({ name: 'warden_desired_state_info', help: 'The desired state in force.', labelNames: ['cluster', 'source', 'revision'], registers });
+    this.desiredStateValid = new Gauge({ name: 'warden_desired_state_valid', help: '1 when the last load of the desired state succeeded.', registers });
+    this.lastSync = new Gauge({ name: 'warden_last_sync_timestamp_seconds', help: 'When the last pass completed, in seconds since the epoch.', registers });
+    this.swarmManagers = new Gauge({ name: 'warden_swarm_managers', help: 'Swarm managers by Raft reachability.', labelNames: ['status'], registers });
+    this.faultTolerance = new Gauge({ name: 'warden_swarm_manager_fault_tolerance', help: 'How many managers may fail without losing quorum.', registers });
+
+    for (const reconciler of RECONCILER_IDS) {
+      this.driftObjects.set({ reconciler }, 0);
+      for (const action of ACTIONS_BY_RECONCILER[reconciler]) this.corrections.inc({ reconciler, action }, 0);
+      for (const reason of SUPPRESS_REASONS) this.suppressed.inc({ reconciler, reason }, 0);
+      for (const result of ['success', 'error'] as const) this.reconciles.inc({ reconciler, result }, 0);
+      this.reconcileDuration.zero({ reconciler });
+    }
+    this.leader.set(0);
+    this.desiredStateValid.set(0);
+    this.lastSync.set(0);
+    for (const status of ['reachable', 'unreachable'] as const) this.swarmManagers.set({ status }, 0);
+    this.faultTolerance.set(0);
+  }
+
+  /** setDesiredState records the desired state in force (one series: the old one is removed). */
+  setDesiredState(cluster: string, source: string, revision: string): void {
+    this.desiredStateInfo.reset();
+    this.desiredStateInfo.set({ cluster, source, revision }, 1);
+  }
+
+  /** setDrift replaces a reconciler's drift: the count and one series per drifting object. */
+  setDrift(reconciler: ReconcilerId, objects: readonly string[]): void {
+    this.driftObjects.set({ reconciler }, objects.length);
+    // Series of objects that are back in sync go away rather than sit at 0: object names are not bounded.
+    const now = new Set(objects);
+    for (const object of this.drifting.get(reconciler) ?? []) {
+      if (!now.has(object)) this.objectDrift.remove({ reconciler, object });
+    }
+    for (const object of now) this.objectDrift.set({ reconciler, object }, 1);
+    this.drifting.set(reconciler, now);
+  }
+
+  private readonly drifting = new Map<ReconcilerId, Set<string>>();
+}

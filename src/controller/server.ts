@@ -1,0 +1,64 @@
+// The read-only HTTP endpoints (contract §5): /metrics, /livez, /readyz, /status. Nothing here changes
+// the cluster.
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+
+/** Probes are what the endpoints report. */
+export interface Probes {
+  registry: Registry;
+  live(): boolean;
+  ready(): boolean;
+  status(): unknown;
+}
+
+/** parseListen turns `:9095`, `9095`, `127.0.0.1:9095` or `[::1]:9095` into a host and a port. */
+export function parseListen(listen: string): { host: string | undefined; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(listen.trim());
+  if (!m) throw new Error(`--listen ${listen}: expected [HOST]:PORT`);
+  const host = m[1] ?? (m[2] || undefined);
+  return { host, port: Number(m[3]) };
+}
+
+/** serve starts the endpoints on `listen` and resolves once listening; close it with server.close(). */
+export async function serve(listen: string, probes: Probes): Promise<Server> {
+  const { host, port } = parseListen(listen);
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    const text = (code: number, body: string): void => {
+      res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8' }).end(body);
+    };
+    switch (path) {
+      case '/metrics':
+        probes.registry.metrics().then(
+          (body) => res.writeHead(200, { 'content-type': probes.registry.contentType }).end(body),
+          (err: Error) => text(500, `${err.message}\n`),
+        );
+        return;
+      case '/livez':
+        if (probes.live()) text(200, 'ok\n');
+        else text(503, 'the controller loop is not running\n');
+        return;
+      case '/readyz':
+        if (probes.ready()) text(200, 'ok\n');
+        else text(503, 'not ready: the desired state is not loaded or the engine has not answered\n');
+        return;
+      case '/status':
+        res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(probes.status(), null, 2)}\n`);
+        return;
+      default:
+        text(404, 'not found: try /metrics, /livez, /readyz or /status\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}

@@ -1,0 +1,41 @@
+// The replicas reconciler: the replica count of replicated services (contract §2). A manual
+// `docker service scale` is reverted; global and job services are reported, never changed.
+import { isIgnored, type Action, type Drift, type Plan, type Reconciler } from './types.js';
+
+/** replicas keeps each replicated service at `services[].replicas`. */
+export const replicas: Reconciler = {
+  id: 'replicas',
+  plan(desired, observed) {
+    const drift: Drift[] = [];
+    const actions: Action[] = [];
+    const byName = new Map(observed.services.map((s) => [s.name, s]));
+    for (const want of desired.services ?? []) {
+      if (want.replicas === undefined) continue;
+      const svc = byName.get(want.name);
+      if (!svc) {
+        drift.push({ object: want.name, message: `service is missing from the cluster (wants ${want.replicas} replicas; warden does not create services)` });
+        continue;
+      }
+      if (svc.mode !== 'replicated') {
+        // Changing a service's mode is refused by the engine (501) and would replace every task.
+        drift.push({ object: want.name, message: `service is ${svc.mode}: a replica count does not apply to it (wants ${want.replicas})` });
+        continue;
+      }
+      if (svc.replicas === want.replicas) continue;
+      const ignored = isIgnored(svc.labels, desired.policy.ignoreLabel);
+      if (!ignored) drift.push({ object: want.name, message: `replicas ${svc.replicas} (wants ${want.replicas})` });
+      actions.push({
+        kind: 'scale-service',
+        reconciler: 'replicas',
+        object: want.name,
+        serviceId: svc.id,
+        replicas: want.replicas,
+        before: { replicas: svc.replicas },
+        after: { replicas: want.replicas },
+        disruptive: false,
+        ignored,
+      });
+    }
+    return { drift, actions } satisfies Plan;
+  },
+};

@@ -1,0 +1,144 @@
+// A small recording fake of the Docker port for controller unit tests (style guide tier b). It keeps
+// services and nodes with versions, bumps a version on every write, answers a stale version with the
+// engine's conflict error, and records every call. Engine behaviour itself is tested on the lab.
+import { EngineError } from '../../src/docker/errors.js';
+import type {
+  DockerPort, EngineInfo, NodeSpec, ServiceSpec, StreamItem, SwarmNode, SwarmService, SwarmTask,
+} from '../../src/docker/port.js';
+
+/** FakeService builds a replicated service as the engine would list it. */
+export function fakeService(name: string, replicas: number, over: Partial<SwarmService> = {}): SwarmService {
+  const spec: ServiceSpec = {
+    Name: name,
+    Labels: over.labels ?? {},
+    TaskTemplate: { ContainerSpec: { Image: 'busybox:lab' }, Placement: {}, ForceUpdate: 0 },
+    Mode: { Replicated: { Replicas: replicas } },
+  };
+  return {
+    id: `id-${name}`, version: 10, name, labels: {}, mode: 'replicated', replicas, image: 'busybox:lab',
+    constraints: [], preferences: [], maxReplicasPerNode: 0, forceUpdate: 0, updatedAt: '', spec, ...over,
+  };
+}
+
+/** fakeNode builds a node; the first manager given `leader` is the Raft leader. */
+export function fakeNode(id: string, role: 'manager' | 'worker', leader = false): SwarmNode {
+  const spec: NodeSpec = { Role: role, Availability: 'active', Labels: {} };
+  return {
+    id, version: 5, hostname: id, role, availability: 'active', state: 'ready', addr: '10.0.0.1', labels: {},
+    engineLabels: {}, platform: { os: 'linux', arch: 'x86_64' }, spec,
+    ...(role === 'manager' ? { manager: { leader, reachability: 'reachable' as const, addr: '10.0.0.1:2377' } } : {}),
+  };
+}
+
+/** FakePort is the fake engine; `calls` lists every call in order. */
+export class FakePort implements DockerPort {
+  calls: string[] = [];
+  /** conflicts makes the next N service updates fail with "update out of sequence" (another writer). */
+  conflicts = 0;
+  /** refuse makes every service update fail with this error. */
+  refuse: EngineError | undefined;
+  private streamItems: StreamItem[] = [];
+  private streamWake: (() => void) | undefined;
+
+  constructor(
+    public services: SwarmService[],
+    public nodes: SwarmNode[],
+    public selfNodeId: string,
+  ) {}
+
+  /** writes counts the calls that would change the cluster. */
+  get writes(): number {
+    return this.calls.filter((c) => c.startsWith('update')).length;
+  }
+
+  async info(): Promise<EngineInfo> {
+    this.calls.push('info');
+    return {
+      nodeId: this.selfNodeId, nodeAddr: '', localNodeState: 'active', controlAvailable: true, hostname: this.selfNodeId,
+      serverVersion: '20.10', managers: 1, nodes: this.nodes.length,
+    };
+  }
+
+  async listNodes(): Promise<SwarmNode[]> {
+    this.calls.push('listNodes');
+    return structuredClone(this.nodes);
+  }
+
+  async inspectNode(id: string): Promise<SwarmNode> {
+    this.calls.push(`inspectNode ${id}`);
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new EngineError('not-found', `node ${id} not found`, 404);
+    return structuredClone(n);
+  }
+
+  async updateNode(id: string, version: number, spec: NodeSpec): Promise<void> {
+    this.calls.push(`updateNode ${id}`);
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new EngineError('not-found', `node ${id} not found`, 404);
+    if (n.version !== version) throw new EngineError('version-conflict', 'update out of sequence', 500);
+    Object.assign(n, { version: n.version + 1, spec, role: spec.Role, availability: spec.Availability, labels: spec.Labels ?? {} });
+  }
+
+  async listServices(): Promise<SwarmService[]> {
+    this.calls.push('listServices');
+    return structuredClone(this.services);
+  }
+
+  async inspectService(id: string): Promise<SwarmService> {
+    this.calls.push(`inspectService ${id}`);
+    const s = this.services.find((x) => x.id === id || x.name === id);
+    if (!s) throw new EngineError('not-found', `service ${id} not found`, 404);
+    return structuredClone(s);
+  }
+
+  async updateService(id: string, version: number, spec: ServiceSpec): Promise<void> {
+    this.calls.push(`updateService ${id}`);
+    const s = this.services.find((x) => x.id === id);
+    if (!s) throw new EngineError('not-found', `service ${id} not found`, 404);
+    if (this.refuse) throw this.refuse;
+    if (this.conflicts > 0) {
+      this.conflicts -= 1;
+      s.version += 1; // someone else wrote first
+      throw new EngineError('version-conflict', 'rpc error: code = Unknown desc = update out of sequence', 500);
+    }
+    if (s.version !== version) throw new EngineError('version-conflict', 'rpc error: code = Unknown desc = update out of sequence', 500);
+    Object.assign(s, {
+      version: s.version + 1,
+      spec,
+      replicas: spec.Mode?.Replicated?.Replicas,
+      constraints: spec.TaskTemplate?.Placement?.Constraints ?? [],
+      forceUpdate: spec.TaskTemplate?.ForceUpdate ?? 0,
+    });
+  }
+
+  async listTasks(): Promise<SwarmTask[]> {
+    this.calls.push('listTasks');
+    return [];
+  }
+
+  /** emit delivers stream items to whoever follows events. */
+  emit(...items: StreamItem[]): void {
+    this.streamItems.push(...items);
+    this.streamWake?.();
+  }
+
+  async *events(signal: AbortSignal): AsyncIterable<StreamItem> {
+    this.calls.push('events');
+    const onAbort = (): void => this.streamWake?.();
+    signal.addEventListener('abort', onAbort);
+    try {
+      while (!signal.aborted) {
+        const item = this.streamItems.shift();
+        if (item) {
+          yield item;
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          this.streamWake = resolve;
+        });
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+}

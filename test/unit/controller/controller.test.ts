@@ -1,0 +1,209 @@
+// The controller against a recording fake of the Docker port (tier b): the loop's own rules.
+// What the engine does (conflicts, events, leadership) is tested again on the lab.
+import { pino } from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Controller } from '../../../src/controller/controller.js';
+import { Metrics } from '../../../src/controller/metrics.js';
+import { EngineError } from '../../../src/docker/errors.js';
+import type { DesiredPolicy } from '../../../src/desired-state/types.js';
+import { desired, loaded } from '../../support/desired.js';
+import { FakePort, fakeNode, fakeService } from '../../support/fake-port.js';
+
+const silent = pino({ level: 'silent' });
+
+function setup(opts: { replicas?: number; policy?: Partial<DesiredPolicy>; leader?: boolean; dryRun?: boolean; services?: ReturnType<typeof fakeService>[] } = {}) {
+  const services = opts.services ?? [fakeService('api', opts.replicas ?? 1)];
+  const nodes = [fakeNode('m1', 'manager', opts.leader ?? true), fakeNode('m2', 'manager', !(opts.leader ?? true)), fakeNode('w1', 'worker')];
+  const port = new FakePort(services, nodes, 'm1');
+  const metrics = new Metrics({ processMetrics: false });
+  let now = Date.parse('2026-11-21T10:00:00Z');
+  const clock = { now: () => now, advance: (ms: number) => (now += ms) };
+  const controller = new Controller({
+    port, logger: silent, metrics, clock, dryRun: opts.dryRun ?? false,
+    scheduler: () => ({ stop: () => undefined }),
+  });
+  controller.setDesired(loaded(desired({
+    services: services.map((s) => ({ name: s.name, replicas: 3, origin: 'services' })),
+    ...(opts.policy ? { policy: opts.policy } : {}),
+  })));
+  return { port, metrics, controller, clock };
+}
+
+async function value(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
+  const v = (m?.values as Array<{ labels: Record<string, string>; value: number }> | undefined)
+    ?.find((x) => Object.entries(labels).every(([k, val]) => String(x.labels[k]) === val));
+  return v?.value;
+}
+
+describe('a pass', () => {
+  it('reads the cluster with four list calls and makes no write when in sync', async () => {
+    const { port, controller } = setup({ replicas: 3 });
+    const result = await controller.pass();
+    expect(port.calls.sort()).toEqual(['info', 'listNodes', 'listServices', 'listTasks']);
+    expect(port.writes).toBe(0);
+    expect(result.results.find((r) => r.id === 'replicas')?.drift).toEqual([]);
+  });
+
+  it('corrects drift with the version it read, and counts it', async () => {
+    const { port, controller, metrics } = setup({ replicas: 1 });
+    const result = await controller.pass();
+    expect(port.calls.filter((c) => c.startsWith('update'))).toEqual(['updateService id-api']);
+    // The first write uses the snapshot: no extra read.
+    expect(port.calls.filter((c) => c.startsWith('inspect'))).toEqual([]);
+    expect(port.services[0]?.replicas).toBe(3);
+    expect(result.results[0]?.actions[0]?.outcome).toBe('applied');
+    expect(await value(metrics, 'warden_corrections_total', { reconciler: 'replicas', action: 'scale-service' })).toBe(1);
+    expect(await value(metrics, 'warden_drift_objects', { reconciler: 'replicas' })).toBe(1);
+    const again = await controller.pass();
+    expect(again.results[0]?.drift).toEqual([]);
+    expect(await value(metrics, 'warden_drift_objects', { reconciler: 'replicas' })).toBe(0);
+  });
+
+  it('re-reads and retries on a version conflict', async () => {
+    const { port, controller } = setup({ replicas: 1 });
+    port.conflicts = 2;
+    const result = await controller.pass();
+    expect(result.results[0]?.actions[0]?.outcome).toBe('applied');
+    expect(port.calls.filter((c) => c.startsWith('inspectService'))).toHaveLength(2);
+    expect(port.calls.filter((c) => c.startsWith('updateService'))).toHaveLength(3);
+    expect(port.services[0]?.replicas).toBe(3);
+  });
+
+  it('does not retry a refusal in a hot loop: the action waits, counted as backoff', async () => {
+    const { port, controller, metrics, clock } = setup({ replicas: 1 });
+    port.refuse = new EngineError('refused', 'invalid spec', 400);
+    const first = await controller.pass();
+    expect(first.results[0]?.actions[0]).toMatchObject({ outcome: 'failed' });
+    expect(port.calls.filter((c) => c.startsWith('updateService'))).toHaveLength(1);
+    const second = await controller.pass();
+    expect(second.results[0]?.actions[0]).toMatchObject({ outcome: 'suppressed', reason: 'backoff' });
+    expect(port.calls.filter((c) => c.startsWith('updateService'))).toHaveLength(1);
+    expect(await value(metrics, 'warden_reconcile_total', { reconciler: 'replicas', result: 'error' })).toBe(1);
+    expect(await value(metrics, 'warden_actions_suppressed_total', { reconciler: 'replicas', reason: 'backoff' })).toBe(1);
+    expect(controller.status().held).toMatchObject([{ key: 'replicas/api/scale-service', reason: 'backoff' }]);
+    clock.advance(61_000);
+    port.refuse = undefined;
+    const third = await controller.pass();
+    expect(third.results[0]?.actions[0]?.outcome).toBe('applied');
+  });
+
+  it.each([
+    ['policy.mode: observe', { policy: { mode: 'observe' as const } }, 'observe'],
+    ['a per-reconciler override', { policy: { reconcilers: { replicas: 'observe' as const } } }, 'observe'],
+    ['--dry-run', { dryRun: true }, 'observe'],
+    ['the ignore label', { services: [fakeService('api', 1, { labels: { 'warden.ignore': 'true' } })] }, 'ignored'],
+  ])('%s suppresses the action and counts it', async (_name, opts, reason) => {
+    const { port, controller, metrics } = setup({ replicas: 1, ...opts });
+    const result = await controller.pass();
+    expect(port.writes).toBe(0);
+    expect(result.results[0]?.actions[0]).toMatchObject({ outcome: 'suppressed', reason });
+    expect(await value(metrics, 'warden_actions_suppressed_total', { reconciler: 'replicas', reason })).toBe(1);
+  });
+
+  it('caps the actions of one pass at maxActionsPerPass', async () => {
+    const services = ['a', 'b', 'c', 'd'].map((n) => fakeService(n, 1));
+    const { port, controller, metrics } = setup({ services, policy: { maxActionsPerPass: 2 } });
+    const result = await controller.pass();
+    expect(port.writes).toBe(2);
+    expect(result.results[0]?.actions.map((a) => a.outcome)).toEqual(['applied', 'applied', 'suppressed', 'suppressed']);
+    expect(await value(metrics, 'warden_actions_suppressed_total', { reconciler: 'replicas', reason: 'cap' })).toBe(2);
+    await controller.pass();
+    expect(port.services.every((s) => s.replicas === 3)).toBe(true);
+  });
+
+  it('only observes when its node is not the Raft leader', async () => {
+    const { port, controller, metrics } = setup({ replicas: 1, leader: false });
+    const result = await controller.pass();
+    expect(port.writes).toBe(0);
+    expect(result.leader).toBe(false);
+    expect(result.results[0]?.actions[0]?.outcome).toBe('standby');
+    expect(await value(metrics, 'warden_leader')).toBe(0);
+    expect(await value(metrics, 'warden_drift_objects', { reconciler: 'replicas' })).toBe(1);
+  });
+
+  it('backs off an object that something keeps changing back, and reports it', async () => {
+    const { port, controller, metrics, clock } = setup({ replicas: 3 });
+    const fight = async (): Promise<string | undefined> => {
+      // Another actor scales the service down again after each correction.
+      const s = port.services[0]!;
+      Object.assign(s, { replicas: 1, version: s.version + 1, spec: { ...s.spec, Mode: { Replicated: { Replicas: 1 } } } });
+      clock.advance(30_000);
+      return (await controller.pass()).results[0]?.actions[0]?.outcome;
+    };
+    expect([await fight(), await fight(), await fight()]).toEqual(['applied', 'applied', 'applied']);
+    expect(await fight()).toBe('suppressed');
+    expect(controller.status().held).toMatchObject([{ key: 'replicas/api', reason: 'flapping' }]);
+    expect(await value(metrics, 'warden_actions_suppressed_total', { reconciler: 'replicas', reason: 'flapping' })).toBe(1);
+    clock.advance(5 * 60_000);
+    expect(await fight()).toBe('applied');
+  });
+
+  it('keeps the last good desired state when a load fails', async () => {
+    const { controller, metrics, port } = setup({ replicas: 1 });
+    controller.desiredStateFailed(new Error('warden.yml:3:5: unknown key'));
+    expect(await value(metrics, 'warden_desired_state_valid')).toBe(0);
+    expect(controller.status()).toMatchObject({ desiredStateValid: false, desiredStateError: 'warden.yml:3:5: unknown key', revision: 'rev1' });
+    await controller.pass();
+    expect(port.services[0]?.replicas).toBe(3);
+  });
+
+  it('reports an unreachable engine as a failed pass, changing nothing', async () => {
+    const { port, controller, metrics } = setup({ replicas: 1 });
+    port.listServices = () => Promise.reject(new EngineError('unreachable', 'connect ENOENT', undefined));
+    const result = await controller.pass();
+    expect(result.error).toMatch(/cannot read the cluster: connect ENOENT/);
+    expect(port.writes).toBe(0);
+    expect(await value(metrics, 'warden_reconcile_total', { reconciler: 'replicas', result: 'error' })).toBe(1);
+  });
+});
+
+describe('the loop', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('serves a burst of events with one pass', async () => {
+    const { port, controller } = setup({ replicas: 3 });
+    const ac = new AbortController();
+    const passes: string[][] = [];
+    const original = controller.pass.bind(controller);
+    controller.pass = async (reasons, signal, planOnly) => {
+      passes.push(reasons ?? []);
+      return original(reasons, signal, planOnly);
+    };
+    const running = controller.start(ac.signal);
+    await vi.waitFor(() => expect(passes.length).toBe(1)); // the desired state's own pass
+    for (let i = 0; i < 20; i++) port.emit({ type: 'service', action: 'update', id: 'id-api', attributes: {}, timeMs: 0 });
+    await vi.waitFor(() => expect(passes.length).toBe(2));
+    ac.abort();
+    await running;
+    expect(passes[1]).toEqual(['service-update']);
+  });
+
+  it('stops promptly when aborted while idle', async () => {
+    const { controller } = setup({ replicas: 3 });
+    const ac = new AbortController();
+    const running = controller.start(ac.signal);
+    ac.abort();
+    await expect(running).resolves.toBeUndefined();
+  });
+});
+
+describe('metrics', () => {
+  it('creates every label combination at zero', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    const text = await metrics.registry.metrics();
+    for (const r of ['managers', 'nodes', 'replicas', 'placement', 'volumes', 'ordering']) {
+      expect(text).toContain(`warden_drift_objects{reconciler="${r}"} 0`);
+      for (const reason of ['observe', 'window', 'cap', 'flapping', 'quorum']) {
+        expect(text).toContain(`warden_actions_suppressed_total{reconciler="${r}",reason="${reason}"} 0`);
+      }
+      expect(text).toContain(`warden_reconcile_total{reconciler="${r}",result="success"} 0`);
+      expect(text).toContain(`warden_reconcile_duration_seconds_count{reconciler="${r}"} 0`);
+    }
+    expect(text).toContain('warden_corrections_total{reconciler="replicas",action="scale-service"} 0');
+    expect(text).toContain('warden_swarm_managers{status="unreachable"} 0');
+    expect(text).toContain('warden_leader 0');
+  });
+});
