@@ -1,5 +1,9 @@
-// Opening the desired-state source the command line names: TODO(desired-state) — being written.
+// Opening the desired-state source the command line names: a local file (-f) or a git repository
+// (--git-url with --git-ref, --git-path, --git-interval, --git-credentials-file, --git-cache).
+import { createFileSource } from './file-source.js';
+import { createGitSource } from './git-source.js';
 import type { DesiredStateSource } from './source.js';
+import { durationProblem, parseDuration } from './validators.js';
 
 /** SourceOptions are the command-line flags that name the desired-state source. */
 export interface SourceOptions {
@@ -13,6 +17,20 @@ export interface SourceOptions {
 }
 
 /** openSource returns the source the options name: -f FILE, else --git-url; throws when neither. */
-export function openSource(_opts: SourceOptions): DesiredStateSource {
-  throw new Error('not yet');
+export function openSource(opts: SourceOptions): DesiredStateSource {
+  if (opts.file !== undefined && opts.file !== '') return createFileSource(opts.file);
+  if (opts.gitUrl !== undefined && opts.gitUrl !== '') {
+    const intervalMs = parseDuration(opts.gitInterval);
+    if (intervalMs === undefined) throw new Error(`--git-interval: ${durationProblem(opts.gitInterval)}`);
+    if (intervalMs < 1000) throw new Error(`--git-interval ${opts.gitInterval} is too short: fetch at most once a second`);
+    return createGitSource({
+      url: opts.gitUrl,
+      ref: opts.gitRef,
+      path: opts.gitPath,
+      intervalMs,
+      ...(opts.gitCredentialsFile !== undefined ? { credentialsFile: opts.gitCredentialsFile } : {}),
+      ...(opts.gitCache !== undefined ? { cacheDir: opts.gitCache } : {}),
+    });
+  }
+  throw new Error('no desired-state source: give -f FILE (or WARDEN_CONFIG) or --git-url URL (or WARDEN_GIT_URL)');
 }

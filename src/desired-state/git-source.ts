@@ -1,0 +1,233 @@
+// A git repository as the desired-state source, through the git command line (no git library):
+// a bare repository in a cache directory, created once and then fetched every interval. Files are
+// read from the fetched commit object (`git show <sha>:<path>`), so a load sees one commit whole,
+// with its stacks, and a force-push is just a different commit. The revision is the commit SHA.
+//
+// Credentials come from a file (a Docker secret), read by a GIT_ASKPASS helper when the server asks;
+// they are never written into a URL, a git config or a log, and every message from git is redacted.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { access, chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadDesiredStateText } from './load.js';
+import { redact, redactUrl, urlPassword } from './redact.js';
+import { DesiredStateError, type DesiredStateSource, type LoadedState, type SourceHandlers } from './source.js';
+
+/** GitSourceOptions name the repository, the branch or tag, and the file in it. */
+export interface GitSourceOptions {
+  url: string;
+  /** ref is the branch or tag to follow. */
+  ref: string;
+  /** path is the desired-state file, relative to the repository root. */
+  path: string;
+  /** intervalMs is how often watch fetches. */
+  intervalMs: number;
+  /** credentialsFile holds `user:token` (or a token alone) for HTTPS; read on every fetch, so a rotated secret applies. */
+  credentialsFile?: string;
+  /** cacheDir is where the bare repository lives; default a directory under the OS temp dir keyed by URL and ref. */
+  cacheDir?: string;
+  /** timeoutMs bounds every git command, so an unreachable server fails instead of hanging; default 60 000. */
+  timeoutMs?: number;
+}
+
+// Answers git's "Username for ..." and "Password for ..." prompts from the credentials file. The
+// script holds no secret: it reads the file named by the environment each time git asks.
+const ASKPASS = `#!/bin/sh
+# swarm-warden: answers git's credential prompts from $WARDEN_GIT_CREDENTIALS_FILE (user:token, or a token).
+line=$(head -n 1 "$WARDEN_GIT_CREDENTIALS_FILE" | tr -d '\\r\\n')
+case "$line" in
+  *:*) user="\${line%%:*}"; pass="\${line#*:}" ;;
+  *) user="x-access-token"; pass="$line" ;;
+esac
+case "$1" in
+  Username*) printf '%s\\n' "$user" ;;
+  *) printf '%s\\n' "$pass" ;;
+esac
+`;
+
+// The ref that holds the fetched commit, so that it survives git's garbage collection.
+const TARGET_REF = 'refs/warden/target';
+
+/** createGitSource returns the source for a desired-state file in a git repository. */
+export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
+  const safeUrl = redactUrl(opts.url);
+  if (urlPassword(opts.url) !== undefined) {
+    throw new Error(`${safeUrl}: put the git credentials in --git-credentials-file, not in the URL (it would be stored in the cache)`);
+  }
+  const file = path.posix.normalize(opts.path);
+  if (path.posix.isAbsolute(file) || file === '..' || file.startsWith('../')) {
+    throw new Error(`--git-path ${opts.path} must be a path inside the repository`);
+  }
+  const cacheDir =
+    opts.cacheDir ??
+    path.join(tmpdir(), 'swarm-warden', `git-${createHash('sha256').update(`${safeUrl}\0${opts.ref}`).digest('hex').slice(0, 16)}`);
+  const askpass = path.join(cacheDir, 'warden-askpass.sh');
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const description = `${safeUrl}#${opts.ref}:${file}`;
+  let ready: Promise<void> | undefined;
+  // git commands on one repository run one at a time (load and watch may overlap).
+  let queue: Promise<unknown> = Promise.resolve();
+  let lastRevision: string | undefined;
+
+  async function secrets(): Promise<string[]> {
+    if (opts.credentialsFile === undefined) return [];
+    try {
+      const line = (await readFile(opts.credentialsFile, 'utf8')).split(/\r?\n/)[0] ?? '';
+      const i = line.indexOf(':');
+      return i >= 0 ? [line, line.slice(i + 1)] : [line];
+    } catch (err) {
+      throw new Error(`cannot read the git credentials file ${opts.credentialsFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, {
+        cause: err,
+      });
+    }
+  }
+
+  async function git(args: string[], signal?: AbortSignal): Promise<string> {
+    const hidden = await secrets();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      // Never wait for a person at a terminal: fail, and say so.
+      GIT_TERMINAL_PROMPT: '0',
+      GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes -o ConnectTimeout=20',
+      LC_ALL: 'C',
+      // Explicit, so that a cache directory inside another checkout never touches that checkout.
+      GIT_DIR: cacheDir,
+    };
+    if (opts.credentialsFile !== undefined) {
+      env.GIT_ASKPASS = askpass;
+      env.WARDEN_GIT_CREDENTIALS_FILE = path.resolve(opts.credentialsFile);
+    } else {
+      delete env.GIT_ASKPASS;
+    }
+    // An empty credential.helper drops any configured helper: nothing is stored, nothing else is asked.
+    const full = ['-c', 'credential.helper=', '-c', 'core.askPass=', ...args];
+    return new Promise((resolve, reject) => {
+      execFile(
+        'git',
+        full,
+        { cwd: cacheDir, env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', ...(signal ? { signal } : {}) },
+        (err, stdout, stderr) => {
+          if (!err) return resolve(stdout);
+          const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string };
+          let why: string;
+          if (e.name === 'AbortError') why = 'aborted';
+          else if (e.killed || e.signal === 'SIGKILL') why = `no answer within ${Math.round(timeoutMs / 1000)}s`;
+          else if (e.code === 'ENOENT') why = 'the git command is not installed';
+          // git's first lines say what went wrong; later ones are generic advice.
+          else why = stderr.trim().split('\n').filter((l) => l.trim() !== '').slice(0, 2).join('; ') || e.message;
+          reject(Object.assign(new Error(redact(`git ${args[0]}: ${why}`, hidden)), { stderr: redact(stderr, hidden) }));
+        },
+      );
+    });
+  }
+
+  function serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async function ensureRepo(): Promise<void> {
+    ready ??= (async () => {
+      await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+      try {
+        await access(path.join(cacheDir, 'HEAD'));
+        await git(['rev-parse', '--git-dir']);
+      } catch {
+        // Absent or damaged: start again; the next fetch is a full clone.
+        await rm(cacheDir, { recursive: true, force: true });
+        await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+        await git(['init', '--bare', '--quiet']);
+      }
+      await writeFile(askpass, ASKPASS, { mode: 0o700 });
+      await chmod(askpass, 0o700);
+    })().catch((err: unknown) => {
+      ready = undefined;
+      throw err;
+    });
+    return ready;
+  }
+
+  // fetch brings the ref's current commit into the cache and returns its SHA.
+  async function fetch(signal?: AbortSignal): Promise<string> {
+    await ensureRepo();
+    try {
+      // The URL goes on the command line, not into a config file; --force accepts a force-push.
+      await git(['fetch', '--quiet', '--no-tags', '--force', '--no-write-fetch-head', opts.url, `+${opts.ref}:${TARGET_REF}`], signal);
+    } catch (err) {
+      throw new Error(`${description}: cannot fetch: ${(err as Error).message}`, { cause: err });
+    }
+    return (await git(['rev-parse', '--verify', `${TARGET_REF}^{commit}`], signal)).trim();
+  }
+
+  async function loadAt(sha: string, signal?: AbortSignal): Promise<LoadedState> {
+    const show = async (f: string): Promise<string> => {
+      try {
+        return await git(['show', `${sha}:${f}`], signal);
+      } catch (err) {
+        if (/does not exist|exists on disk, but not in/.test((err as { stderr?: string }).stderr ?? '')) {
+          throw Object.assign(new Error(`${f}: no such file at ${sha.slice(0, 12)}`), { code: 'ENOENT' });
+        }
+        throw err;
+      }
+    };
+    let text: string;
+    try {
+      text = await show(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new DesiredStateError([
+          { file, line: 0, col: 0, message: `no such file in commit ${sha.slice(0, 12)} of ${opts.ref} (${safeUrl}): was it moved or deleted?` },
+        ]);
+      }
+      throw err;
+    }
+    const loaded = await loadDesiredStateText(text, file, { readFile: show, confine: true, revision: sha, source: description });
+    lastRevision = loaded.revision;
+    return loaded;
+  }
+
+  async function load(signal?: AbortSignal): Promise<LoadedState> {
+    return serialized(async () => loadAt(await fetch(signal), signal));
+  }
+
+  async function watchRepo(signal: AbortSignal, handlers: SourceHandlers): Promise<void> {
+    let reported = lastRevision;
+    let attempted = lastRevision;
+    while (!signal.aborted) {
+      try {
+        await serialized(async () => {
+          const sha = await fetch(signal);
+          // The same commit as last time: its content cannot have changed, so neither can its verdict.
+          if (sha === attempted) return;
+          attempted = sha;
+          const loaded = await loadAt(sha, signal);
+          if (loaded.revision !== reported) {
+            reported = loaded.revision;
+            handlers.onLoad(loaded);
+          }
+        });
+      } catch (err) {
+        if (!signal.aborted) handlers.onError(err as Error);
+      }
+      await sleep(opts.intervalMs, signal);
+    }
+    await queue;
+  }
+
+  return { kind: 'git', description, load, watch: watchRepo };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,260 @@
+// The git source against real repositories: git init in a temp dir, file:// URLs, and an HTTP
+// server (git http-backend behind basic auth) for credentials.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createGitSource, type GitSourceOptions } from '../../../src/desired-state/git-source.js';
+import { DesiredStateError, formatProblem, type LoadedState } from '../../../src/desired-state/source.js';
+
+const run = promisify(execFile);
+const GOOD = (replicas: number): string =>
+  `apiVersion: swarm-warden/v1\nkind: ClusterState\nmetadata: { name: lab }\nspec:\n  services:\n    - name: web\n      replicas: ${replicas}\n`;
+
+let dir: string;
+let origin: string;
+
+async function git(...args: string[]): Promise<string> {
+  const { stdout } = await run('git', args, {
+    cwd: origin,
+    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' },
+  });
+  return stdout.trim();
+}
+
+async function commit(files: Record<string, string | null>, message = 'change'): Promise<string> {
+  for (const [f, text] of Object.entries(files)) {
+    if (text === null) await git('rm', '-q', f);
+    else {
+      await mkdir(path.dirname(path.join(origin, f)), { recursive: true });
+      await writeFile(path.join(origin, f), text);
+      await git('add', f);
+    }
+  }
+  await git('commit', '-q', '-m', message);
+  return git('rev-parse', 'HEAD');
+}
+
+function source(extra: Partial<GitSourceOptions> = {}): ReturnType<typeof createGitSource> {
+  return createGitSource({
+    url: `file://${origin}`,
+    ref: 'main',
+    path: 'warden.yml',
+    intervalMs: 50,
+    cacheDir: path.join(dir, 'cache'),
+    timeoutMs: 10_000,
+    ...extra,
+  });
+}
+
+// Runs watch until the test ends, collecting what it reports.
+function watching(src: ReturnType<typeof createGitSource>): { loads: LoadedState[]; errors: Error[]; stop: () => Promise<void> } {
+  const ac = new AbortController();
+  const seen = { loads: [] as LoadedState[], errors: [] as Error[] };
+  const done = src.watch(ac.signal, { onLoad: (l) => seen.loads.push(l), onError: (e) => seen.errors.push(e) });
+  return { ...seen, stop: async () => { ac.abort(); await done; } };
+}
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'warden-git-'));
+  origin = path.join(dir, 'origin');
+  await mkdir(origin);
+  await git('init', '-q', '-b', 'main');
+});
+
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('git source', { timeout: 30_000 }, () => {
+  it('loads the file at the branch head; the revision is the commit SHA', async () => {
+    const sha = await commit({ 'warden.yml': GOOD(2) });
+    const loaded = await source().load();
+    expect(loaded.revision).toBe(sha);
+    expect(loaded.state.services).toEqual([{ name: 'web', origin: 'services', replicas: 2 }]);
+    expect(loaded.source).toBe(`file://${origin}#main:warden.yml`);
+  });
+
+  it('reads stacks from the same commit, relative to the file', async () => {
+    await commit({
+      'cluster/warden.yml': `${GOOD(1)}  stacks: [{ name: app, file: ../stacks/app.yml }]\n`,
+      'stacks/app.yml': 'services:\n  api:\n    deploy: { replicas: 3 }\n',
+    });
+    const loaded = await source({ path: 'cluster/warden.yml' }).load();
+    expect(loaded.state.services?.map((s) => [s.name, s.replicas])).toEqual([['web', 1], ['app_api', 3]]);
+  });
+
+  it('follows new commits and a force-push, and reports nothing for an unchanged head', async () => {
+    await commit({ 'warden.yml': GOOD(1) });
+    const src = source();
+    await src.load();
+    const w = watching(src);
+    const second = await commit({ 'warden.yml': GOOD(2) });
+    await expect.poll(() => w.loads.map((l) => l.revision), { timeout: 10_000 }).toEqual([second]);
+    // Rewrite history in one step (as a force-push lands): the branch moves to a non-descendant.
+    await writeFile(path.join(origin, 'warden.yml'), GOOD(5));
+    await git('commit', '-q', '-a', '--amend', '-m', 'rewritten');
+    const forced = await git('rev-parse', 'HEAD');
+    expect(await git('merge-base', '--is-ancestor', second, forced).catch(() => 'not an ancestor')).toBe('not an ancestor');
+    await expect.poll(() => w.loads.map((l) => l.revision), { timeout: 10_000 }).toEqual([second, forced]);
+    expect(w.loads[1]?.state.services?.[0]?.replicas).toBe(5);
+    await w.stop();
+    expect(w.errors).toEqual([]);
+  });
+
+  it('reports a broken file on the branch with positions, once, and recovers on the next good commit', async () => {
+    await commit({ 'warden.yml': GOOD(1) });
+    const src = source();
+    const first = await src.load();
+    const w = watching(src);
+    await commit({ 'warden.yml': GOOD(1).replace('replicas: 1', 'replicas: one') });
+    await expect.poll(() => w.errors.length, { timeout: 10_000 }).toBe(1);
+    const err = w.errors[0] as DesiredStateError;
+    expect(err).toBeInstanceOf(DesiredStateError);
+    expect(err.problems.map(formatProblem)).toEqual(['warden.yml:7:17: spec.services[0].replicas: expected a number, got the string "one"']);
+    expect(w.loads).toEqual([]);
+    const fixed = await commit({ 'warden.yml': GOOD(3) });
+    await expect.poll(() => w.loads.map((l) => l.revision), { timeout: 10_000 }).toEqual([fixed]);
+    await w.stop();
+    // The broken commit was fetched many times meanwhile, and reported once.
+    expect(w.errors).toHaveLength(1);
+    expect(first.revision).not.toBe(fixed);
+  });
+
+  it('reports a deleted file as a load error', async () => {
+    await commit({ 'warden.yml': GOOD(1), 'README': 'x' });
+    const src = source();
+    await src.load();
+    const w = watching(src);
+    const sha = await commit({ 'warden.yml': null });
+    await expect.poll(() => w.errors.length, { timeout: 10_000 }).toBe(1);
+    expect(w.errors[0]?.message).toBe(`warden.yml: no such file in commit ${sha.slice(0, 12)} of main (file://${origin}): was it moved or deleted?`);
+    await w.stop();
+    expect(w.loads).toEqual([]);
+  });
+
+  it('fails clearly and promptly for an unreachable repository or a missing branch', async () => {
+    const started = Date.now();
+    await expect(source({ url: `file://${dir}/nowhere` }).load()).rejects.toThrow(
+      new RegExp(`^file://${dir}/nowhere#main:warden\\.yml: cannot fetch: git fetch: .*does not appear to be a git repository`),
+    );
+    await expect(source({ url: 'http://127.0.0.1:1/repo.git' }).load()).rejects.toThrow(/cannot fetch: git fetch: .*(Failed to connect|Connection refused)/);
+    await commit({ 'warden.yml': GOOD(1) });
+    await expect(source({ ref: 'nope' }).load()).rejects.toThrow(/couldn't find remote ref nope/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('keeps watching after a fetch failure and reports it', async () => {
+    const w = watching(source({ url: `file://${dir}/nowhere` }));
+    await expect.poll(() => w.errors.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    await w.stop();
+    expect(w.errors[0]?.message).toMatch(/cannot fetch/);
+  });
+
+  it('refuses credentials in the URL without repeating them', () => {
+    expect(() => source({ url: 'https://bob:s3cret-token@git.example/repo.git' })).toThrow(
+      'https://***@git.example/repo.git: put the git credentials in --git-credentials-file, not in the URL',
+    );
+    try {
+      source({ url: 'https://bob:s3cret-token@git.example/repo.git' });
+    } catch (err) {
+      expect(String((err as Error).message)).not.toContain('s3cret');
+    }
+  });
+
+  it('refuses a path outside the repository', () => {
+    expect(() => source({ path: '../warden.yml' })).toThrow('--git-path ../warden.yml must be a path inside the repository');
+  });
+});
+
+describe('git source with credentials over HTTP', { timeout: 30_000 }, () => {
+  let server: Server;
+  let port: number;
+  const TOKEN = 'tok-9f8e7d6c5b4a';
+
+  // git http-backend behind basic auth: the server git talks to asks for credentials.
+  beforeEach(async () => {
+    await commit({ 'warden.yml': GOOD(4) });
+    server = createServer((req, res) => {
+      const expected = `Basic ${Buffer.from(`deploy:${TOKEN}`).toString('base64')}`;
+      if (req.headers.authorization !== expected) {
+        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' }).end();
+        return;
+      }
+      const url = new URL(req.url ?? '/', 'http://x');
+      const cgi = spawn('git', ['http-backend'], {
+        env: {
+          ...process.env,
+          GIT_PROJECT_ROOT: dir,
+          GIT_HTTP_EXPORT_ALL: '1',
+          PATH_INFO: url.pathname,
+          QUERY_STRING: url.search.slice(1),
+          REQUEST_METHOD: req.method ?? 'GET',
+          CONTENT_TYPE: req.headers['content-type'] ?? '',
+          REMOTE_USER: 'deploy',
+        },
+      });
+      req.pipe(cgi.stdin);
+      const chunks: Buffer[] = [];
+      cgi.stdout.on('data', (c: Buffer) => chunks.push(c));
+      cgi.on('close', () => {
+        const out = Buffer.concat(chunks);
+        const split = out.indexOf('\r\n\r\n');
+        const head = out.subarray(0, split).toString().split('\r\n');
+        const headers: Record<string, string> = {};
+        let status = 200;
+        for (const line of head) {
+          const [k, ...v] = line.split(':');
+          if (k?.toLowerCase() === 'status') status = Number.parseInt(v.join(':').trim(), 10);
+          else if (k) headers[k] = v.join(':').trim();
+        }
+        res.writeHead(status, headers).end(out.subarray(split + 4));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as { port: number }).port;
+  });
+
+  afterEach(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  async function filesUnder(d: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) out.push(...(await filesUnder(p)));
+      else out.push(p);
+    }
+    return out;
+  }
+
+  it('answers the server from the credentials file and never stores them', async () => {
+    const creds = path.join(dir, 'git-credentials');
+    await writeFile(creds, `deploy:${TOKEN}\n`);
+    const loaded = await source({ url: `http://127.0.0.1:${port}/origin`, credentialsFile: creds }).load();
+    expect(loaded.state.services?.[0]?.replicas).toBe(4);
+    for (const f of await filesUnder(path.join(dir, 'cache'))) {
+      if ((await stat(f)).size < 10_000_000) expect(await readFile(f, 'utf8'), f).not.toContain(TOKEN);
+    }
+  });
+
+  it('fails without a prompt when the credentials are wrong, and does not echo them', async () => {
+    const creds = path.join(dir, 'git-credentials');
+    await writeFile(creds, 'deploy:wrong-token-123\n');
+    const err = await source({ url: `http://127.0.0.1:${port}/origin`, credentialsFile: creds }).load().then(() => new Error('loaded'), (e: unknown) => e as Error);
+    expect(err.message).toMatch(/cannot fetch: git fetch: .*Authentication failed/);
+    expect(err.message).not.toContain('wrong-token-123');
+    const none = await source({ url: `http://127.0.0.1:${port}/origin` }).load().then(() => new Error('loaded'), (e: unknown) => e as Error);
+    expect(none.message).toMatch(/cannot fetch: git fetch: .*(could not read Username|terminal prompts disabled)/);
+  });
+
+  it('says so when the credentials file cannot be read', async () => {
+    await expect(source({ url: `http://127.0.0.1:${port}/origin`, credentialsFile: path.join(dir, 'missing') }).load()).rejects.toThrow(
+      `cannot read the git credentials file ${path.join(dir, 'missing')}: ENOENT`,
+    );
+  });
+});
