@@ -213,10 +213,12 @@ export class Controller {
   private async loop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       if (this.pending.size === 0) {
+        const onAbort = (): void => this.wake?.();
+        signal.addEventListener('abort', onAbort, { once: true });
         await new Promise<void>((resolve) => {
           this.wake = resolve;
-          signal.addEventListener('abort', () => resolve(), { once: true });
         });
+        signal.removeEventListener('abort', onAbort);
         this.wake = undefined;
         continue;
       }
