@@ -1,0 +1,138 @@
+// warden's command line against the lab, as an operator runs it: plan and apply exit codes, and the
+// `run` daemon scraped over real HTTP, stopped with SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createService, portFor, removeServices, runningManager, testLab, uniqueName } from '../support/lab.js';
+import { waitUntil } from '../support/wait.js';
+
+const lab = testLab();
+const bin = join(import.meta.dirname, '../../bin/warden.js');
+const created: string[] = [];
+const children: ChildProcess[] = [];
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+});
+
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  await removeServices(lab, ...created.splice(0));
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** warden runs the CLI to completion and returns its exit code and output. */
+function warden(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function writeState(name: string, replicas: number): string {
+  const file = join(dir, `${name}.yml`);
+  writeFileSync(file, `apiVersion: swarm-warden/v1\nkind: ClusterState\nmetadata: { name: lab }\nspec:\n  services:\n    - name: ${name}\n      replicas: ${replicas}\n`);
+  return file;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('warden on the command line', () => {
+  it('plan exits 0 in sync and 1 on drift; apply corrects it and exits 0', async () => {
+    const name = await createService(lab, uniqueName('cli-plan'), ['--replicas', '2']);
+    created.push(name);
+    const manager = await runningManager(lab);
+    const file = writeState(name, 2);
+    expect((await warden(['plan', '-f', file, '--host', manager.host])).code).toBe(0);
+
+    await lab.docker(manager, ['service', 'scale', '--detach', `${name}=1`]);
+    const plan = await warden(['plan', '-f', file, '--host', manager.host]);
+    expect(plan.code).toBe(1);
+    expect(plan.stdout).toContain(`drift   ${name}: replicas 1 (wants 2)`);
+    expect(plan.stdout).toContain(`action  scale-service ${name} {"replicas":1} -> {"replicas":2}: planned`);
+    const json = await warden(['plan', '-f', file, '--host', manager.host, '--output', 'json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ inSync: false, cluster: 'lab' });
+
+    expect((await warden(['apply', '-f', file, '--host', manager.host, '--dry-run'])).code).toBe(1);
+    expect((await portFor(manager).inspectService(name)).replicas).toBe(1);
+    const apply = await warden(['apply', '-f', file], { DOCKER_HOST: manager.host });
+    expect(apply.code).toBe(0);
+    const line = apply.stdout.split('\n').find((l) => l.includes('corrected drift'));
+    expect(JSON.parse(line ?? '{}')).toMatchObject({
+      level: 'info', reconciler: 'replicas', object: name, action: 'scale-service', before: { replicas: 1 }, after: { replicas: 2 },
+    });
+    expect((await portFor(manager).inspectService(name)).replicas).toBe(2);
+  });
+
+  it('exits 2 with the reason when the engine cannot be reached or the file is broken, changing nothing', async () => {
+    const file = writeState('whatever', 1);
+    const unreachable = await warden(['plan', '-f', file, '--host', 'unix:///run/wlab/nothing.sock']);
+    expect(unreachable.code).toBe(2);
+    expect(unreachable.stderr).toMatch(/cannot read the cluster: .*ENOENT/);
+    const broken = join(dir, 'broken.yml');
+    writeFileSync(broken, 'apiVersion: swarm-warden/v1\nkind: ClusterState\nmetadata: { name: lab }\nspec:\n  services:\n    - name: x\n      replica: 2\n');
+    const bad = await warden(['apply', '-f', broken, '--host', (await runningManager(lab)).host]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/broken\.yml:7:7: /);
+  });
+
+  it('run serves metrics over HTTP, corrects drift, and stops cleanly on SIGTERM', async () => {
+    const name = await createService(lab, uniqueName('cli-run'), ['--replicas', '2']);
+    created.push(name);
+    const manager = await runningManager(lab);
+    const leader = (await portFor(manager).listNodes()).find((n) => n.manager?.leader)!;
+    const host = lab.node(leader.hostname).host;
+    const port = await freePort();
+    const child = spawn(process.execPath, [bin, 'run', '-f', writeState(name, 2), '--host', host, '--listen', `127.0.0.1:${port}`]);
+    children.push(child);
+    let logs = '';
+    child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+    const url = `http://127.0.0.1:${port}`;
+    await waitUntil('readyz', async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutMs: 30_000 });
+    expect((await fetch(`${url}/livez`)).status).toBe(200);
+
+    await lab.docker(manager, ['service', 'scale', '--detach', `${name}=4`]);
+    const metrics = await waitUntil('the correction on /metrics', async () => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return text.includes('warden_corrections_total{reconciler="replicas",action="scale-service"} 1') ? text : undefined;
+    });
+    expect(metrics).toContain('warden_leader 1');
+    expect(metrics).toContain('warden_desired_state_valid 1');
+    expect(metrics).toMatch(/warden_desired_state_info\{cluster="lab",source="[^"]+",revision="[0-9a-f]+"\} 1/);
+    expect(metrics).toContain('warden_swarm_managers{status="reachable"} 3');
+    expect(metrics).toContain('warden_swarm_manager_fault_tolerance 1');
+    expect(metrics).toContain('warden_drift_objects{reconciler="placement"} 0');
+    expect(metrics).toContain('warden_actions_suppressed_total{reconciler="replicas",reason="cap"} 0');
+    expect(metrics).toMatch(/warden_reconcile_duration_seconds_count\{reconciler="replicas"\} [1-9]/);
+    expect(metrics).toContain('process_cpu_seconds_total');
+    const status = (await (await fetch(`${url}/status`)).json()) as Record<string, unknown>;
+    expect(status).toMatchObject({ leader: true, cluster: 'lab', desiredStateValid: true });
+    expect((await portFor(manager).inspectService(name)).replicas).toBe(2);
+
+    const started = Date.now();
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(logs).toContain('"msg":"stopped"');
+  });
+});
