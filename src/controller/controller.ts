@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { schedule as cronSchedule } from 'node-cron';
 import type { Logger } from 'pino';
-import type { LoadedState } from '../desired-state/source.js';
+import { formatProblem, type LoadedState } from '../desired-state/source.js';
 import type { ReconcilerId } from '../desired-state/types.js';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
@@ -142,6 +142,7 @@ export class Controller {
     this.metrics.setDesiredState(loaded.state.cluster, loaded.source, loaded.revision);
     if (previous?.state.policy.resync !== loaded.state.policy.resync) this.onResyncChange?.();
     this.log.info({ revision: loaded.revision, source: loaded.source, cluster: loaded.state.cluster }, 'desired state loaded');
+    for (const w of loaded.warnings ?? []) this.log.warn({ revision: loaded.revision, warning: formatProblem(w) }, 'desired state: skipped');
     this.trigger('desired-state');
   }
 
