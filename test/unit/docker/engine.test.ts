@@ -1,0 +1,89 @@
+// The pure parts of the dockerode port: finding the engine, classifying errors, splitting the events body.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { dockerConnection, parseEventLines, toEngineError } from '../../../src/docker/engine.js';
+import { EngineError, classifyEngineError } from '../../../src/docker/errors.js';
+
+describe('dockerConnection finds the engine as the docker CLI does', () => {
+  it.each([
+    ['--host wins over DOCKER_HOST', { host: 'unix:///run/a.sock', env: { DOCKER_HOST: 'unix:///run/b.sock' } }, { socketPath: '/run/a.sock' }],
+    ['DOCKER_HOST unix://', { env: { DOCKER_HOST: 'unix:///run/b.sock' } }, { socketPath: '/run/b.sock' }],
+    ['the default socket', { env: {} }, { socketPath: '/var/run/docker.sock' }],
+    ['tcp:// without TLS on 2375', { env: { DOCKER_HOST: 'tcp://10.0.0.5' } }, { host: '10.0.0.5', port: 2375, protocol: 'http' }],
+    ['tcp:// with a port', { env: { DOCKER_HOST: 'tcp://10.0.0.5:2380' } }, { host: '10.0.0.5', port: 2380, protocol: 'http' }],
+    ['an IPv6 address', { host: 'tcp://[::1]:2375', env: {} }, { host: '::1', port: 2375 }],
+    ['DOCKER_TLS_VERIFY=0 is off', { env: { DOCKER_HOST: 'tcp://h:2375', DOCKER_TLS_VERIFY: '0' } }, { protocol: 'http' }],
+  ])('%s', (_name, opts, expected) => {
+    expect(dockerConnection(opts)).toMatchObject(expected);
+  });
+
+  it('reads TLS material from DOCKER_CERT_PATH, on 2376 by default', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-tls-'));
+    for (const f of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(dir, f), f);
+    const conn = dockerConnection({ env: { DOCKER_HOST: 'tcp://manager:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir } });
+    expect(conn).toMatchObject({ host: 'manager', port: 2376, protocol: 'https' });
+    expect(String(conn.ca)).toBe('ca.pem');
+    expect(String(conn.key)).toBe('key.pem');
+  });
+
+  it('says which certificates are missing', () => {
+    expect(() => dockerConnection({ env: { DOCKER_HOST: 'tcp://m:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: '/nonexistent' } }))
+      .toThrow(/DOCKER_TLS_VERIFY is set but the certificates in \/nonexistent cannot be read/);
+  });
+
+  it('refuses an address it cannot use', () => {
+    expect(() => dockerConnection({ host: 'ssh://user@host', env: {} })).toThrow(/expected unix:\/\/\/path or tcp:\/\/host:port/);
+  });
+});
+
+describe('engine errors get a stable code', () => {
+  it.each([
+    [500, 'rpc error: code = Unknown desc = update out of sequence', 'version-conflict'],
+    [503, 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.', 'not-manager'],
+    [503, 'The swarm does not have a leader. It\'s possible that too few managers are online.', 'no-quorum'],
+    [500, 'rpc error: code = Unknown desc = The swarm does not have a leader', 'no-quorum'],
+    [404, 'service nope not found', 'not-found'],
+    [400, 'rpc error: code = FailedPrecondition desc = can\'t remove member from the raft: this would result in a loss of quorum', 'refused'],
+    [400, 'attempting to demote the last manager of the swarm', 'refused'],
+    [501, 'service mode change is not allowed', 'refused'],
+    [409, 'name conflicts with an existing object', 'refused'],
+    [500, 'something else broke', 'unknown'],
+    [undefined, 'connect ENOENT /var/run/docker.sock', 'unreachable'],
+  ] as const)('%s %s -> %s', (status, message, code) => {
+    expect(classifyEngineError(status, message)).toBe(code);
+  });
+
+  it('wraps a dockerode error with its status, the engine message and the cause', () => {
+    const raw = Object.assign(new Error('(HTTP code 500) server error - update out of sequence'), {
+      statusCode: 500, reason: 'server error', json: { message: 'rpc error: code = Unknown desc = update out of sequence' },
+    });
+    const err = toEngineError('update service x', raw);
+    expect(err).toBeInstanceOf(EngineError);
+    expect(err).toMatchObject({ code: 'version-conflict', status: 500, cause: raw, retryable: true });
+    expect(err.message).toBe('update service x: rpc error: code = Unknown desc = update out of sequence');
+  });
+
+  it('names the socket error of an engine that is not there', () => {
+    const raw = Object.assign(new Error('connect ENOENT /run/x.sock'), { code: 'ENOENT' });
+    expect(toEngineError('info', raw)).toMatchObject({ code: 'unreachable', status: undefined, message: 'info: ENOENT: connect ENOENT /run/x.sock' });
+  });
+});
+
+describe('parseEventLines', () => {
+  const line = (id: string, action = 'update'): string =>
+    JSON.stringify({ Type: 'service', Action: action, Actor: { ID: id, Attributes: { name: id } }, timeNano: 1763719200123456789 });
+
+  it('splits chunks holding several events or half of one, and skips what it cannot read', async () => {
+    const all = `${line('a')}\n${line('b', 'create')}\n{"Type":"container","Action":"start"}\nnot json\n${line('c')}\n`;
+    const chunks = [all.slice(0, 10), all.slice(10, 150), all.slice(150)];
+    const events = [];
+    for await (const e of parseEventLines(Readable.from(chunks.map((c) => Buffer.from(c))))) events.push(e);
+    expect(events.map((e) => `${e.action} ${e.id}`)).toEqual(['update a', 'create b', 'update c']);
+    expect(events[0]).toMatchObject({ type: 'service', attributes: { name: 'a' } });
+    expect(events[0]!.timeMs).toBeGreaterThan(1763719200000);
+    expect(events[0]!.timeMs).toBeLessThan(1763719201000);
+  });
+});
