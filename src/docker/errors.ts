@@ -36,7 +36,8 @@ export function classifyEngineError(status: number | undefined, message: string)
   const m = message.toLowerCase();
   if (m.includes('update out of sequence')) return 'version-conflict';
   if (m.includes('is not a swarm manager')) return 'not-manager';
-  if (m.includes('does not have a leader') || m.includes('no leader') || (m.includes('loss of quorum') && status !== 400)) {
+  // A manager without a leader proxies reads and writes to nobody: they end in DeadlineExceeded.
+  if (m.includes('does not have a leader') || m.includes('no leader') || m.includes('code = deadlineexceeded')) {
     return 'no-quorum';
   }
   if (status === undefined) return 'unreachable';

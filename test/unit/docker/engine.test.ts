@@ -45,6 +45,7 @@ describe('engine errors get a stable code', () => {
     [503, 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.', 'not-manager'],
     [503, 'The swarm does not have a leader. It\'s possible that too few managers are online.', 'no-quorum'],
     [500, 'rpc error: code = Unknown desc = The swarm does not have a leader', 'no-quorum'],
+    [500, 'rpc error: code = DeadlineExceeded desc = context deadline exceeded', 'no-quorum'],
     [404, 'service nope not found', 'not-found'],
     [400, 'rpc error: code = FailedPrecondition desc = can\'t remove member from the raft: this would result in a loss of quorum', 'refused'],
     [400, 'attempting to demote the last manager of the swarm', 'refused'],
