@@ -80,6 +80,18 @@ describe('the Docker port on a 3-manager, 2-worker lab', () => {
     expect((await port.inspectService(before.id)).replicas).toBe(3);
   });
 
+  it('answers refused when the engine will not take a spec (a change of mode)', async () => {
+    const name = await createService(lab, uniqueName('port-mode'), ['--replicas', '1']);
+    created.push(name);
+    const port = portFor(await runningManager(lab));
+    const svc = await port.inspectService(name);
+    const err = await port.updateService(svc.id, svc.version, { ...structuredClone(svc.spec), Mode: { Global: {} } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineError);
+    expect(err).toMatchObject({ code: 'refused' });
+    expect((err as EngineError).status).toBeGreaterThanOrEqual(400);
+    expect((await port.inspectService(name)).mode).toBe('replicated');
+  });
+
   it('refuses an unknown service as not-found', async () => {
     const err = await portFor(lab.managers[0]!).inspectService('no-such-service').catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'not-found', status: 404 });
