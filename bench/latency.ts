@@ -3,14 +3,14 @@
 // Writes bench/results/latency.json and the table in docs/performance.md.
 //
 //   npm run bench            (root; brings up lab 8 and tears it down; RUNS=50 by default)
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDockerPort } from '../src/docker/engine.js';
 import type { EngineEvent, StreamItem } from '../src/docker/port.js';
 import { labDown, labUp } from '../src/lab/lab.js';
+import { waitUntil } from '../test/support/wait.js';
+import { startWardenRun, type WardenDaemon } from '../test/support/warden.js';
 
 const RUNS = Number(process.env.RUNS ?? 50);
 const LAB = Number(process.env.WARDEN_BENCH_LAB ?? 8);
@@ -21,30 +21,15 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.max(0, i)]!;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await Promise.resolve(fn()).catch(() => undefined);
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
+function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
+  return waitUntil(what, fn, { timeoutMs, intervalMs: 2 });
 }
 
 async function main(): Promise<void> {
   process.stderr.write(`bench: lab ${LAB} up\n`);
   const lab = await labUp({ id: LAB, managers: 3, workers: 2 });
   const dir = mkdtempSync(join(tmpdir(), 'warden-bench-'));
-  let child: ReturnType<typeof spawn> | undefined;
+  let warden: WardenDaemon | undefined;
   const ac = new AbortController();
   try {
     const first = lab.managers[0]!;
@@ -60,9 +45,7 @@ async function main(): Promise<void> {
     }
     const file = join(dir, 'bench.yml');
     writeFileSync(file, `apiVersion: swarm-warden/v1\nkind: ClusterState\nmetadata: { name: bench }\nspec:\n  services:\n${services.map((n) => `    - { name: ${n}, replicas: 1 }\n`).join('')}`);
-    const listen = await freePort();
-    child = spawn(process.execPath, [join(root, 'bin/warden.js'), 'run', '-f', file, '--host', leader.host, '--listen', `127.0.0.1:${listen}`, '--log-level', process.env.BENCH_LOG_LEVEL ?? 'warn'], { stdio: ['ignore', process.env.BENCH_LOG_LEVEL ? 'inherit' : 'ignore', 'inherit'] });
-    await until('warden ready', async () => (await fetch(`http://127.0.0.1:${listen}/readyz`)).status === 200);
+    warden = await startWardenRun(['-f', file, '--host', leader.host, '--log-level', 'warn'], { stderr: 'inherit' });
 
     // Our own view of the events stream: the correction is the update event back to 2 replicas.
     const seen: Array<{ event: EngineEvent; at: number }> = [];
@@ -112,7 +95,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(result.latencyMs)}\n`);
   } finally {
     ac.abort();
-    child?.kill('SIGTERM');
+    await warden?.stop();
     rmSync(dir, { recursive: true, force: true });
     await labDown(LAB);
   }

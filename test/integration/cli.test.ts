@@ -1,18 +1,17 @@
 // warden's command line against the lab, as an operator runs it: plan and apply exit codes, and the
 // `run` daemon scraped over real HTTP, stopped with SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createService, portFor, removeServices, runningManager, testLab, uniqueName } from '../support/lab.js';
 import { waitUntil } from '../support/wait.js';
+import { startWardenRun, WARDEN_BIN, type WardenDaemon } from '../support/warden.js';
 
 const lab = testLab();
-const bin = join(import.meta.dirname, '../../bin/warden.js');
 const created: string[] = [];
-const children: ChildProcess[] = [];
+const daemons: WardenDaemon[] = [];
 let dir: string;
 
 beforeAll(() => {
@@ -20,7 +19,7 @@ beforeAll(() => {
 });
 
 afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const d of daemons.splice(0)) await d.stop('SIGKILL');
   await removeServices(lab, ...created.splice(0));
 });
 
@@ -31,7 +30,7 @@ afterAll(() => {
 /** warden runs the CLI to completion and returns its exit code and output. */
 function warden(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [WARDEN_BIN, ...args], { env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -44,15 +43,6 @@ function writeState(name: string, replicas: number): string {
   const file = join(dir, `${name}.yml`);
   writeFileSync(file, `apiVersion: swarm-warden/v1\nkind: ClusterState\nmetadata: { name: lab }\nspec:\n  services:\n    - name: ${name}\n      replicas: ${replicas}\n`);
   return file;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 describe('warden on the command line', () => {
@@ -101,13 +91,9 @@ describe('warden on the command line', () => {
     const manager = await runningManager(lab);
     const leader = (await portFor(manager).listNodes()).find((n) => n.manager?.leader)!;
     const host = lab.node(leader.hostname).host;
-    const port = await freePort();
-    const child = spawn(process.execPath, [bin, 'run', '-f', writeState(name, 2), '--host', host, '--listen', `127.0.0.1:${port}`]);
-    children.push(child);
-    let logs = '';
-    child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-    const url = `http://127.0.0.1:${port}`;
-    await waitUntil('readyz', async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutMs: 30_000 });
+    const warden = await startWardenRun(['-f', writeState(name, 2), '--host', host]);
+    daemons.push(warden);
+    const url = warden.url;
     expect((await fetch(`${url}/livez`)).status).toBe(200);
 
     await lab.docker(manager, ['service', 'scale', '--detach', `${name}=4`]);
@@ -128,11 +114,9 @@ describe('warden on the command line', () => {
     expect(status).toMatchObject({ leader: true, cluster: 'lab', desiredStateValid: true });
     expect((await portFor(manager).inspectService(name)).replicas).toBe(2);
 
-    const started = Date.now();
-    child.kill('SIGTERM');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const { code, ms } = await warden.stop();
     expect(code).toBe(0);
-    expect(Date.now() - started).toBeLessThan(5_000);
-    expect(logs).toContain('"msg":"stopped"');
+    expect(ms).toBeLessThan(5_000);
+    expect(warden.logs()).toContain('"msg":"stopped"');
   });
 });

@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { run } from '../../src/lab/exec.js';
 import { labDown, labUp, ping } from '../../src/lab/lab.js';
 import { waitUntil } from '../support/wait.js';
+import { WARDEN_BIN } from '../support/warden.js';
 
 const LAB = 7;
-const bin = join(import.meta.dirname, '../../bin/warden.js');
 
 /** leftovers lists everything of lab 7 still on the machine: it must be empty after `down`. */
 async function leftovers(): Promise<string[]> {
@@ -57,19 +57,19 @@ describe('warden lab', () => {
   });
 
   it('down cleans up after an up killed halfway, and the next up works', async () => {
-    const child = spawn(process.execPath, [bin, 'lab', 'up', '--lab', String(LAB), '--managers', '1', '--workers', '1'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [WARDEN_BIN, 'lab', 'up', '--lab', String(LAB), '--managers', '1', '--workers', '1'], { stdio: 'ignore' });
     // Halfway: the engines run, the swarm is not formed yet (or just).
     await waitUntil('an engine of the killed run to answer', () => ping(`/run/wlab/${LAB}/n1/docker.sock`), { timeoutMs: 60_000, intervalMs: 20 });
     child.kill('SIGKILL');
     await new Promise((resolve) => child.on('exit', resolve));
     expect((await leftovers()).length).toBeGreaterThan(0);
 
-    const down = spawn(process.execPath, [bin, 'lab', 'down', '--lab', String(LAB)], { stdio: 'ignore' });
+    const down = spawn(process.execPath, [WARDEN_BIN, 'lab', 'down', '--lab', String(LAB)], { stdio: 'ignore' });
     expect(await new Promise((resolve) => down.on('exit', resolve))).toBe(0);
     expect(await leftovers()).toEqual([]);
 
     // And an up straight after another killed one: it tears down first.
-    const again = spawn(process.execPath, [bin, 'lab', 'up', '--lab', String(LAB), '--managers', '1', '--workers', '0'], { stdio: 'ignore' });
+    const again = spawn(process.execPath, [WARDEN_BIN, 'lab', 'up', '--lab', String(LAB), '--managers', '1', '--workers', '0'], { stdio: 'ignore' });
     await waitUntil('an engine of the second killed run', () => ping(`/run/wlab/${LAB}/n1/docker.sock`), { timeoutMs: 60_000, intervalMs: 20 });
     again.kill('SIGKILL');
     await new Promise((resolve) => again.on('exit', resolve));

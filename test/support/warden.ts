@@ -1,0 +1,60 @@
+// Running warden's real command line from tests and benchmarks: a free port, and `warden run` as a
+// child process that is ready when its /readyz says so.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { waitUntil } from './wait.js';
+
+/** WARDEN_BIN is the command line's entry point. */
+export const WARDEN_BIN = join(import.meta.dirname, '../../bin/warden.js');
+
+/** freePort returns a TCP port on 127.0.0.1 that nothing listens on now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** WardenDaemon is a `warden run` process. */
+export interface WardenDaemon {
+  child: ChildProcess;
+  /** url is the base of its endpoints. */
+  url: string;
+  /** logs is what it printed on stdout so far. */
+  logs(): string;
+  /** stop sends a signal (default SIGTERM) and resolves with the exit code and how long the exit took. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
+}
+
+/** startWardenRun starts `warden run ARGS --listen 127.0.0.1:PORT` and waits until /readyz answers 200. */
+export async function startWardenRun(args: string[], opts: { readyTimeoutMs?: number; stderr?: 'inherit' | 'ignore' } = {}): Promise<WardenDaemon> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [WARDEN_BIN, 'run', ...args, '--listen', `127.0.0.1:${port}`], {
+    stdio: ['ignore', 'pipe', opts.stderr ?? 'inherit'],
+  });
+  let logs = '';
+  child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const url = `http://127.0.0.1:${port}`;
+  const daemon: WardenDaemon = {
+    child,
+    url,
+    logs: () => logs,
+    async stop(signal = 'SIGTERM') {
+      const started = Date.now();
+      if (child.exitCode === null) child.kill(signal);
+      const code = await exited;
+      return { code, ms: Date.now() - started };
+    },
+  };
+  try {
+    await waitUntil('warden run to be ready', async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutMs: opts.readyTimeoutMs ?? 30_000 });
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}\n${logs.split('\n').slice(-10).join('\n')}`);
+  }
+  return daemon;
+}
