@@ -117,6 +117,7 @@ export class Controller {
   private firstPendingAt = 0;
   private lastTriggerAt = 0;
   private wake: (() => void) | undefined;
+  private onResyncChange: (() => void) | undefined;
 
   constructor(opts: ControllerOptions) {
     this.port = opts.port;
@@ -191,17 +192,19 @@ export class Controller {
     }
   }
 
-  private onResyncChange: (() => void) | undefined;
-
   private async followEvents(signal: AbortSignal): Promise<void> {
+    // Warn once when the stream is lost, not at every failed reconnection while the engine is down.
+    let connected = true;
     try {
       for await (const item of this.port.events(signal)) {
         if (item.type === 'connected') {
+          connected = true;
           this.log.debug('events stream connected');
           // Events may have been missed while the stream was down: look again.
           this.trigger('events-connected');
         } else if (item.type === 'disconnected') {
-          this.log.warn({ err: item.error }, 'events stream lost; reconnecting');
+          this.log[connected ? 'warn' : 'debug']({ err: item.error }, 'events stream lost; reconnecting');
+          connected = false;
         } else {
           this.trigger(`${item.type}-${item.action}`);
         }
