@@ -6,6 +6,7 @@ import { Controller } from '../../src/controller/controller.js';
 import { Metrics } from '../../src/controller/metrics.js';
 import { loadDesiredStateText } from '../../src/desired-state/load.js';
 import { createDockerPort } from '../../src/docker/engine.js';
+import type { DockerPort } from '../../src/docker/port.js';
 import type { LabNode } from '../../src/lab/lab.js';
 import { counting, type CountingPort } from '../support/counting-port.js';
 import { createService, portFor, removeServices, restoreLab, runningManager, testLab, uniqueName } from '../support/lab.js';
@@ -128,6 +129,56 @@ describe('the controller on the lab swarm', () => {
     // Every pass read the cluster; only the one correction wrote.
     expect(inst.port.counts.get('listServices')).toBeGreaterThanOrEqual(passes);
     expect(inst.port.writes()).toBe(1);
+  });
+
+  it('meets a real version conflict by re-reading, keeping the other writer\'s change', async () => {
+    const name = await createService(lab, uniqueName('ctl-conflict'), ['--replicas', '1']);
+    created.push(name);
+    const leader = await leaderNode();
+    const real = createDockerPort({ host: leader.host });
+    let interfered = false;
+    // Another writer updates the service between warden's read and warden's write.
+    const port: DockerPort = {
+      ...counting(real), // a plain object of bound methods, one of which this test replaces
+      async updateService(id, version, spec) {
+        if (!interfered) {
+          interfered = true;
+          const now = await real.inspectService(id);
+          await real.updateService(id, now.version, { ...structuredClone(now.spec), Labels: { ...now.spec.Labels, owner: 'someone-else' } });
+        }
+        return real.updateService(id, version, spec);
+      },
+    };
+    const controller = new Controller({ port, logger: pino({ level: 'silent' }), metrics: new Metrics({ processMetrics: false }) });
+    controller.setDesired(await loadDesiredStateText(stateYaml([{ name, replicas: 3 }]), 'conflict.yml'));
+    const result = await controller.pass();
+    expect(interfered).toBe(true);
+    expect(result.results.find((r) => r.id === 'replicas')?.actions[0]?.outcome).toBe('applied');
+    const after = await real.inspectService(name);
+    expect(after.replicas).toBe(3);
+    expect(after.labels.owner).toBe('someone-else');
+  });
+
+  it('stops fighting a service that something keeps scaling back, and says so', async () => {
+    const name = await createService(lab, uniqueName('ctl-flap'), ['--replicas', '2']);
+    created.push(name);
+    const leader = await leaderNode();
+    const inst = await startInstance(leader, stateYaml([{ name, replicas: 2 }]));
+    await waitUntil('the first pass', () => inst.controller.status().lastPass !== undefined);
+    // Something else scales the service to 1 each time warden has put it back.
+    for (let round = 1; round <= 3; round++) {
+      await lab.docker(leader, ['service', 'scale', '--detach', `${name}=1`]);
+      await waitUntil(`correction ${round}`, async () => (await corrections(inst)) === round && (await replicasOf(name)) === 2);
+    }
+    await lab.docker(leader, ['service', 'scale', '--detach', `${name}=1`]);
+    await waitUntil('warden to hold off', () => inst.controller.status().held.some((h) => h.key === `replicas/${name}` && h.reason === 'flapping'));
+    await waitUntil('the suppressed action', () =>
+      inst.controller.status().suppressed.some((s) => s.object === name && s.reason === 'flapping'));
+    expect(await replicasOf(name)).toBe(1);
+    expect(await corrections(inst)).toBe(3);
+    expect((await inst.metrics.suppressed.get()).values.find((v) => v.labels.reason === 'flapping' && v.labels.reconciler === 'replicas')?.value)
+      .toBeGreaterThanOrEqual(1);
+    expect(inst.controller.status().drift.replicas?.map((d) => d.object)).toContain(name);
   });
 
   it('moves with the Raft leader: the instance on the new leader corrects, the old one does nothing', async () => {
