@@ -8,11 +8,7 @@ import { exportCommand } from './commands/export.js';
 import { labCommand } from './commands/lab.js';
 import { planCommand, applyCommand, runCommand } from './commands/controller.js';
 import type { SourceOptions } from './desired-state/open-source.js';
-
-/** EngineOptions are the flags that find the engine. */
-export interface EngineOptions {
-  host?: string;
-}
+import type { EngineOptions } from './docker/engine.js';
 
 function hostOption(): Option {
   return new Option('-H, --host <url>', 'Docker engine: unix:///path or tcp://host:port (default: DOCKER_HOST, then the local socket)');

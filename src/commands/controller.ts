@@ -7,8 +7,7 @@ import { Metrics } from '../controller/metrics.js';
 import { serve } from '../controller/server.js';
 import { openSource, type SourceOptions } from '../desired-state/open-source.js';
 import type { DesiredStateSource, LoadedState } from '../desired-state/source.js';
-import { createDockerPort } from '../docker/engine.js';
-import type { EngineOptions } from '../main.js';
+import { createDockerPort, type EngineOptions } from '../docker/engine.js';
 
 /** RUN_STOP_TIMEOUT_MS bounds how long `run` waits for a pass in flight after SIGTERM. */
 export const RUN_STOP_TIMEOUT_MS = 4_000;
@@ -32,7 +31,7 @@ async function loadOnce(opts: SourceOptions): Promise<Loaded | number> {
 
 function oneShotController(opts: EngineOptions, dryRun: boolean, logger: Logger): Controller {
   return new Controller({
-    port: createDockerPort(opts.host ? { host: opts.host } : {}),
+    port: createDockerPort({ host: opts.host }),
     logger,
     metrics: new Metrics({ processMetrics: false }),
     dryRun,
@@ -99,7 +98,7 @@ export async function runCommand(opts: SourceOptions & EngineOptions & { dryRun?
     logger.fatal({ err }, 'cannot open the desired-state source');
     return 2;
   }
-  const port = createDockerPort(opts.host ? { host: opts.host } : {});
+  const port = createDockerPort({ host: opts.host });
   const metrics = new Metrics();
   const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false });
   const stop = new AbortController();
@@ -124,19 +123,21 @@ export async function runCommand(opts: SourceOptions & EngineOptions & { dryRun?
   process.once('SIGINT', onSignal);
   logger.info({ listen: opts.listen, source: source.description, engine: port.describe, dryRun: opts.dryRun ?? false }, 'warden starting');
 
+  // The loop runs from the start (so /livez is true while a slow git clone is under way); it acts
+  // once a desired state is in force.
+  looping = true;
+  const loop = controller.start(stop.signal).finally(() => {
+    looping = false;
+  });
   try {
     controller.setDesired(await source.load(stop.signal));
   } catch (err) {
     // Not fatal: the source is watched, and the controller acts once a good state arrives.
-    controller.desiredStateFailed(err as Error);
+    if (!stop.signal.aborted) controller.desiredStateFailed(err as Error);
   }
   const watching = source.watch(stop.signal, {
     onLoad: (loaded) => controller.setDesired(loaded),
     onError: (err) => controller.desiredStateFailed(err),
-  });
-  looping = true;
-  const loop = controller.start(stop.signal).finally(() => {
-    looping = false;
   });
   await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
   // A pass in flight gets a moment to finish its write; the process exits either way.

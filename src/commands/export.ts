@@ -1,7 +1,6 @@
 // `warden export`: write a desired-state file from the live cluster (stdout, or --output FILE).
 import { writeFile } from 'node:fs/promises';
-import type { EngineOptions } from '../main.js';
-import { createDockerPort } from '../docker/engine.js';
+import { createDockerPort, type EngineOptions } from '../docker/engine.js';
 import { exportDesiredState } from '../desired-state/export.js';
 
 /** exportCommand writes a desired-state file from the live cluster: 0 written, 2 error; --name defaults to "swarm". */
@@ -12,7 +11,7 @@ export async function exportCommand(opts: EngineOptions & { output?: string; nam
     return 2;
   }
   try {
-    const port = createDockerPort(opts.host !== undefined ? { host: opts.host } : {});
+    const port = createDockerPort({ host: opts.host });
     const text = await exportDesiredState(port, name);
     if (opts.output !== undefined) {
       await writeFile(opts.output, text);

@@ -14,7 +14,7 @@ export async function labCommand(action: 'up' | 'down' | 'status', opts: LabComm
   try {
     if (action === 'up') {
       const started = Date.now();
-      const lab = await labUp({
+      await labUp({
         id,
         managers: opts.managers ?? 3,
         workers: opts.workers ?? 2,
@@ -22,7 +22,6 @@ export async function labCommand(action: 'up' | 'down' | 'status', opts: LabComm
       });
       process.stderr.write(`lab: up in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
       printStatus(id);
-      void lab;
     } else if (action === 'down') {
       await labDown(id);
       process.stderr.write(`lab: lab ${id} is down\n`);

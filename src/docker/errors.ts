@@ -24,11 +24,6 @@ export class EngineError extends Error {
   ) {
     super(message, options);
   }
-
-  /** retryable is true for errors that a later attempt may not meet. */
-  get retryable(): boolean {
-    return this.code === 'version-conflict' || this.code === 'unreachable' || this.code === 'no-quorum' || this.code === 'unknown';
-  }
 }
 
 /** classifyEngineError maps an HTTP status and the engine's message to an EngineErrorCode. */

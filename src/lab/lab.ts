@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, 
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { run, tryRun, CommandError } from './exec.js';
+import { run, tryRun } from './exec.js';
 
 /** LabError is a lab step that failed, with what to do about it. */
 export class LabError extends Error {
@@ -563,4 +563,3 @@ export function ping(socket: string): Promise<boolean> {
   });
 }
 
-export { CommandError };

@@ -63,7 +63,7 @@ describe('engine errors get a stable code', () => {
     });
     const err = toEngineError('update service x', raw);
     expect(err).toBeInstanceOf(EngineError);
-    expect(err).toMatchObject({ code: 'version-conflict', status: 500, cause: raw, retryable: true });
+    expect(err).toMatchObject({ code: 'version-conflict', status: 500, cause: raw });
     expect(err.message).toBe('update service x: rpc error: code = Unknown desc = update out of sequence');
   });
 
