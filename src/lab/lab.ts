@@ -205,11 +205,16 @@ export async function labDown(id: number): Promise<void> {
   // container), then their containerd and shims (in the node's namespace), then the containers (in the
   // node's cgroup parent, as they have network namespaces of their own).
   await Promise.all(nodes.map((n) => stopDaemon(n, 'SIGKILL')));
+  const killed: number[] = [];
   for (const n of nodes) {
-    for (const pid of await netnsPids(n.netns)) signal(pid, 'SIGKILL');
-    killCgroup(n.cgroupParent);
+    killed.push(...(await netnsPids(n.netns)), ...cgroupPids(n.cgroupParent));
   }
-  await unmountUnder([layout.runDir, layout.dataDir]);
+  for (const pid of killed) signal(pid, 'SIGKILL');
+  // Wait for them to be gone: a process killed a moment ago may still finish a mount (the engine
+  // mounts network namespaces under its exec root), and a mount made after the unmount keeps the
+  // directory busy.
+  const deadline = Date.now() + DAEMON_STOP_TIMEOUT_MS;
+  while (killed.some(alive) && Date.now() < deadline) await sleep(20);
   for (const n of nodes) {
     await tryRun('ip', ['netns', 'delete', n.netns]);
     await tryRun('ip', ['link', 'delete', `wlab${id}v${n.index}`]);
@@ -222,8 +227,7 @@ export async function labDown(id: number): Promise<void> {
   for (let i = 0; i < 10; i++) {
     if ((await tryRun('iptables', ['-D', 'FORWARD', '-i', layout.bridge, '-o', layout.bridge, '-j', 'ACCEPT'])) === undefined) break;
   }
-  rmSync(layout.runDir, { recursive: true, force: true });
-  rmSync(layout.dataDir, { recursive: true, force: true });
+  await removeTree([layout.runDir, layout.dataDir]);
   for (const parent of [join(layout.runDir, '..'), join(layout.dataDir, '..')]) {
     try {
       rmdirSync(parent); // only when no other lab is left in it
@@ -410,13 +414,30 @@ function cgroupDirs(parent: string): string[] {
   return roots.map((r) => join(r, parent)).filter((d) => existsSync(d));
 }
 
-function killCgroup(parent: string): void {
+function cgroupPids(parent: string): number[] {
+  const pids: number[] = [];
   for (const dir of cgroupDirs(parent)) {
     for (const procs of walk(dir).filter((f) => f.endsWith('/cgroup.procs'))) {
       for (const line of safeRead(procs).split('\n')) {
         const pid = Number.parseInt(line, 10);
-        if (Number.isInteger(pid) && pid > 0) signal(pid, 'SIGKILL');
+        if (Number.isInteger(pid) && pid > 0) pids.push(pid);
       }
+    }
+  }
+  return pids;
+}
+
+// Unmount what is under the directories, then remove them; a mount that is still busy, or one that
+// appeared meanwhile, gets another round.
+async function removeTree(dirs: string[]): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await unmountUnder(dirs);
+    try {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      return;
+    } catch (err) {
+      if (attempt >= 10) throw new LabError(`cannot remove ${dirs.join(' and ')}: ${(err as Error).message}`, { cause: err });
+      await sleep(100 * attempt);
     }
   }
 }
