@@ -51,8 +51,10 @@ export async function planCommand(opts: SourceOptions & EngineOptions & { output
   const controller = oneShotController(opts, false, createLogger('warn', process.stderr));
   controller.setDesired(got.loaded);
   const result = await controller.pass(['plan'], undefined, true);
-  if (result.error) {
-    process.stderr.write(`warden plan: ${result.error}\n`);
+  // A reconciler that failed says nothing about drift: that is an error, not a verdict.
+  const failed = result.results.find((r) => r.error !== undefined);
+  if (result.error || failed) {
+    process.stderr.write(`warden plan: ${result.error ?? `${failed?.id}: ${failed?.error}`}\n`);
     return 2;
   }
   const drift = hasDrift(result);

@@ -13,10 +13,11 @@ export interface Probes {
 
 /** parseListen turns `:9095`, `9095`, `127.0.0.1:9095` or `[::1]:9095` into a host and a port. */
 export function parseListen(listen: string): { host: string | undefined; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(listen.trim());
-  if (!m) throw new Error(`--listen ${listen}: expected [HOST]:PORT`);
-  const host = m[1] ?? (m[2] || undefined);
-  return { host, port: Number(m[3]) };
+  // The host, when given, is always followed by a colon: "9095" is a port, never host "909" port 5.
+  const m = /^(?:(?:\[([^\]]+)\]|([^:[\]]*)):)?(\d{1,5})$/.exec(listen.trim());
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new Error(`--listen ${listen}: expected [HOST]:PORT, e.g. :9095 or 127.0.0.1:9095`);
+  return { host: m[1] ?? (m[2] || undefined), port };
 }
 
 /** serve starts the endpoints on `listen` and resolves once listening; close it with server.close(). */

@@ -78,11 +78,16 @@ describe('warden on the command line', () => {
     const unreachable = await warden(['plan', '-f', file, '--host', 'unix:///run/wlab/nothing.sock']);
     expect(unreachable.code).toBe(2);
     expect(unreachable.stderr).toMatch(/cannot read the cluster: .*ENOENT/);
+    // A drifting service, and a file that would correct it but for a typo further down: nothing changes.
+    const name = await createService(lab, uniqueName('cli-broken'), ['--replicas', '1']);
+    created.push(name);
+    const manager = await runningManager(lab);
     const broken = join(dir, 'broken.yml');
-    writeFileSync(broken, 'apiVersion: swarm-warden/v1\nkind: ClusterState\nmetadata: { name: lab }\nspec:\n  services:\n    - name: x\n      replica: 2\n');
-    const bad = await warden(['apply', '-f', broken, '--host', (await runningManager(lab)).host]);
+    writeFileSync(broken, `apiVersion: swarm-warden/v1\nkind: ClusterState\nmetadata: { name: lab }\nspec:\n  services:\n    - name: ${name}\n      replicas: 2\n  policy:\n    mod: enforce\n`);
+    const bad = await warden(['apply', '-f', broken, '--host', manager.host]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/broken\.yml:7:7: /);
+    expect(bad.stderr).toMatch(/broken\.yml:9:5: unknown key "mod"/);
+    expect((await portFor(manager).inspectService(name)).replicas).toBe(1);
   });
 
   it('run serves metrics over HTTP, corrects drift, and stops cleanly on SIGTERM', async () => {

@@ -1,7 +1,7 @@
 // The controller against a recording fake of the Docker port (tier b): the loop's own rules.
 // What the engine does (conflicts, events, leadership) is tested again on the lab.
 import { pino } from 'pino';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Controller } from '../../../src/controller/controller.js';
 import { Metrics } from '../../../src/controller/metrics.js';
 import { EngineError } from '../../../src/docker/errors.js';
@@ -159,10 +159,6 @@ describe('a pass', () => {
 });
 
 describe('the loop', () => {
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
   it('serves a burst of events with one pass', async () => {
     const { port, controller } = setup({ replicas: 3 });
     const ac = new AbortController();

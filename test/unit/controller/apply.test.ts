@@ -1,0 +1,56 @@
+// The spec mutations of the apply path: what each action sends, and when a fresh read needs no write.
+import { describe, expect, it } from 'vitest';
+import { mutateNode, mutateService } from '../../../src/controller/apply.js';
+import type { Action } from '../../../src/reconcilers/types.js';
+import { fakeNode, fakeService } from '../../support/fake-port.js';
+
+const base = { reconciler: 'replicas', object: 'api', before: {}, after: {}, disruptive: false, ignored: false } as const;
+
+describe('mutateService', () => {
+  it('scales, keeping the rest of the spec, and needs no write when already there', () => {
+    const svc = fakeService('api', 1);
+    const spec = mutateService(svc, { ...base, kind: 'scale-service', serviceId: svc.id, replicas: 3 });
+    expect(spec?.Mode).toEqual({ Replicated: { Replicas: 3 } });
+    expect(spec?.TaskTemplate).toEqual(svc.spec.TaskTemplate);
+    expect(svc.spec.Mode).toEqual({ Replicated: { Replicas: 1 } }); // the read object is not changed
+    expect(mutateService(fakeService('api', 3), { ...base, kind: 'scale-service', serviceId: svc.id, replicas: 3 })).toBeUndefined();
+  });
+
+  it('refuses to scale a global service', () => {
+    const svc = { ...fakeService('agent', 0), mode: 'global' as const, replicas: undefined };
+    expect(() => mutateService(svc, { ...base, kind: 'scale-service', serviceId: svc.id, replicas: 3 })).toThrow(/global, not replicated/);
+  });
+
+  it('sets only the placement fields it is given, comparing constraints as sets', () => {
+    const svc = { ...fakeService('api', 1), constraints: ['node.role==worker', 'node.labels.a == b'] };
+    const same: Action = { ...base, reconciler: 'placement', kind: 'update-placement', serviceId: svc.id, placement: { constraints: ['node.labels.a==b', 'node.role == worker'] } };
+    expect(mutateService(svc, same)).toBeUndefined();
+    const spec = mutateService(svc, { ...same, kind: 'update-placement', serviceId: svc.id, placement: { preferences: ['node.labels.zone'], maxReplicasPerNode: 1 } });
+    expect(spec?.TaskTemplate?.Placement).toEqual({ Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.zone' } }], MaxReplicas: 1 });
+  });
+
+  it('bumps ForceUpdate once, and not again when someone forced meanwhile', () => {
+    const read = fakeService('api', 1);
+    const action: Action = { ...base, reconciler: 'ordering', kind: 'force-restart', serviceId: read.id };
+    expect(mutateService(read, action, read)?.TaskTemplate?.ForceUpdate).toBe(1);
+    expect(mutateService({ ...read, forceUpdate: 1 }, action, read)).toBeUndefined();
+  });
+});
+
+describe('mutateNode', () => {
+  it('adds and changes labels, leaves other labels alone, and sets availability', () => {
+    const node = fakeNode('w1', 'worker');
+    node.spec.Labels = { keep: 'me', function: 'app' };
+    const action: Action = { ...base, reconciler: 'nodes', object: 'w1', kind: 'update-node', nodeId: 'w1', labels: { function: 'database' }, availability: 'drain' };
+    expect(mutateNode(node, action)).toEqual({ Role: 'worker', Availability: 'drain', Labels: { keep: 'me', function: 'database' } });
+    expect(mutateNode({ ...node, spec: { Role: 'worker', Availability: 'drain', Labels: { function: 'database' } } }, action)).toBeUndefined();
+  });
+
+  it('changes the role for promote and demote, and only when needed', () => {
+    const worker = fakeNode('w1', 'worker');
+    const promote: Action = { ...base, reconciler: 'managers', object: 'w1', kind: 'promote-node', nodeId: 'w1' };
+    expect(mutateNode(worker, promote)?.Role).toBe('manager');
+    expect(mutateNode(fakeNode('m1', 'manager'), promote)).toBeUndefined();
+    expect(mutateNode(fakeNode('m1', 'manager'), { ...promote, kind: 'demote-node' })?.Role).toBe('worker');
+  });
+});
