@@ -1,6 +1,7 @@
 // The one path through which every action reaches the engine. It writes the whole spec with the version
 // it read; on "update out of sequence" it re-reads and, when the change is still needed, tries again with
 // backoff. Refusals the operator must fix end the attempt at once (p-retry's AbortError).
+import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort, NodeSpec, ServiceSpec, SwarmNode, SwarmService } from '../docker/port.js';
@@ -170,6 +171,71 @@ export function mutateNode(node: SwarmNode, action: Action): NodeSpec | undefine
     }
     default:
       throw new Error(`${action.kind} is not a node action`);
+  }
+}
+
+/** SettleOptions bound the wait for an asynchronous action. */
+export interface SettleOptions {
+  timeoutMs: number;
+  /** intervalMs is the polling period (default 500 ms). */
+  intervalMs?: number;
+  /** progressEveryMs is how often onProgress is told the state (default 5 s). */
+  progressEveryMs?: number;
+  signal?: AbortSignal;
+  onProgress?: (state: string) => void;
+}
+
+/**
+ * settleAction waits until the engine shows an asynchronous action done: a promoted node is a reachable
+ * Raft member, a demoted one is none, a forced restart has converged (its update completed, running =
+ * desired). Other actions are done when the write returns. It resolves `timeout` at the deadline and
+ * `aborted` when the signal aborts; it never throws for a slow engine, only for a failing one.
+ */
+export async function settleAction(port: DockerPort, action: Action, opts: SettleOptions): Promise<'done' | 'timeout' | 'aborted'> {
+  let check: () => Promise<{ done: boolean; state: string }>;
+  switch (action.kind) {
+    case 'promote-node':
+    case 'demote-node': {
+      const promote = action.kind === 'promote-node';
+      check = async () => {
+        const node = await port.inspectNode(action.nodeId);
+        const state = node.manager ? `raft member, ${node.manager.reachability}` : 'not a raft member';
+        return { done: promote ? node.manager?.reachability === 'reachable' : node.manager === undefined, state };
+      };
+      break;
+    }
+    case 'force-restart':
+      check = async () => {
+        const svc = (await port.listServices()).find((x) => x.id === action.serviceId);
+        if (!svc) return { done: true, state: 'service removed' };
+        const update = svc.updateStatus?.state ?? 'none';
+        const running = svc.status ? `${svc.status.runningTasks}/${svc.status.desiredTasks} running` : 'no status';
+        const converged = (update === 'none' || update === 'completed') && svc.status !== undefined && svc.status.runningTasks >= svc.status.desiredTasks;
+        return { done: converged, state: `update ${update}, ${running}` };
+      };
+      break;
+    case 'scale-service':
+    case 'update-placement':
+    case 'update-node':
+    case 'fix-volume':
+      return 'done';
+    default:
+      return assertNever(action);
+  }
+  const deadline = performance.now() + opts.timeoutMs;
+  let nextProgress = performance.now() + (opts.progressEveryMs ?? 5_000);
+  for (;;) {
+    if (opts.signal?.aborted) return 'aborted';
+    const { done, state } = await check();
+    if (done) return 'done';
+    const now = performance.now();
+    if (now >= deadline) return 'timeout';
+    if (now >= nextProgress) {
+      opts.onProgress?.(state);
+      nextProgress = now + (opts.progressEveryMs ?? 5_000);
+    }
+    const ok = await sleep(Math.min(opts.intervalMs ?? 500, deadline - now), undefined, opts.signal ? { signal: opts.signal } : {}).then(() => true, () => false);
+    if (!ok) return 'aborted';
   }
 }
 

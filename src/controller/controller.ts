@@ -6,14 +6,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { schedule as cronSchedule } from 'node-cron';
 import type { Logger } from 'pino';
 import { formatProblem, type LoadedState } from '../desired-state/source.js';
-import type { ReconcilerId } from '../desired-state/types.js';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
-import { RECONCILERS } from '../reconcilers/index.js';
-import type { Action, Drift, Observed, Reconciler } from '../reconcilers/types.js';
-import { applyAction, TerminalActionError, type ApplyResult } from './apply.js';
+import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
+import type { Action, ActionRecord, Drift, Observed, PlanContext, Reconciler } from '../reconcilers/types.js';
+import { applyAction, settleAction, TerminalActionError, type ApplyResult } from './apply.js';
 import type { Metrics, SuppressReason } from './metrics.js';
-import { leaderOf, managerHealth, observe } from './observe.js';
+import { leaderOf, managerHealth, observe, type HostPort, type ManagerHealth } from './observe.js';
 import { DEFAULT_FLAP, Safety, type FlapOptions, type HeldObject } from './safety.js';
 
 /** Clock is the controller's time source, injected so that tests control it. */
@@ -31,7 +30,11 @@ export interface ControllerOptions {
   metrics: Metrics;
   clock?: Clock;
   scheduler?: Scheduler;
-  reconcilers?: readonly Reconciler[];
+  reconcilers?: readonly Reconciler<ReconcilerId>[];
+  /** host observes what the engine cannot tell: files under the host root, the registry's probe. */
+  host?: HostPort;
+  /** settleTimeoutMs bounds how long an asynchronous action (role change, forced restart) is awaited (default 120 s). */
+  settleTimeoutMs?: number;
   /** dryRun is --dry-run: every reconciler observes (default false). */
   dryRun?: boolean;
   /** leaderOnly gates actions on this engine's node being the Raft leader (default true; `apply` turns it off). */
@@ -60,6 +63,8 @@ export interface ReconcilerResult {
   id: ReconcilerId;
   drift: Drift[];
   actions: ActionOutcome[];
+  /** blocked says why the reconciler held back (quorum lost), with what an operator must do. */
+  blocked?: string;
   error?: string;
 }
 
@@ -89,6 +94,8 @@ export interface ControllerStatus {
   drift: Record<string, Drift[]>;
   suppressed: Array<{ reconciler: string; object: string; action: string; reason: SuppressReason }>;
   held: HeldObject[];
+  /** quorum is the Raft membership at the last pass; lost is true when the swarm had no leader. */
+  quorum: (ManagerHealth & { lost: boolean; message?: string }) | undefined;
 }
 
 /** Controller runs passes against one engine. */
@@ -98,7 +105,9 @@ export class Controller {
   private readonly metrics: Metrics;
   private readonly clock: Clock;
   private readonly scheduler: Scheduler;
-  private readonly reconcilers: readonly Reconciler[];
+  private readonly reconcilers: readonly Reconciler<ReconcilerId>[];
+  private readonly host: HostPort;
+  private readonly settleTimeoutMs: number;
   private readonly dryRun: boolean;
   private readonly leaderOnly: boolean;
   private readonly debounceMs: number;
@@ -110,6 +119,10 @@ export class Controller {
   private engineAnswered = false;
   private leader = false;
   private lastPass: PassResult | undefined;
+  private quorum: ControllerStatus['quorum'];
+  // Memory between passes, handed to plans in the PlanContext (empty again after a restart).
+  private readonly unreachableSince = new Map<string, number>();
+  private readonly applied = new Map<string, ActionRecord>();
   private passCounter = 0;
   private running: Promise<PassResult> | undefined;
 
@@ -126,6 +139,8 @@ export class Controller {
     this.clock = opts.clock ?? { now: () => Date.now() };
     this.scheduler = opts.scheduler ?? ((expr, fn) => cronSchedule(expr, fn, { noOverlap: true }));
     this.reconcilers = opts.reconcilers ?? RECONCILERS;
+    this.host = opts.host ?? {};
+    this.settleTimeoutMs = opts.settleTimeoutMs ?? 120_000;
     this.dryRun = opts.dryRun ?? false;
     this.leaderOnly = opts.leaderOnly ?? true;
     this.debounceMs = opts.debounceMs ?? 50;
@@ -282,11 +297,16 @@ export class Controller {
 
     let observed: Observed;
     try {
-      observed = await observe(this.port, () => this.clock.now());
+      observed = await observe(this.port, desired, this.reconcilers, () => this.clock.now(), this.host, signal);
       this.engineAnswered = true;
     } catch (err) {
       result.error = `cannot read the cluster: ${(err as Error).message}`;
-      log.error({ err }, 'cannot read the cluster');
+      if (err instanceof EngineError && err.code === 'no-quorum') {
+        this.engineAnswered = true;
+        this.quorumLost(desired.managers !== undefined, log);
+      } else {
+        log.error({ err }, 'cannot read the cluster');
+      }
       for (const r of this.reconcilers) this.metrics.reconciles.inc({ reconciler: r.id, result: 'error' });
       return finish();
     }
@@ -298,6 +318,13 @@ export class Controller {
     this.metrics.swarmManagers.set({ status: 'reachable' }, health.reachable);
     this.metrics.swarmManagers.set({ status: 'unreachable' }, health.unreachable);
     this.metrics.faultTolerance.set(health.faultTolerance);
+    this.quorum = { ...health, lost: false };
+    this.trackUnreachable(observed);
+    const ctx: PlanContext = {
+      now: observed.at,
+      unreachableSince: this.unreachableSince,
+      lastApplied: () => undefined,
+    };
 
     let budget = desired.policy.maxActionsPerPass;
     for (const reconciler of this.reconcilers) {
@@ -306,9 +333,15 @@ export class Controller {
       const rr: ReconcilerResult = { id: reconciler.id, drift: [], actions: [] };
       result.results.push(rr);
       try {
-        const plan = reconciler.plan(desired, observed, { now: observed.at });
+        const plan = reconciler.plan(desired, observed, { ...ctx, lastApplied: (kind, object) => this.applied.get(`${reconciler.id}/${kind}/${object}`) });
         rr.drift = plan.drift;
         this.metrics.setDrift(reconciler.id, plan.drift.map((d) => d.object));
+        this.forgetSettled(reconciler.id, plan.drift);
+        if (plan.blocked) {
+          rr.blocked = plan.blocked.message;
+          if (this.leader && !planOnly) this.metrics.suppressed.inc({ reconciler: reconciler.id, reason: plan.blocked.reason });
+          rlog.warn({ reason: plan.blocked.reason }, plan.blocked.message);
+        }
         for (const action of plan.actions) {
           // An instance that is not on the leader only observes: its actions are the leader's to take
           // (or to suppress), so they are not counted here.
@@ -351,8 +384,12 @@ export class Controller {
       if (outcome === 'applied') {
         this.metrics.corrections.inc({ reconciler: action.reconciler, action: action.kind });
         log.info({ ...fields, before: action.before, after: action.after, revision }, 'corrected drift');
-        const hold = this.safety.recordCorrection(action, this.clock.now());
+        const now = this.clock.now();
+        const key = `${action.reconciler}/${action.kind}/${action.object}`;
+        this.applied.set(key, { at: now, count: (this.applied.get(key)?.count ?? 0) + 1 });
+        const hold = this.safety.recordCorrection(action, now);
         if (hold) log.warn({ ...fields, until: hold.until, why: hold.why }, 'object is flapping; leaving it alone for a while');
+        await this.settle(action, log, signal);
       }
       return { action, outcome };
     } catch (err) {
@@ -365,6 +402,58 @@ export class Controller {
       }
       return { action, outcome: 'failed', error: error.message };
     }
+  }
+
+  /**
+   * settle waits, with a deadline, until the engine shows an asynchronous action done (a role change, a
+   * forced restart), logging progress. SIGTERM ends the wait at once; /livez is not held by it.
+   */
+  private async settle(action: Action, log: Logger, signal: AbortSignal | undefined): Promise<void> {
+    const fields = { object: action.object, action: action.kind };
+    const started = performance.now();
+    try {
+      const done = await settleAction(this.port, action, {
+        timeoutMs: this.settleTimeoutMs,
+        ...(signal ? { signal } : {}),
+        onProgress: (state) => log.info({ ...fields, state, waitedMs: Math.round(performance.now() - started) }, 'waiting for the engine to finish'),
+      });
+      if (done === 'done') {
+        if (performance.now() - started > 100) log.info({ ...fields, waitedMs: Math.round(performance.now() - started) }, 'the engine finished the change');
+      } else if (done === 'timeout') {
+        log.warn({ ...fields, waitedMs: Math.round(performance.now() - started) }, 'the engine has not finished the change yet; later passes wait for it');
+      }
+    } catch (err) {
+      if (!signal?.aborted) log.warn({ ...fields, err }, 'cannot follow the change; later passes look again');
+    }
+  }
+
+  // How long each manager has been unreachable, without a break: reset when it is reachable again or gone.
+  private trackUnreachable(observed: Observed): void {
+    const unreachable = new Set(observed.nodes.filter((n) => n.manager?.reachability === 'unreachable').map((n) => n.id));
+    for (const id of this.unreachableSince.keys()) if (!unreachable.has(id)) this.unreachableSince.delete(id);
+    for (const id of unreachable) if (!this.unreachableSince.has(id)) this.unreachableSince.set(id, observed.at);
+  }
+
+  // An object that no longer drifts has left the state that asked for its actions: forget them.
+  private forgetSettled(reconciler: ReconcilerId, drift: Drift[]): void {
+    const drifting = new Set(drift.map((d) => d.object));
+    for (const key of this.applied.keys()) {
+      const [r, , ...object] = key.split('/');
+      if (r === reconciler && !drifting.has(object.join('/'))) this.applied.delete(key);
+    }
+  }
+
+  private quorumLost(managersInFile: boolean, log: Logger): void {
+    const message =
+      'the swarm has lost quorum: no manager can change anything until a majority of managers is back. If they ' +
+      'cannot come back, a person must run `docker swarm init --force-new-cluster --advertise-addr <addr>` on one ' +
+      'surviving manager; warden then grows the managers back to spec.managers.count. warden changes nothing meanwhile.';
+    this.quorum = { ...(this.quorum ?? { members: 0, reachable: 0, unreachable: 0 }), faultTolerance: 0, lost: true, message };
+    this.metrics.faultTolerance.set(0);
+    if (this.leaderOnly && this.leader) this.leader = false;
+    this.metrics.leader.set(0);
+    if (managersInFile) this.metrics.suppressed.inc({ reconciler: 'managers', reason: 'quorum' });
+    log.error({ quorum: 'lost' }, message);
   }
 
   /** status is the controller's state for GET /status. */
@@ -397,6 +486,7 @@ export class Controller {
       drift,
       suppressed,
       held: this.safety.held(this.clock.now()),
+      quorum: this.quorum,
     };
   }
 }

@@ -1,23 +1,12 @@
 // Every metric of the contract (§4), in one registry per controller. Every label combination that can be
 // known up front is created at zero at start-up, so that a scrape shows the whole set from the first pass.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { RECONCILER_IDS, type ReconcilerId } from '../desired-state/types.js';
-import type { ActionKind } from '../reconcilers/types.js';
+import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
 
 /** SUPPRESS_REASONS are why an action was not applied (contract §4, plus `ignored` and `backoff`). */
 export const SUPPRESS_REASONS = ['observe', 'window', 'cap', 'flapping', 'quorum', 'ignored', 'backoff'] as const;
 /** SuppressReason is one of SUPPRESS_REASONS. */
 export type SuppressReason = (typeof SUPPRESS_REASONS)[number];
-
-/** ACTIONS_BY_RECONCILER lists the action kinds each reconciler may take, for zero-initialised counters. */
-export const ACTIONS_BY_RECONCILER: Record<ReconcilerId, readonly ActionKind[]> = {
-  managers: ['promote-node', 'demote-node'],
-  nodes: ['update-node'],
-  replicas: ['scale-service'],
-  placement: ['update-placement'],
-  volumes: ['fix-volume'],
-  ordering: ['force-restart'],
-};
 
 /** Metrics are the controller's instruments, registered on `registry`. */
 export class Metrics {
@@ -58,9 +47,9 @@ export class Metrics {
     this.swarmManagers = new Gauge({ name: 'warden_swarm_managers', help: 'Swarm managers by Raft reachability.', labelNames: ['status'], registers });
     this.faultTolerance = new Gauge({ name: 'warden_swarm_manager_fault_tolerance', help: 'How many managers may fail without losing quorum.', registers });
 
-    for (const reconciler of RECONCILER_IDS) {
+    for (const { id: reconciler, actions } of RECONCILERS) {
       this.driftObjects.set({ reconciler }, 0);
-      for (const action of ACTIONS_BY_RECONCILER[reconciler]) this.corrections.inc({ reconciler, action }, 0);
+      for (const action of actions) this.corrections.inc({ reconciler, action }, 0);
       for (const reason of SUPPRESS_REASONS) this.suppressed.inc({ reconciler, reason }, 0);
       for (const result of ['success', 'error'] as const) this.reconciles.inc({ reconciler, result }, 0);
       this.reconcileDuration.zero({ reconciler });

@@ -1,27 +1,81 @@
-// Reading the cluster: one snapshot per pass, with a fixed number of list calls.
-import type { DockerPort } from '../docker/port.js';
-import type { Observed } from '../reconcilers/types.js';
+// Reading the cluster: one snapshot per pass. The engine is read with a fixed number of list calls
+// (tasks only as far as a reconciler in force asked for them); what the engine cannot tell (the hosts'
+// files, the registry's probe) is read through the host port, before any plan runs.
+import type { DesiredState } from '../desired-state/types.js';
+import type { DockerPort, SwarmTask } from '../docker/port.js';
+import type { FileObservation, Observed, ProbeObservation, Reconciler, TaskNeed } from '../reconcilers/types.js';
 
-/** observe reads info, nodes, services (with status) and tasks in parallel: four calls, whatever the cluster's size. */
-export async function observe(port: DockerPort, now: () => number): Promise<Observed> {
-  const [info, nodes, services, tasks] = await Promise.all([
-    port.info(),
-    port.listNodes(),
-    port.listServices(),
-    port.listTasks(),
+/** HostPort is what warden observes outside the engine: files under the host root, the registry's probe. */
+export interface HostPort {
+  /** inspectPaths reports each desired volume path under the host root; it never follows a symlink. */
+  inspectPaths?(volumes: NonNullable<DesiredState['volumes']>, signal?: AbortSignal): Promise<Map<string, FileObservation>>;
+  /** probe asks the registry whether it answers (an HTTP GET with a short timeout). */
+  probe?(url: string, signal?: AbortSignal): Promise<ProbeObservation>;
+}
+
+/**
+ * observe reads info, nodes and services (with status) in parallel, then the tasks the reconcilers need
+ * (the running ones in one call, every task of a few named services in one call each), and the host
+ * observations the desired state calls for.
+ */
+export async function observe(
+  port: DockerPort,
+  desired: DesiredState,
+  reconcilers: readonly Reconciler[],
+  now: () => number,
+  host: HostPort = {},
+  signal?: AbortSignal,
+): Promise<Observed> {
+  const [info, nodes, services] = await Promise.all([port.info(), port.listNodes(), port.listServices()]);
+  const need = taskNeed(desired, reconcilers, services);
+  const byId = new Map(services.map((s) => [s.id, s]));
+  const [tasks, files, registry] = await Promise.all([
+    readTasks(port, need, byId),
+    desired.volumes && host.inspectPaths ? host.inspectPaths(desired.volumes, signal) : undefined,
+    desired.registry && host.probe ? host.probe(desired.registry.probe, signal) : undefined,
   ]);
-  return { info, nodes, services, tasks, at: now() };
+  return { info, nodes, services, tasks, at: now(), ...(files ? { files } : {}), ...(registry ? { registry } : {}) };
+}
+
+function taskNeed(desired: DesiredState, reconcilers: readonly Reconciler[], services: Observed['services']): TaskNeed {
+  const need: TaskNeed = { running: false, services: new Set() };
+  const named = need.services as Set<string>;
+  for (const r of reconcilers) {
+    const n = r.tasks?.(desired, services);
+    if (n?.running) need.running = true;
+    for (const id of n?.services ?? []) named.add(id);
+  }
+  return need;
+}
+
+async function readTasks(port: DockerPort, need: TaskNeed, byId: Map<string, unknown>): Promise<SwarmTask[]> {
+  const reads: Array<Promise<SwarmTask[]>> = [];
+  if (need.running) reads.push(port.listTasks({ desiredState: 'running' }));
+  for (const id of need.services) if (byId.has(id)) reads.push(port.listTasks({ serviceId: id }));
+  const seen = new Map<string, SwarmTask>();
+  for (const t of (await Promise.all(reads)).flat()) seen.set(t.id, t);
+  return [...seen.values()];
 }
 
 /** leaderOf returns the id of the node that is the Raft leader, if the snapshot shows one. */
-export function leaderOf(observed: Observed): string | undefined {
+export function leaderOf(observed: Pick<Observed, 'nodes'>): string | undefined {
   return observed.nodes.find((n) => n.manager?.leader)?.id;
 }
 
+/** ManagerHealth is the Raft membership as one snapshot shows it. */
+export interface ManagerHealth {
+  /** members counts the Raft members (nodes with a ManagerStatus). */
+  members: number;
+  reachable: number;
+  unreachable: number;
+  /** faultTolerance is how many more reachable members may fail before quorum is lost. */
+  faultTolerance: number;
+}
+
 /** managerHealth counts managers by reachability and the failures the swarm can still tolerate. */
-export function managerHealth(observed: Observed): { reachable: number; unreachable: number; faultTolerance: number } {
-  const managers = observed.nodes.filter((n) => n.role === 'manager' && n.manager);
+export function managerHealth(observed: Pick<Observed, 'nodes'>): ManagerHealth {
+  const managers = observed.nodes.filter((n) => n.manager);
   const reachable = managers.filter((n) => n.manager?.reachability === 'reachable').length;
   const quorum = Math.floor(managers.length / 2) + 1;
-  return { reachable, unreachable: managers.length - reachable, faultTolerance: Math.max(0, reachable - quorum) };
+  return { members: managers.length, reachable, unreachable: managers.length - reachable, faultTolerance: Math.max(0, reachable - quorum) };
 }

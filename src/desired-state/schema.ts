@@ -4,6 +4,7 @@
 // DesiredState of ./types.ts. The same schema generates the JSON Schema editors use (`warden schema`),
 // so descriptions here are what an operator sees when hovering a key.
 import { z } from 'zod';
+import { RECONCILER_IDS, type ReconcilerId } from '../reconcilers/index.js';
 import {
   constraintProblem,
   cronProblem,
@@ -287,14 +288,8 @@ export const PolicySection = z
   .strictObject({
     mode: PolicyMode.default('enforce'),
     reconcilers: z
-      .strictObject({
-        managers: PolicyMode.optional(),
-        nodes: PolicyMode.optional(),
-        replicas: PolicyMode.optional(),
-        placement: PolicyMode.optional(),
-        volumes: PolicyMode.optional(),
-        ordering: PolicyMode.optional(),
-      })
+      // One optional key per reconciler in the registry.
+      .strictObject(Object.fromEntries(RECONCILER_IDS.map((id) => [id, PolicyMode.optional()])) as Record<ReconcilerId, z.ZodOptional<typeof PolicyMode>>)
       .describe('per-reconciler override of mode, e.g. { volumes: observe }')
       .default({}),
     maxActionsPerPass: z

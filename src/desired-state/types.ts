@@ -1,6 +1,8 @@
 // The resolved desired state: what the controller and the reconcilers consume. The loader
 // (./load.ts) produces it from the operator's file: defaults applied, durations in milliseconds,
 // stacks merged into `services`, paths resolved. Reconcilers never see the YAML or the zod schema.
+import type { ReconcilerId } from '../reconcilers/index.js';
+
 
 /** NodeSelector picks nodes; every field given must match (hostname is a glob). */
 export interface NodeSelector {
@@ -61,10 +63,8 @@ export interface DesiredRegistry {
   probe: string;
 }
 
-/** ReconcilerId names a reconciler (contract §2). */
-export type ReconcilerId = 'managers' | 'nodes' | 'replicas' | 'placement' | 'volumes' | 'ordering';
-/** RECONCILER_IDS lists every reconciler, in the order a pass runs them. */
-export const RECONCILER_IDS: readonly ReconcilerId[] = ['managers', 'nodes', 'replicas', 'placement', 'volumes', 'ordering'];
+/** ReconcilerId names a reconciler; the registry (../reconcilers/index.ts) is the one list of them. */
+export type { ReconcilerId };
 
 /** PolicyMode is enforce (correct drift) or observe (report only). */
 export type PolicyMode = 'enforce' | 'observe';

@@ -252,6 +252,7 @@ interface RawService {
   UpdatedAt?: string;
   Spec: ServiceSpec;
   ServiceStatus?: { RunningTasks?: number; DesiredTasks?: number };
+  UpdateStatus?: { State?: string; StartedAt?: string; CompletedAt?: string; Message?: string };
 }
 
 function serviceMode(spec: ServiceSpec): ServiceMode {
@@ -282,6 +283,9 @@ function toService(raw: RawService): SwarmService {
     updatedAt: raw.UpdatedAt ?? '',
     spec,
   };
+  if (raw.UpdateStatus?.State) {
+    service.updateStatus = { state: raw.UpdateStatus.State, startedAt: raw.UpdateStatus.StartedAt ?? '', completedAt: raw.UpdateStatus.CompletedAt ?? '', message: raw.UpdateStatus.Message ?? '' };
+  }
   if (raw.ServiceStatus) {
     service.status = { runningTasks: raw.ServiceStatus.RunningTasks ?? 0, desiredTasks: raw.ServiceStatus.DesiredTasks ?? 0 };
   }

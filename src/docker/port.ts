@@ -80,6 +80,11 @@ export interface SwarmService {
   /** maxReplicasPerNode is Placement.MaxReplicas; 0 means no limit. */
   maxReplicasPerNode: number;
   forceUpdate: number;
+  /**
+   * updateStatus is UpdateStatus, present once the service was updated in a way that replaced tasks:
+   * state is updating, paused, completed, rollback_started, rollback_paused or rollback_completed.
+   */
+  updateStatus?: { state: string; startedAt: string; completedAt: string; message: string };
   /** status is ServiceStatus; absent when the engine did not report it. */
   status?: { runningTasks: number; desiredTasks: number };
   updatedAt: string;

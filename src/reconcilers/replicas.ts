@@ -3,8 +3,9 @@
 import { isIgnored, type Action, type Drift, type Plan, type Reconciler } from './types.js';
 
 /** replicas keeps each replicated service at `services[].replicas`. */
-export const replicas: Reconciler = {
+export const replicas: Reconciler<'replicas'> = {
   id: 'replicas',
+  actions: ['scale-service'],
   plan(desired, observed) {
     const drift: Drift[] = [];
     const actions: Action[] = [];

@@ -1,22 +1,65 @@
 // What every reconciler shares: the observed snapshot it reads, the drift it reports and the actions it
-// asks for. A reconciler is a pure `plan`; the controller applies the actions through one path.
-import type { DesiredPlacement, DesiredState, ReconcilerId } from '../desired-state/types.js';
+// asks for. A reconciler is a pure `plan`; the controller gathers every observation before the pass
+// (the engine's snapshot, the hosts' files, the registry's probe, its own memory of earlier passes) and
+// applies the actions through one path.
+import type { DesiredPlacement, DesiredState } from '../desired-state/types.js';
 import type { EngineInfo, NodeAvailability, SwarmNode, SwarmService, SwarmTask } from '../docker/port.js';
+import type { ReconcilerId } from './index.js';
 
-/** Observed is one snapshot of the cluster, read at the start of a pass with a fixed number of list calls. */
+export type { ReconcilerId } from './index.js';
+
+/** FileObservation is what warden saw of one desired volume path under the host root. */
+export type FileObservation =
+  /** a directory, with its owner, group and permission bits (mode & 0o7777). */
+  | { kind: 'directory'; uid: number; gid: number; mode: number; /** below counts entries below it that differ (recursive only). */ below?: { differ: number; scanned: number; truncated: boolean } }
+  /** nothing there yet, and the nearest existing parent is on the expected mount. */
+  | { kind: 'missing' }
+  /** something warden must not touch: a symlink, a file, a path that escapes the host root, a mount that is gone. */
+  | { kind: 'refused'; why: string };
+
+/** ProbeObservation is the registry probe's answer this pass. */
+export interface ProbeObservation {
+  url: string;
+  ok: boolean;
+  /** detail is the HTTP status or the error, for drift messages. */
+  detail: string;
+}
+
+/** Observed is one snapshot of the cluster, read at the start of a pass with a fixed number of calls. */
 export interface Observed {
   info: EngineInfo;
   nodes: SwarmNode[];
   services: SwarmService[];
+  /** tasks holds only what the reconcilers in force asked for (see Reconciler.tasks); often empty. */
   tasks: SwarmTask[];
+  /** files maps each spec.volumes path to what the host root shows (absent without spec.volumes). */
+  files?: ReadonlyMap<string, FileObservation>;
+  /** registry is the registry probe's answer (absent without spec.registry). */
+  registry?: ProbeObservation;
   /** at is when the snapshot was read (ms since the epoch). */
   at: number;
 }
 
-/** PlanContext is what a plan may read besides desired and observed state. */
+/** ActionRecord is the controller's memory of the last time an action was applied to an object. */
+export interface ActionRecord {
+  /** at is when it was last applied (ms since the epoch). */
+  at: number;
+  /** count is how many times in a row it was applied without the object leaving the state that asked for it. */
+  count: number;
+}
+
+/**
+ * PlanContext is what a plan may read besides desired and observed state: the pass's clock and what the
+ * controller remembers between passes. Memory starts empty when warden starts, which errs on the side of
+ * waiting longer, never of acting sooner.
+ */
 export interface PlanContext {
   /** now is the pass's clock reading (ms since the epoch); plans read no other clock. */
   now: number;
+  /** unreachableSince maps a manager's node id to when warden first saw it unreachable, without a break. */
+  unreachableSince: ReadonlyMap<string, number>;
+  /** lastApplied tells when this reconciler last applied `kind` to `object` (undefined: not since start). */
+  lastApplied(kind: ActionKind, object: string): ActionRecord | undefined;
 }
 
 /** Drift is one object that differs from its desired state. */
@@ -57,11 +100,26 @@ export type Action =
 export interface Plan {
   drift: Drift[];
   actions: Action[];
+  /**
+   * blocked says why the reconciler holds back actions it would otherwise take, with the suppression
+   * reason to count (today only `quorum`): the controller counts and shows it like a suppressed action.
+   */
+  blocked?: { reason: 'quorum'; message: string };
 }
 
+/** TaskNeed is which tasks a reconciler reads: none, the running ones, or every task of some services. */
+export type TaskNeed = { running: boolean; services: ReadonlySet<string> };
+
 /** Reconciler compares one section of the desired state with the observed snapshot. */
-export interface Reconciler {
-  id: ReconcilerId;
+export interface Reconciler<Id extends string = string> {
+  id: Id;
+  /** actions lists the action kinds it may ask for (their counters are created at zero). */
+  actions: readonly ActionKind[];
+  /**
+   * tasks says which tasks the reconciler reads from this desired state and service list (default: none).
+   * Tasks are the largest response of a pass, so the snapshot reads only what someone asked for.
+   */
+  tasks?(desired: DesiredState, services: readonly SwarmService[]): Partial<TaskNeed>;
   /** plan is pure: no I/O, no clock but ctx.now; it returns no drift when its section is absent. */
   plan(desired: DesiredState, observed: Observed, ctx: PlanContext): Plan;
 }

@@ -37,10 +37,10 @@ async function value(metrics: Metrics, name: string, labels: Record<string, stri
 }
 
 describe('a pass', () => {
-  it('reads the cluster with four list calls and makes no write when in sync', async () => {
+  it('reads the cluster with three list calls (no tasks unless a reconciler asks) and makes no write when in sync', async () => {
     const { port, controller } = setup({ replicas: 3 });
     const result = await controller.pass();
-    expect(port.calls.sort()).toEqual(['info', 'listNodes', 'listServices', 'listTasks']);
+    expect(port.calls.sort()).toEqual(['info', 'listNodes', 'listServices']);
     expect(port.writes).toBe(0);
     expect(result.results.find((r) => r.id === 'replicas')?.drift).toEqual([]);
   });
@@ -52,11 +52,11 @@ describe('a pass', () => {
     // The first write uses the snapshot: no extra read.
     expect(port.calls.filter((c) => c.startsWith('inspect'))).toEqual([]);
     expect(port.services[0]?.replicas).toBe(3);
-    expect(result.results[0]?.actions[0]?.outcome).toBe('applied');
+    expect(result.results.find((r) => r.id === 'replicas')?.actions[0]?.outcome).toBe('applied');
     expect(await value(metrics, 'warden_corrections_total', { reconciler: 'replicas', action: 'scale-service' })).toBe(1);
     expect(await value(metrics, 'warden_drift_objects', { reconciler: 'replicas' })).toBe(1);
     const again = await controller.pass();
-    expect(again.results[0]?.drift).toEqual([]);
+    expect(again.results.find((r) => r.id === 'replicas')?.drift).toEqual([]);
     expect(await value(metrics, 'warden_drift_objects', { reconciler: 'replicas' })).toBe(0);
   });
 
@@ -64,7 +64,7 @@ describe('a pass', () => {
     const { port, controller } = setup({ replicas: 1 });
     port.conflicts = 2;
     const result = await controller.pass();
-    expect(result.results[0]?.actions[0]?.outcome).toBe('applied');
+    expect(result.results.find((r) => r.id === 'replicas')?.actions[0]?.outcome).toBe('applied');
     expect(port.calls.filter((c) => c.startsWith('inspectService'))).toHaveLength(2);
     expect(port.calls.filter((c) => c.startsWith('updateService'))).toHaveLength(3);
     expect(port.services[0]?.replicas).toBe(3);
@@ -74,10 +74,10 @@ describe('a pass', () => {
     const { port, controller, metrics, clock } = setup({ replicas: 1 });
     port.refuse = new EngineError('refused', 'invalid spec', 400);
     const first = await controller.pass();
-    expect(first.results[0]?.actions[0]).toMatchObject({ outcome: 'failed' });
+    expect(first.results.find((r) => r.id === 'replicas')?.actions[0]).toMatchObject({ outcome: 'failed' });
     expect(port.calls.filter((c) => c.startsWith('updateService'))).toHaveLength(1);
     const second = await controller.pass();
-    expect(second.results[0]?.actions[0]).toMatchObject({ outcome: 'suppressed', reason: 'backoff' });
+    expect(second.results.find((r) => r.id === 'replicas')?.actions[0]).toMatchObject({ outcome: 'suppressed', reason: 'backoff' });
     expect(port.calls.filter((c) => c.startsWith('updateService'))).toHaveLength(1);
     expect(await value(metrics, 'warden_reconcile_total', { reconciler: 'replicas', result: 'error' })).toBe(1);
     expect(await value(metrics, 'warden_actions_suppressed_total', { reconciler: 'replicas', reason: 'backoff' })).toBe(1);
@@ -85,7 +85,7 @@ describe('a pass', () => {
     clock.advance(61_000);
     port.refuse = undefined;
     const third = await controller.pass();
-    expect(third.results[0]?.actions[0]?.outcome).toBe('applied');
+    expect(third.results.find((r) => r.id === 'replicas')?.actions[0]?.outcome).toBe('applied');
   });
 
   it.each([
@@ -97,7 +97,7 @@ describe('a pass', () => {
     const { port, controller, metrics } = setup({ replicas: 1, ...opts });
     const result = await controller.pass();
     expect(port.writes).toBe(0);
-    expect(result.results[0]?.actions[0]).toMatchObject({ outcome: 'suppressed', reason });
+    expect(result.results.find((r) => r.id === 'replicas')?.actions[0]).toMatchObject({ outcome: 'suppressed', reason });
     expect(await value(metrics, 'warden_actions_suppressed_total', { reconciler: 'replicas', reason })).toBe(1);
   });
 
@@ -106,7 +106,7 @@ describe('a pass', () => {
     const { port, controller, metrics } = setup({ services, policy: { maxActionsPerPass: 2 } });
     const result = await controller.pass();
     expect(port.writes).toBe(2);
-    expect(result.results[0]?.actions.map((a) => a.outcome)).toEqual(['applied', 'applied', 'suppressed', 'suppressed']);
+    expect(result.results.find((r) => r.id === 'replicas')?.actions.map((a) => a.outcome)).toEqual(['applied', 'applied', 'suppressed', 'suppressed']);
     expect(await value(metrics, 'warden_actions_suppressed_total', { reconciler: 'replicas', reason: 'cap' })).toBe(2);
     await controller.pass();
     expect(port.services.every((s) => s.replicas === 3)).toBe(true);
@@ -117,7 +117,7 @@ describe('a pass', () => {
     const result = await controller.pass();
     expect(port.writes).toBe(0);
     expect(result.leader).toBe(false);
-    expect(result.results[0]?.actions[0]?.outcome).toBe('standby');
+    expect(result.results.find((r) => r.id === 'replicas')?.actions[0]?.outcome).toBe('standby');
     expect(await value(metrics, 'warden_leader')).toBe(0);
     expect(await value(metrics, 'warden_drift_objects', { reconciler: 'replicas' })).toBe(1);
   });
@@ -129,7 +129,7 @@ describe('a pass', () => {
       const s = port.services[0]!;
       Object.assign(s, { replicas: 1, version: s.version + 1, spec: { ...s.spec, Mode: { Replicated: { Replicas: 1 } } } });
       clock.advance(30_000);
-      return (await controller.pass()).results[0]?.actions[0]?.outcome;
+      return (await controller.pass()).results.find((r) => r.id === 'replicas')?.actions[0]?.outcome;
     };
     expect([await fight(), await fight(), await fight()]).toEqual(['applied', 'applied', 'applied']);
     expect(await fight()).toBe('suppressed');

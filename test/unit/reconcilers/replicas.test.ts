@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { replicas } from '../../../src/reconcilers/replicas.js';
 import type { Observed } from '../../../src/reconcilers/types.js';
 import type { SwarmService } from '../../../src/docker/port.js';
-import { desired } from '../../support/desired.js';
+import { desired, planContext } from '../../support/desired.js';
 import { fakeService } from '../../support/fake-port.js';
 
 function observed(services: SwarmService[]): Observed {
@@ -32,18 +32,18 @@ describe('replicas.plan', () => {
     { name: 'ignored service: no drift, an ignored action', want: [{ name: 'auto', replicas: 2 }],
       have: [fakeService('auto', 6, { labels: { 'warden.ignore': 'true' } })], drift: [], actions: ['scale-service auto 2 ignored'] },
   ])('$name', ({ want, have, drift, actions }) => {
-    const plan = replicas.plan(desired({ services: want.map((w) => ({ ...w, origin: 'services' })) }), observed(have), { now: 0 });
+    const plan = replicas.plan(desired({ services: want.map((w) => ({ ...w, origin: 'services' })) }), observed(have), planContext());
     expect(plan.drift.map((d) => `${d.object}: ${d.message}`)).toEqual(drift);
     expect(plan.actions.map((a) => `${a.kind} ${a.object} ${a.kind === 'scale-service' ? a.replicas : ''}${a.ignored ? ' ignored' : ''}`)).toEqual(actions);
   });
 
   it('does nothing when the services section is absent', () => {
-    expect(replicas.plan(desired(), observed([fakeService('api', 1)]), { now: 0 })).toEqual({ drift: [], actions: [] });
+    expect(replicas.plan(desired(), observed([fakeService('api', 1)]), planContext())).toEqual({ drift: [], actions: [] });
   });
 
   it('honours a custom ignore label', () => {
     const d = desired({ services: [{ name: 'a', replicas: 1, origin: 'services' }], policy: { ignoreLabel: 'autoscale' } });
-    const plan = replicas.plan(d, observed([fakeService('a', 4, { labels: { autoscale: 'TRUE' } })]), { now: 0 });
+    const plan = replicas.plan(d, observed([fakeService('a', 4, { labels: { autoscale: 'TRUE' } })]), planContext());
     expect(plan.actions[0]?.ignored).toBe(true);
   });
 });
