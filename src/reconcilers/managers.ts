@@ -1,12 +1,191 @@
-// The managers reconciler (contract §2). Being built under issue 8: until then its section validates
-// and changes nothing.
-import type { Reconciler } from './types.js';
+// The managers reconciler (contract §2, `spec.managers`): keeps the number of Raft managers, promoting
+// eligible workers and demoting extras, and replaces a manager unreachable for too long (a replacement is
+// promoted first, then the dead one demoted). It is the most careful reconciler, because a wrong role
+// change can cost the swarm its quorum:
+// - one role change at a time: while the engine is still carrying one out (a node whose Spec.Role and Raft
+//   membership disagree), nothing else is asked;
+// - every demotion is checked first against Raft's own rule (swarmkit's CanRemoveMember: the reachable
+//   members left must be a majority of the members left), and against fault tolerance: it never leaves
+//   fewer failures tolerated than the swarm had, or than the desired count gives;
+// - never the leader; never while quorum is lost (then only a person can act).
+import type { DesiredManagers } from '../desired-state/types.js';
+import type { SwarmNode } from '../docker/port.js';
+import { describeSelector, matchesSelector } from './selector.js';
+import { isIgnored, type Drift, type Plan, type PlanContext, type Reconciler } from './types.js';
 
-/** managers: see contract §2. */
+/** quorumOf is the majority of `members` Raft members. */
+export function quorumOf(members: number): number {
+  return Math.floor(members / 2) + 1;
+}
+
+/** faultToleranceOf is how many of `members` may fail while `reachable` of them answer. */
+export function faultToleranceOf(members: number, reachable: number): number {
+  return Math.max(0, reachable - quorumOf(members));
+}
+
+/** managers keeps `spec.managers.count` reachable managers. */
 export const managers: Reconciler<'managers'> = {
   id: 'managers',
   actions: ['promote-node', 'demote-node'],
-  plan() {
-    return { drift: [], actions: [] };
+  plan(desired, observed, ctx) {
+    const want = desired.managers;
+    if (!want) return { drift: [], actions: [] };
+    return planManagers(want, observed.nodes, desired.policy.ignoreLabel, ctx);
   },
 };
+
+function planManagers(want: DesiredManagers, nodes: readonly SwarmNode[], ignoreLabel: string, ctx: PlanContext): Plan {
+  const drift: Drift[] = [];
+  const members = nodes.filter((n) => n.manager);
+  const reachable = members.filter((n) => n.manager?.reachability === 'reachable');
+  const M = members.length;
+  const R = reachable.length;
+
+  if (M > 0 && R < quorumOf(M)) {
+    return {
+      drift: [{ object: 'swarm', message: `quorum lost: ${R} of ${M} managers reachable, ${quorumOf(M)} needed` }],
+      actions: [],
+      blocked: {
+        reason: 'quorum',
+        message:
+          `quorum lost (${R} of ${M} managers reachable): warden changes no role. If the managers cannot come back, ` +
+          'run `docker swarm init --force-new-cluster` on a surviving manager; warden then grows the managers back.',
+      },
+    };
+  }
+
+  // A role change the engine has not finished: the spec says one role, the Raft membership the other.
+  const pending = nodes.find((n) => (n.role === 'manager') !== (n.manager !== undefined));
+  if (pending) {
+    const to = pending.role === 'manager' ? 'promotion' : 'demotion';
+    return { drift: [{ object: pending.hostname, message: `${to} in progress; no other role change until it is done` }], actions: [] };
+  }
+
+  const unreachableFor = (n: SwarmNode): number | undefined => {
+    const since = ctx.unreachableSince.get(n.id);
+    return since === undefined ? undefined : ctx.now - since;
+  };
+  const after = want.replaceUnreachableAfterMs;
+  // Dead: unreachable for longer than replaceUnreachableAfter. Such a manager no longer counts towards
+  // `count`, so that a replacement is promoted; until then it still counts (it may be rebooting).
+  const dead = members.filter((n) => n.manager?.reachability !== 'reachable' && after !== null && (unreachableFor(n) ?? -1) >= after);
+  for (const n of members) {
+    if (n.manager?.reachability === 'reachable') continue;
+    const ms = unreachableFor(n);
+    const since = ms === undefined ? 'unreachable' : `unreachable for ${formatMs(ms)}`;
+    const plan = after === null ? 'replaceUnreachableAfter is never' : dead.includes(n) ? 'to be replaced' : `replaced after ${formatMs(after)}`;
+    drift.push({ object: n.hostname, message: `manager ${since} (${plan})` });
+  }
+  const counted = M - dead.length;
+
+  if (counted < want.count) {
+    const candidate = promotionCandidate(want, nodes, reachable, ignoreLabel);
+    if (!candidate) {
+      const eligible = want.eligible ? ` matching (${describeSelector(want.eligible)})` : '';
+      drift.push({ object: 'swarm', message: `${counted} of ${want.count} managers, and no ready, active worker${eligible} to promote` });
+      return { drift, actions: [] };
+    }
+    // Adding a member raises the majority: it must still hold once the new member counts.
+    if (R + 1 < quorumOf(M + 1)) return { drift, actions: [] };
+    drift.push({ object: candidate.hostname, message: `worker to promote: ${counted} of ${want.count} managers` });
+    return {
+      drift,
+      actions: [{
+        kind: 'promote-node', reconciler: 'managers', object: candidate.hostname, nodeId: candidate.id,
+        before: { role: 'worker' }, after: { role: 'manager' }, disruptive: false, ignored: false,
+      }],
+    };
+  }
+
+  if (M > want.count) {
+    const demotion = demotionCandidate(want, members, dead, ignoreLabel, ctx);
+    if (demotion.node) {
+      const n = demotion.node;
+      const unreachable = n.manager?.reachability !== 'reachable';
+      drift.push({ object: n.hostname, message: `manager to demote: ${M} managers (wants ${want.count})${unreachable ? ', unreachable' : ''}` });
+      return {
+        drift,
+        actions: [{
+          kind: 'demote-node', reconciler: 'managers', object: n.hostname, nodeId: n.id,
+          before: { role: 'manager', reachability: n.manager?.reachability }, after: { role: 'worker' },
+          // Demoting an unreachable member disturbs nothing that runs and restores fault tolerance: it
+          // does not wait for the disruptive window. Demoting a live manager does.
+          disruptive: !unreachable,
+          ignored: false,
+        }],
+      };
+    }
+    drift.push({ object: 'swarm', message: `${M} managers (wants ${want.count}): ${demotion.why}` });
+  }
+  return { drift, actions: [] };
+}
+
+function promotionCandidate(want: DesiredManagers, nodes: readonly SwarmNode[], reachable: readonly SwarmNode[], ignoreLabel: string): SwarmNode | undefined {
+  const candidates = nodes.filter((n) =>
+    n.role === 'worker' && !n.manager && n.state === 'ready' && n.availability === 'active' &&
+    !isIgnored(n.labels, ignoreLabel) && (!want.eligible || matchesSelector(n, want.eligible)));
+  const label = want.spreadLabel;
+  const held = new Set(label ? reachable.map((m) => m.labels[label] ?? '') : []);
+  // Prefer a failure domain no reachable manager is in yet, then a stable order.
+  return candidates.sort((a, b) => {
+    if (label) {
+      const fresh = Number(held.has(a.labels[label] ?? '')) - Number(held.has(b.labels[label] ?? ''));
+      if (fresh !== 0) return fresh;
+    }
+    return a.hostname.localeCompare(b.hostname) || a.id.localeCompare(b.id);
+  })[0];
+}
+
+function demotionCandidate(
+  want: DesiredManagers,
+  members: readonly SwarmNode[],
+  dead: readonly SwarmNode[],
+  ignoreLabel: string,
+  ctx: PlanContext,
+): { node?: SwarmNode; why: string } {
+  const M = members.length;
+  const R = members.filter((n) => n.manager?.reachability === 'reachable').length;
+  const ftBefore = faultToleranceOf(M, R);
+  const floor = Math.min(ftBefore, faultToleranceOf(want.count, want.count));
+  const label = want.spreadLabel;
+  const perDomain = new Map<string, number>();
+  if (label) for (const m of members) perDomain.set(m.labels[label] ?? '', (perDomain.get(m.labels[label] ?? '') ?? 0) + 1);
+  const rank = (n: SwarmNode): number[] => [
+    // Dead ones first, then other unreachable ones, then live ones sharing a failure domain.
+    dead.includes(n) ? 0 : n.manager?.reachability !== 'reachable' ? 1 : 2,
+    -(ctx.unreachableSince.has(n.id) ? ctx.now - ctx.unreachableSince.get(n.id)! : 0),
+    label ? -(perDomain.get(n.labels[label] ?? '') ?? 0) : 0,
+  ];
+  const candidates = members
+    .filter((n) => !n.manager?.leader && !isIgnored(n.labels, ignoreLabel))
+    .sort((a, b) => compareRanks(rank(a), rank(b)) || b.hostname.localeCompare(a.hostname));
+  let why = 'every manager left is the leader or ignored';
+  for (const n of candidates) {
+    const reachableLeft = R - (n.manager?.reachability === 'reachable' ? 1 : 0);
+    // Raft's rule: the members left that answer must be a majority of the members left.
+    if (reachableLeft < quorumOf(M - 1)) {
+      why = `demoting ${n.hostname} would lose quorum (${reachableLeft} of ${M - 1} reachable)`;
+      continue;
+    }
+    if (faultToleranceOf(M - 1, reachableLeft) < floor) {
+      why = `demoting ${n.hostname} would leave the swarm tolerating ${faultToleranceOf(M - 1, reachableLeft)} failures (it tolerates ${ftBefore})`;
+      continue;
+    }
+    return { node: n, why: '' };
+  }
+  return { why };
+}
+
+function compareRanks(a: number[], b: number[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function formatMs(ms: number): string {
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms >= 60_000) return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+  return `${Math.round(ms / 1000)}s`;
+}
