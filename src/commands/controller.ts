@@ -9,6 +9,9 @@ import { openSource, type SourceOptions } from '../desired-state/open-source.js'
 import type { DesiredStateSource, LoadedState } from '../desired-state/source.js';
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
 
+/** APPLY_MAX_PASSES bounds the passes of one `warden apply` (default 20): it stops earlier once a pass applies nothing. */
+export const APPLY_MAX_PASSES = 20;
+
 /** RUN_STOP_TIMEOUT_MS bounds how long `run` waits for a pass in flight after SIGTERM. */
 export const RUN_STOP_TIMEOUT_MS = 4_000;
 
@@ -72,10 +75,17 @@ export async function applyCommand(opts: SourceOptions & EngineOptions & { dryRu
   if (typeof got === 'number') return got;
   const controller = oneShotController(opts, opts.dryRun ?? false, createLogger('info'));
   controller.setDesired(got.loaded);
-  const applied = await controller.pass(['apply']);
-  if (applied.error) {
-    process.stderr.write(`warden apply: ${applied.error}\n`);
-    return 2;
+  // Some corrections come one per pass (role changes, ordered restarts): pass again while the last pass
+  // applied something, so that one `apply` converges as far as warden would on its own.
+  for (let i = 0; i < APPLY_MAX_PASSES; i++) {
+    const applied = await controller.pass(['apply']);
+    if (applied.error) {
+      process.stderr.write(`warden apply: ${applied.error}\n`);
+      return 2;
+    }
+    const progress = applied.results.some((r) => r.actions.some((a) => a.outcome === 'applied'));
+    const failed = applied.results.some((r) => r.error !== undefined || r.actions.some((a) => a.outcome === 'failed'));
+    if (!progress || failed) break;
   }
   // Converged means a fresh read finds nothing left to do.
   const after = await controller.pass(['apply-check'], undefined, true);

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createService, portFor, removeServices, runningManager, testLab, uniqueName } from '../support/lab.js';
+import { createService, portFor, removeServices, restoreLab, runningManager, testLab, uniqueName } from '../support/lab.js';
 import { waitUntil } from '../support/wait.js';
 import { startWardenRun, WARDEN_BIN, type WardenDaemon } from '../support/warden.js';
 
@@ -14,8 +14,10 @@ const created: string[] = [];
 const daemons: WardenDaemon[] = [];
 let dir: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'warden-cli-'));
+  // Start from a healthy lab, whatever the file before left.
+  await restoreLab(lab);
 });
 
 afterEach(async () => {

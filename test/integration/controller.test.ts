@@ -1,7 +1,7 @@
 // The controller on the real lab swarm: corrections, the ignore label, what it only reports, zero-write
 // passes, coalesced events, and leadership moving when the leader's engine stops.
 import { pino } from 'pino';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Controller } from '../../src/controller/controller.js';
 import { Metrics } from '../../src/controller/metrics.js';
 import { loadDesiredStateText } from '../../src/desired-state/load.js';
@@ -13,6 +13,9 @@ import { createService, portFor, removeServices, restoreLab, runningManager, tes
 import { waitUntil } from '../support/wait.js';
 
 const lab = testLab();
+
+// Start from a healthy lab, whatever the file before left.
+beforeAll(() => restoreLab(lab));
 const created: string[] = [];
 const stops: AbortController[] = [];
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDockerPort } from '../../src/docker/engine.js';
 import { exportDesiredState } from '../../src/desired-state/export.js';
 import { loadDesiredStateText } from '../../src/desired-state/load.js';
+import { restoreLab, testLab } from '../support/lab.js';
 
 const run = promisify(execFile);
 const host = inject('dockerHost');
@@ -19,6 +20,8 @@ async function docker(...args: string[]): Promise<string> {
 }
 
 beforeAll(async () => {
+  // Start from a healthy lab, whatever the file before left.
+  await restoreLab(testLab());
   worker = (await docker('node', 'ls', '--filter', 'role=worker', '--format', '{{.Hostname}}')).split('\n')[0] ?? '';
   await docker('node', 'update', '--label-add', `${label}=yes`, worker);
   await docker(

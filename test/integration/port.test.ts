@@ -1,11 +1,14 @@
 // The Docker port against the real lab swarm: listing, versioned updates, conflicts, events, node faults.
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../src/docker/errors.js';
 import type { EngineEvent, StreamItem } from '../../src/docker/port.js';
 import { createService, portFor, removeServices, restoreLab, runningManager, testLab, uniqueName } from '../support/lab.js';
 import { waitUntil } from '../support/wait.js';
 
 const lab = testLab();
+
+// Start from a healthy lab, whatever the file before left.
+beforeAll(() => restoreLab(lab));
 const created: string[] = [];
 
 afterEach(async () => {

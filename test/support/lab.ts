@@ -49,14 +49,52 @@ export async function runningManager(lab: Lab): Promise<LabNode> {
   });
 }
 
-/** restoreLab starts every stopped engine and waits until all nodes are ready and all managers reachable. */
+/**
+ * restoreLab brings the lab back to the healthy state every integration file starts from and leaves:
+ * every engine running, every node ready and active with no labels, the lab's managers (and only they)
+ * reachable Raft members, no services. Each file calls it before its first test and after its last, so a
+ * file that stopped daemons, changed roles or was killed halfway cannot break the next one.
+ */
 export async function restoreLab(lab: Lab): Promise<void> {
   for (const n of lab.nodes) if (!lab.isRunning(n)) await lab.startDaemon(n);
-  await waitUntil('every lab node ready and every manager reachable', async () => {
-    const manager = await runningManager(lab);
-    const nodes = await portFor(manager).listNodes();
+  const wantManagers = new Set(lab.managers.map((m) => m.name));
+  const settle = { timeoutMs: 120_000, intervalMs: 250 };
+  // Every node known and ready, and a majority answering, before roles are touched.
+  await waitUntil('every lab node ready', async () => {
+    const nodes = await portFor(await runningManager(lab)).listNodes();
+    return lab.nodes.every((l) => nodes.some((n) => n.hostname === l.name && n.state === 'ready'));
+  }, settle);
+  // Roles: promotions first (they only add fault tolerance), then demotions, one at a time, each awaited.
+  for (const phase of ['promote', 'demote'] as const) {
+    for (;;) {
+      const port = portFor(await runningManager(lab));
+      const nodes = (await port.listNodes()).filter((n) => lab.nodes.some((l) => l.name === n.hostname));
+      const wrong = nodes.find((n) => (phase === 'promote' ? wantManagers.has(n.hostname) && n.role !== 'manager' : !wantManagers.has(n.hostname) && n.role === 'manager'));
+      if (!wrong) break;
+      await port.updateNode(wrong.id, wrong.version, { ...wrong.spec, Role: phase === 'promote' ? 'manager' : 'worker' }).catch(() => undefined);
+      await waitUntil(`${wrong.hostname} to be ${phase}d`, async () => {
+        const n = await portFor(await runningManager(lab)).inspectNode(wrong.id);
+        return phase === 'promote' ? n.manager?.reachability === 'reachable' : n.manager === undefined;
+      }, settle);
+    }
+  }
+  await waitUntil('no labels and every node active', async () => {
+    const p = portFor(await runningManager(lab));
+    const nodes = await p.listNodes();
+    const dirty = nodes.filter((n) => Object.keys(n.labels).length > 0 || n.availability !== 'active');
+    for (const n of dirty) await p.updateNode(n.id, n.version, { ...n.spec, Labels: {}, Availability: 'active' }).catch(() => undefined);
+    return dirty.length === 0;
+  }, settle);
+  await waitUntil('no services left', async () => {
+    const p = portFor(await runningManager(lab));
+    const services = await p.listServices();
+    if (services.length > 0) await removeServices(lab, ...services.map((s) => s.name));
+    return services.length === 0;
+  }, settle);
+  await waitUntil('every lab node ready and only the lab managers reachable', async () => {
+    const nodes = await portFor(await runningManager(lab)).listNodes();
     return nodes.length === lab.nodes.length &&
       nodes.every((n) => n.state === 'ready') &&
-      nodes.filter((n) => n.manager?.reachability === 'reachable').length === lab.managers.length;
-  }, { timeoutMs: 90_000, intervalMs: 250 });
+      nodes.every((n) => (n.manager?.reachability === 'reachable') === wantManagers.has(n.hostname));
+  }, settle);
 }
