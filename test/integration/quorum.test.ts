@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 describe('manager failures', () => {
-  it('counts unreachable managers, answers no-quorum without a majority, and stops within 5 s mid-pass', async () => {
+  it('counts unreachable managers, changes no role and says so without a majority, stops within 5 s mid-pass, and leaves nothing half-done', async () => {
     const manager = await runningManager(lab);
     const leaderName = (await portFor(manager).listNodes()).find((n) => n.manager?.leader)!.hostname;
     const leader = lab.node(leaderName);
