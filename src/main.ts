@@ -10,6 +10,23 @@ import { planCommand, applyCommand, runCommand } from './commands/controller.js'
 import type { SourceOptions } from './desired-state/open-source.js';
 import type { EngineOptions } from './docker/engine.js';
 
+/**
+ * envFlag reads a boolean environment variable the way operators write them: 1/true/yes/on, or
+ * 0/false/no/off (any case); unset or empty is undefined. Anything else is an error naming the variable.
+ */
+export function envFlag(name: string, env: NodeJS.ProcessEnv = process.env): boolean | undefined {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return undefined;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new Error(`${name}=${env[name]}: expected true or false (also 1/0, yes/no, on/off)`);
+}
+
+function dryRunOption(): Option {
+  // Not commander's .env(): it would turn WARDEN_DRY_RUN=false into --dry-run. See envFlag.
+  return new Option('--dry-run', 'change nothing, as policy.mode: observe (env WARDEN_DRY_RUN=true|false)');
+}
+
 function hostOption(): Option {
   return new Option('-H, --host <url>', 'Docker engine: unix:///path or tcp://host:port (default: DOCKER_HOST, then the local socket)');
 }
@@ -67,16 +84,17 @@ export async function main(argv: string[]): Promise<number> {
     } else if (name === 'apply') {
       cmd
         .description('run one pass and apply it (0 converged, 1 drift remains, 2 error)')
-        .addOption(new Option('--dry-run', 'change nothing, as policy.mode: observe').env('WARDEN_DRY_RUN'))
-        .action(async (opts: SourceOptions & EngineOptions & { dryRun?: boolean }) => set(await applyCommand(opts)));
+        .addOption(dryRunOption())
+        .action(async (opts: SourceOptions & EngineOptions & { dryRun?: boolean }) =>
+          set(await applyCommand({ ...opts, dryRun: opts.dryRun ?? envFlag('WARDEN_DRY_RUN') ?? false })));
     } else {
       cmd
         .description('run the controller until SIGTERM')
-        .addOption(new Option('--dry-run', 'change nothing, as policy.mode: observe').env('WARDEN_DRY_RUN'))
+        .addOption(dryRunOption())
         .addOption(new Option('--listen <addr>', 'address for /metrics, /livez, /readyz, /status').env('WARDEN_LISTEN').default(':9095'))
         .addOption(new Option('--log-level <level>', 'pino log level').env('WARDEN_LOG_LEVEL').default('info'))
         .action(async (opts: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string }) =>
-          set(await runCommand(opts)));
+          set(await runCommand({ ...opts, dryRun: opts.dryRun ?? envFlag('WARDEN_DRY_RUN') ?? false })));
     }
   }
 

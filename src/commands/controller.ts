@@ -93,6 +93,13 @@ export async function applyCommand(opts: SourceOptions & EngineOptions & { dryRu
     process.stderr.write(`warden apply: ${after.error}\n`);
     return 2;
   }
+  // As `plan`: a reconciler that failed says nothing about drift; that is an error (2), not a verdict.
+  const failed = after.results.find((r) => r.error !== undefined);
+  if (failed) {
+    process.stderr.write(formatPlan(got.loaded, after));
+    process.stderr.write(`warden apply: ${failed.id}: ${failed.error}\n`);
+    return 2;
+  }
   if (hasDrift(after)) {
     process.stderr.write(formatPlan(got.loaded, after));
     return 1;

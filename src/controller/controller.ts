@@ -39,7 +39,10 @@ export interface ControllerOptions {
   dryRun?: boolean;
   /** leaderOnly gates actions on this engine's node being the Raft leader (default true; `apply` turns it off). */
   leaderOnly?: boolean;
-  /** debounceMs is how long triggers must be quiet before a pass starts (default 50 ms). */
+  /**
+   * debounceMs (default 50 ms): a trigger that finds the controller idle, with no pass in the last
+   * debounceMs, starts a pass at once; triggers that follow wait until they have been quiet this long.
+   */
   debounceMs?: number;
   /** maxDelayMs bounds how long a steady stream of triggers can hold a pass back (default 500 ms). */
   maxDelayMs?: number;
@@ -129,6 +132,7 @@ export class Controller {
   private pending = new Set<string>();
   private firstPendingAt = 0;
   private lastTriggerAt = 0;
+  private lastPassEndAt = Number.NEGATIVE_INFINITY;
   private wake: (() => void) | undefined;
   private onResyncChange: (() => void) | undefined;
 
@@ -241,9 +245,12 @@ export class Controller {
         this.wake = undefined;
         continue;
       }
-      // Coalesce: wait until triggers have been quiet for debounceMs, or maxDelayMs since the first.
+      // Act on the first trigger at once (the drift it reports is usually all there is), then coalesce:
+      // triggers that arrive during or right after a pass wait until they have been quiet for
+      // debounceMs, or maxDelayMs since the first, so a burst of events costs two or three passes.
       const now = performance.now();
-      const due = Math.min(this.lastTriggerAt + this.debounceMs, this.firstPendingAt + this.maxDelayMs);
+      const leading = now - this.lastPassEndAt >= this.debounceMs;
+      const due = leading ? now : Math.min(this.lastTriggerAt + this.debounceMs, this.firstPendingAt + this.maxDelayMs);
       if (due > now) {
         await sleep(due - now, undefined, { signal }).catch(() => undefined);
         continue;
@@ -251,6 +258,7 @@ export class Controller {
       const reasons = [...this.pending];
       this.pending.clear();
       await this.pass(reasons, signal);
+      this.lastPassEndAt = performance.now();
     }
   }
 

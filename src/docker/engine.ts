@@ -32,7 +32,8 @@ export function dockerConnection(opts: EngineOptions = {}): Docker.DockerOptions
   if (host.startsWith('/')) return { socketPath: host, describe: `unix://${host}` };
   const m = /^(tcp|https?):\/\/([^:/]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(host);
   if (!m) throw new EngineError('unreachable', `cannot use engine address ${host}: expected unix:///path or tcp://host:port`, undefined);
-  const tls = Boolean(env.DOCKER_TLS_VERIFY) && env.DOCKER_TLS_VERIFY !== '0';
+  // As the docker CLI reads it: any non-empty value turns TLS on, "0" and "false" included.
+  const tls = Boolean(env.DOCKER_TLS_VERIFY);
   const base = { host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3] ?? (tls ? 2376 : 2375)) };
   if (!tls) return { ...base, protocol: 'http', describe: host };
   const certPath = env.DOCKER_CERT_PATH || join(homedir(), '.docker');

@@ -159,7 +159,7 @@ describe('a pass', () => {
 });
 
 describe('the loop', () => {
-  it('serves a burst of events with one pass', async () => {
+  it('acts on the first event at once and serves the rest of a burst with one more pass', async () => {
     const { port, controller } = setup({ replicas: 3 });
     const ac = new AbortController();
     const passes: string[][] = [];
@@ -170,10 +170,23 @@ describe('the loop', () => {
     };
     const running = controller.start(ac.signal);
     await vi.waitFor(() => expect(passes.length).toBe(1)); // the desired state's own pass
-    for (let i = 0; i < 20; i++) port.emit({ type: 'service', action: 'update', id: 'id-api', attributes: {}, timeMs: 0 });
-    await vi.waitFor(() => expect(passes.length).toBe(2));
+    // Once the quiet window (debounceMs, 50 ms here) after that pass is over, a lone event starts a
+    // pass without waiting for the window: well before a trailing pass could (>= 50 ms).
+    const passEnd = performance.now();
+    await vi.waitFor(() => expect(performance.now() - passEnd).toBeGreaterThan(60), { interval: 5 });
+    const t0 = performance.now();
+    port.emit({ type: 'service', action: 'update', id: 'id-api', attributes: {}, timeMs: 0 });
+    await vi.waitFor(() => expect(passes.length).toBe(2), { interval: 1 });
+    expect(performance.now() - t0).toBeLessThan(50);
+    // A burst of 100 right after it: coalesced into at most two more passes.
+    for (let i = 0; i < 100; i++) port.emit({ type: 'service', action: 'update', id: 'id-api', attributes: {}, timeMs: 0 });
+    await vi.waitFor(() => expect(passes.length).toBeGreaterThanOrEqual(3));
+    // No further pass may come later than maxDelayMs (500 ms) after the burst: wait that long, then count.
+    const burstEnd = performance.now();
+    await vi.waitFor(() => expect(performance.now() - burstEnd).toBeGreaterThan(600), { timeout: 2_000, interval: 20 });
     ac.abort();
     await running;
+    expect(passes.length).toBeLessThanOrEqual(4);
     expect(passes[1]).toEqual(['service-update']);
   });
 

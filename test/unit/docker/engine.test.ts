@@ -15,7 +15,7 @@ describe('dockerConnection finds the engine as the docker CLI does', () => {
     ['tcp:// without TLS on 2375', { env: { DOCKER_HOST: 'tcp://10.0.0.5' } }, { host: '10.0.0.5', port: 2375, protocol: 'http' }],
     ['tcp:// with a port', { env: { DOCKER_HOST: 'tcp://10.0.0.5:2380' } }, { host: '10.0.0.5', port: 2380, protocol: 'http' }],
     ['an IPv6 address', { host: 'tcp://[::1]:2375', env: {} }, { host: '::1', port: 2375 }],
-    ['DOCKER_TLS_VERIFY=0 is off', { env: { DOCKER_HOST: 'tcp://h:2375', DOCKER_TLS_VERIFY: '0' } }, { protocol: 'http' }],
+    ['DOCKER_TLS_VERIFY empty is off', { env: { DOCKER_HOST: 'tcp://h:2375', DOCKER_TLS_VERIFY: '' } }, { protocol: 'http' }],
   ])('%s', (_name, opts, expected) => {
     expect(dockerConnection(opts)).toMatchObject(expected);
   });
@@ -27,6 +27,11 @@ describe('dockerConnection finds the engine as the docker CLI does', () => {
     expect(conn).toMatchObject({ host: 'manager', port: 2376, protocol: 'https' });
     expect(String(conn.ca)).toBe('ca.pem');
     expect(String(conn.key)).toBe('key.pem');
+  });
+
+  it.each(['0', 'false', '1'])('DOCKER_TLS_VERIFY=%s turns TLS on, as the docker CLI reads it', (value) => {
+    expect(() => dockerConnection({ env: { DOCKER_HOST: 'tcp://m:2376', DOCKER_TLS_VERIFY: value, DOCKER_CERT_PATH: '/nonexistent' } }))
+      .toThrow(/DOCKER_TLS_VERIFY is set/);
   });
 
   it('says which certificates are missing', () => {
