@@ -131,6 +131,7 @@ function mergeServices(explicit: ServiceEntry[], fromStacks: Located[], src: Yam
     if (s.replicas !== undefined) service.replicas = s.replicas;
     if (s.placement !== undefined) service.placement = { ...s.placement };
     if (s.dependsOn !== undefined) service.dependsOn = [...s.dependsOn];
+    if (s.rebalance !== undefined) service.rebalance = s.rebalance;
     byName.set(s.name, { service, at: (m) => problemAt(src, ['spec', 'services', i, 'dependsOn'], m) });
   });
   for (const s of fromStacks) {
@@ -201,6 +202,7 @@ function resolve(doc: ClusterState, services: DesiredService[] | undefined): Des
       maxActionsPerPass: spec.policy.maxActionsPerPass,
       resync: spec.policy.resync,
       ignoreLabel: spec.policy.ignoreLabel,
+      rebalance: spec.policy.rebalance,
     },
   };
   const window = spec.policy.disruptiveWindow;

@@ -182,6 +182,10 @@ export const ServiceEntry = z
       .array(ServiceName)
       .describe('restart ordering: start after these services are healthy')
       .optional(),
+    rebalance: z
+      .boolean()
+      .describe('spread running tasks again (one forced rolling update) when they are uneven, e.g. after a node returns (default: policy.rebalance)')
+      .optional(),
   })
   .describe('a swarm service');
 /** ServiceEntry is the inferred type of the ServiceEntry schema. */
@@ -313,6 +317,10 @@ export const PolicySection = z
     ignoreLabel: checked(labelKeyProblem)
       .default('warden.ignore')
       .describe('a service or node labelled <ignoreLabel>=true is never touched'),
+    rebalance: z
+      .boolean()
+      .default(false)
+      .describe('default for services[].rebalance'),
   })
   .describe('spec.policy: mode, caps and schedule');
 /** PolicySection is the inferred type of the PolicySection schema. */
@@ -333,6 +341,7 @@ export const Spec = z
       maxActionsPerPass: 20,
       resync: '*/30 * * * * *',
       ignoreLabel: 'warden.ignore',
+      rebalance: false,
     }),
   })
   .describe('the desired state; every section is optional');

@@ -41,6 +41,8 @@ export interface DesiredService {
   replicas?: number;
   placement?: DesiredPlacement;
   dependsOn?: string[];
+  /** rebalance turns forced rebalancing on or off for this service; absent: policy.rebalance. */
+  rebalance?: boolean;
   /** origin says where the entry came from: `services` or `stack:<name>`. */
   origin: string;
 }
@@ -77,6 +79,8 @@ export interface DesiredPolicy {
   resync: string;
   disruptiveWindow?: { cron: string; durationMs: number };
   ignoreLabel: string;
+  /** rebalance is the default for services[].rebalance (default false). */
+  rebalance: boolean;
 }
 
 /** DesiredState is one loaded, valid desired-state file. Sections absent from the file are undefined. */

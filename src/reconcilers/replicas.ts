@@ -1,8 +1,10 @@
 // The replicas reconciler: the replica count of replicated services (contract §2). A manual
-// `docker service scale` is reverted; global and job services are reported, never changed.
+// `docker service scale` is reverted; global and job services are reported, never changed. It is also the
+// one reconciler that reports a service named in `services` but missing from the cluster, whatever keys
+// its entry has, so that the drift is counted once (placement and rebalance skip missing services).
 import { isIgnored, type Action, type Drift, type Plan, type Reconciler } from './types.js';
 
-/** replicas keeps each replicated service at `services[].replicas`. */
+/** replicas keeps each replicated service at `services[].replicas` and reports every missing service. */
 export const replicas: Reconciler<'replicas'> = {
   id: 'replicas',
   actions: ['scale-service'],
@@ -11,12 +13,12 @@ export const replicas: Reconciler<'replicas'> = {
     const actions: Action[] = [];
     const byName = new Map(observed.services.map((s) => [s.name, s]));
     for (const want of desired.services ?? []) {
-      if (want.replicas === undefined) continue;
       const svc = byName.get(want.name);
       if (!svc) {
-        drift.push({ object: want.name, message: `service is missing from the cluster (wants ${want.replicas} replicas; warden does not create services)` });
+        drift.push({ object: want.name, message: 'service is missing from the cluster (warden does not create services)' });
         continue;
       }
+      if (want.replicas === undefined) continue;
       if (svc.mode !== 'replicated') {
         // Changing a service's mode is refused by the engine (501) and would replace every task.
         drift.push({ object: want.name, message: `service is ${svc.mode}: a replica count does not apply to it (wants ${want.replicas})` });

@@ -9,7 +9,7 @@ export function desired(over: Partial<Omit<DesiredState, 'policy'>> & { policy?:
   return {
     cluster: 'test',
     ...rest,
-    policy: { mode: 'enforce', reconcilers: {}, maxActionsPerPass: 20, resync: '*/30 * * * * *', ignoreLabel: 'warden.ignore', ...policy },
+    policy: { mode: 'enforce', reconcilers: {}, maxActionsPerPass: 20, resync: '*/30 * * * * *', ignoreLabel: 'warden.ignore', rebalance: false, ...policy },
   };
 }
 

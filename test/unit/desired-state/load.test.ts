@@ -51,6 +51,8 @@ describe('bad documents', () => {
     ['quoted maxReplicasPerNode', '  services:\n    - name: api\n      placement: { maxReplicasPerNode: "1" }\n', 8, 40, 'expected a number, got the string "1"'],
     ['service listed twice', '  services:\n    - name: api\n    - name: api\n', 8, 13, 'service api is already listed at line 7'],
     ['service depending on itself', '  services:\n    - name: api\n      dependsOn: [api]\n', 8, 19, 'api cannot depend on itself'],
+    ['rebalance as a word', '  services:\n    - name: api\n      rebalance: "yes"\n', 8, 18, 'spec.services[0].rebalance: expected true or false, got the string "yes"'],
+    ['policy.rebalance as a word', '  policy:\n    rebalance: on\n', 7, 16, 'spec.policy.rebalance: expected true or false, got the string "on"'],
     ['dependency cycle', '  services:\n    - name: a\n      dependsOn: [b]\n    - name: b\n      dependsOn: [a]\n', 8, 18, 'dependency cycle a → b → a'],
     // volumes
     ['relative volume path', '  volumes:\n    - path: data/db\n      owner: 70\n', 7, 13, '"data/db" is not an absolute path'],
@@ -126,7 +128,7 @@ describe('good documents', () => {
     const loaded = await loadDesiredStateText(`${HEAD}  {}\n`, 'w.yml');
     expect(loaded.state).toEqual({
       cluster: 't',
-      policy: { mode: 'enforce', reconcilers: {}, maxActionsPerPass: 20, resync: '*/30 * * * * *', ignoreLabel: 'warden.ignore' },
+      policy: { mode: 'enforce', reconcilers: {}, maxActionsPerPass: 20, resync: '*/30 * * * * *', ignoreLabel: 'warden.ignore', rebalance: false },
     });
     expect(loaded.revision).toMatch(/^[0-9a-f]{12}$/);
     expect(loaded.source).toBe('w.yml');
@@ -158,7 +160,7 @@ describe('good documents', () => {
         '    - { path: /mnt/NASVolume/msa_es, owner: 1000, mode: "2775", recursive: true }\n' +
         '  registry: { service: registry, address: "10.0.0.5:5000" }\n' +
         '  policy:\n    mode: observe\n    reconcilers: { volumes: enforce }\n    maxActionsPerPass: 5\n' +
-        '    resync: "0 */5 * * * *"\n    disruptiveWindow: { cron: "0 2 * * *", duration: 2h }\n    ignoreLabel: ops.hands-off\n',
+        '    resync: "0 */5 * * * *"\n    disruptiveWindow: { cron: "0 2 * * *", duration: 2h }\n    ignoreLabel: ops.hands-off\n    rebalance: true\n',
       'w.yml',
     );
     expect(loaded.state.volumes).toEqual([
@@ -173,6 +175,7 @@ describe('good documents', () => {
       resync: '0 */5 * * * *',
       disruptiveWindow: { cron: '0 2 * * *', durationMs: 7_200_000 },
       ignoreLabel: 'ops.hands-off',
+      rebalance: true,
     });
   });
 
@@ -180,7 +183,7 @@ describe('good documents', () => {
     const loaded = await loadDesiredStateText(
       `${HEAD}  nodes:\n    - match: { hostname: "db-*", labels: { zone: a } }\n      labels: { function: database }\n      availability: drain\n` +
         '  services:\n    - name: msa_api\n      replicas: 3\n      placement:\n        constraints: ["node.labels.function == app", "node.role!=manager"]\n' +
-        '        preferences: [node.labels.zone]\n        maxReplicasPerNode: 1\n      dependsOn: [msa_db, external_service]\n',
+        '        preferences: [node.labels.zone]\n        maxReplicasPerNode: 1\n      dependsOn: [msa_db, external_service]\n      rebalance: true\n',
       'w.yml',
     );
     expect(loaded.state.nodes).toEqual([
@@ -194,6 +197,7 @@ describe('good documents', () => {
         replicas: 3,
         placement: { constraints: ['node.labels.function == app', 'node.role!=manager'], preferences: ['node.labels.zone'], maxReplicasPerNode: 1 },
         dependsOn: ['msa_db', 'external_service'],
+        rebalance: true,
       },
     ]);
   });
