@@ -75,7 +75,12 @@ export async function main(argv: string[]): Promise<number> {
         .addOption(new Option('--dry-run', 'change nothing, as policy.mode: observe').env('WARDEN_DRY_RUN'))
         .addOption(new Option('--listen <addr>', 'address for /metrics, /livez, /readyz, /status').env('WARDEN_LISTEN').default(':9095'))
         .addOption(new Option('--log-level <level>', 'pino log level').env('WARDEN_LOG_LEVEL').default('info'))
-        .action(async (opts: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string }) =>
+        .addOption(
+          new Option('--webhook-secret-file <path>', 'file with the git webhook secret (a Docker secret); turns on POST /hooks/git (git sources only)').env(
+            'WARDEN_WEBHOOK_SECRET_FILE',
+          ),
+        )
+        .action(async (opts: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string; webhookSecretFile?: string }) =>
           set(await runCommand(opts)));
     }
   }
