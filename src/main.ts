@@ -93,7 +93,12 @@ export async function main(argv: string[]): Promise<number> {
         .addOption(dryRunOption())
         .addOption(new Option('--listen <addr>', 'address for /metrics, /livez, /readyz, /status').env('WARDEN_LISTEN').default(':9095'))
         .addOption(new Option('--log-level <level>', 'pino log level').env('WARDEN_LOG_LEVEL').default('info'))
-        .action(async (opts: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string }) =>
+        .addOption(
+          new Option('--webhook-secret-file <path>', 'file with the git webhook secret (a Docker secret); turns on POST /hooks/git (git sources only)').env(
+            'WARDEN_WEBHOOK_SECRET_FILE',
+          ),
+        )
+        .action(async (opts: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string; webhookSecretFile?: string }) =>
           set(await runCommand({ ...opts, dryRun: opts.dryRun ?? envFlag('WARDEN_DRY_RUN') ?? false })));
     }
   }

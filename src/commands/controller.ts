@@ -5,6 +5,7 @@ import { Controller, type PassResult } from '../controller/controller.js';
 import { createLogger } from '../controller/log.js';
 import { Metrics } from '../controller/metrics.js';
 import { serve } from '../controller/server.js';
+import { createWebhookHandler, readWebhookSecret, WEBHOOK_PATH, type WebhookHandler } from '../controller/webhook.js';
 import { openSource, type SourceOptions } from '../desired-state/open-source.js';
 import type { DesiredStateSource, LoadedState } from '../desired-state/source.js';
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
@@ -108,7 +109,9 @@ export async function applyCommand(opts: SourceOptions & EngineOptions & { dryRu
 }
 
 /** runCommand is the daemon: it runs until SIGTERM or SIGINT, then exits 0. */
-export async function runCommand(opts: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string }): Promise<number> {
+export async function runCommand(
+  opts: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string; webhookSecretFile?: string },
+): Promise<number> {
   const logger = createLogger(opts.logLevel);
   let source: DesiredStateSource;
   try {
@@ -119,6 +122,23 @@ export async function runCommand(opts: SourceOptions & EngineOptions & { dryRun?
   }
   const port = createDockerPort({ host: opts.host });
   const metrics = new Metrics();
+  let webhook: WebhookHandler | undefined;
+  if (opts.webhookSecretFile !== undefined && opts.webhookSecretFile !== '') {
+    const refresh = source.refresh?.bind(source);
+    if (!refresh) {
+      // A file source is re-read when it changes: a webhook would have nothing to add, and a secret
+      // given for it is more likely a mistake (the wrong source) than a wish.
+      logger.fatal({ source: source.description }, 'the git webhook needs a git source (--git-url); a file source (-f) is re-read when it changes');
+      return 2;
+    }
+    try {
+      const secret = await readWebhookSecret(opts.webhookSecretFile);
+      webhook = createWebhookHandler({ secret, refresh, logger, onResult: (result) => metrics.webhookRequests.inc({ result }) });
+    } catch (err) {
+      logger.fatal({ err }, 'cannot read the git webhook secret');
+      return 2;
+    }
+  }
   const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false });
   const stop = new AbortController();
   let looping = false;
@@ -129,6 +149,7 @@ export async function runCommand(opts: SourceOptions & EngineOptions & { dryRun?
       live: () => looping,
       ready: () => controller.ready,
       status: () => controller.status(),
+      ...(webhook ? { webhook } : {}),
     });
   } catch (err) {
     logger.fatal({ err, listen: opts.listen }, 'cannot listen');
@@ -140,7 +161,10 @@ export async function runCommand(opts: SourceOptions & EngineOptions & { dryRun?
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-  logger.info({ listen: opts.listen, source: source.description, engine: port.describe, dryRun: opts.dryRun ?? false }, 'warden starting');
+  logger.info(
+    { listen: opts.listen, source: source.description, engine: port.describe, dryRun: opts.dryRun ?? false, webhook: webhook ? WEBHOOK_PATH : 'off' },
+    'warden starting',
+  );
 
   // The loop runs from the start (so /livez is true while a slow git clone is under way); it acts
   // once a desired state is in force.

@@ -7,7 +7,7 @@ export function createLogger(level = 'info', destination?: pino.DestinationStrea
     {
       level,
       base: { app: 'swarm-warden' },
-      redact: { paths: ['password', 'token', 'credentials', '*.password', '*.token', '*.credentials'], censor: '[redacted]' },
+      redact: { paths: ['password', 'token', 'credentials', 'secret', '*.password', '*.token', '*.credentials', '*.secret'], censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

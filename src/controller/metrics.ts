@@ -2,6 +2,7 @@
 // known up front is created at zero at start-up, so that a scrape shows the whole set from the first pass.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
+import { WEBHOOK_RESULTS, type WebhookResult } from './webhook.js';
 
 /** SUPPRESS_REASONS are why an action was not applied (contract §4, plus `ignored` and `backoff`). */
 export const SUPPRESS_REASONS = ['observe', 'window', 'cap', 'flapping', 'quorum', 'ignored', 'backoff'] as const;
@@ -23,6 +24,8 @@ export class Metrics {
   readonly lastSync: Gauge;
   readonly swarmManagers: Gauge<'status'>;
   readonly faultTolerance: Gauge;
+  /** webhookRequests counts `POST /hooks/git` requests by result (all 0 while the webhook is off). */
+  readonly webhookRequests: Counter<'result'>;
 
   /** constructor registers everything; processMetrics (default true) adds the client's process metrics. */
   constructor(opts: { registry?: Registry; processMetrics?: boolean } = {}) {
@@ -59,6 +62,8 @@ export class Metrics {
     this.lastSync.set(0);
     for (const status of ['reachable', 'unreachable'] as const) this.swarmManagers.set({ status }, 0);
     this.faultTolerance.set(0);
+    this.webhookRequests = new Counter({ name: 'warden_webhook_requests_total', help: 'Git webhook requests (POST /hooks/git), by result.', labelNames: ['result'], registers });
+    for (const result of WEBHOOK_RESULTS) this.webhookRequests.inc({ result: result satisfies WebhookResult }, 0);
   }
 
   /** setDesiredState records the desired state in force (one series: the old one is removed). */

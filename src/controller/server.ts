@@ -1,7 +1,9 @@
 // The read-only HTTP endpoints (contract §5): /metrics, /livez, /readyz, /status. Nothing here changes
-// the cluster.
+// the cluster. The one POST, the git webhook (./webhook.ts), exists only when a secret is configured
+// and only makes the git source fetch now.
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { WEBHOOK_PATH, type WebhookHandler } from './webhook.js';
 
 /** Probes are what the endpoints report. */
 export interface Probes {
@@ -9,6 +11,8 @@ export interface Probes {
   live(): boolean;
   ready(): boolean;
   status(): unknown;
+  /** webhook serves `POST /hooks/git`; absent (the default) makes that path 404. */
+  webhook?: WebhookHandler;
 }
 
 /** parseListen turns `:9095`, `9095`, `127.0.0.1:9095` or `[::1]:9095` into a host and a port. */
@@ -25,6 +29,13 @@ export async function serve(listen: string, probes: Probes): Promise<Server> {
   const { host, port } = parseListen(listen);
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (path === WEBHOOK_PATH) {
+      // Off unless a secret is configured: then the path does not exist, whatever the method.
+      if (!probes.webhook) res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: the git webhook is off (no --webhook-secret-file)\n');
+      else if (req.method === 'POST') probes.webhook(req, res);
+      else res.writeHead(405, { allow: 'POST' }).end();
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;

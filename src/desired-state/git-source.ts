@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadDesiredStateText } from './load.js';
 import { redact, redactUrl, urlPassword } from './redact.js';
-import { DesiredStateError, type DesiredStateSource, type LoadedState, type SourceHandlers } from './source.js';
+import { DesiredStateError, type DesiredStateSource, type LoadedState, type RefreshOutcome, type SourceHandlers } from './source.js';
 
 /** GitSourceOptions name the repository, the branch or tag, and the file in it. */
 export interface GitSourceOptions {
@@ -192,10 +192,29 @@ export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
     return serialized(async () => loadAt(await fetch(signal), signal));
   }
 
+  // refresh (the git webhook) and the poll loop share this state: at most one fetch in flight and at
+  // most one queued behind it, however many calls arrive (contract §5: a flood is coalesced).
+  let fetching = false;
+  let queued = false;
+  let wakeUp: (() => void) | undefined;
+
+  function refresh(): RefreshOutcome {
+    if (queued) return 'coalesced';
+    queued = true;
+    if (fetching) return 'queued';
+    // Sleeping between polls (or not watching yet: the loop's first round fetches at once anyway).
+    wakeUp?.();
+    return 'started';
+  }
+
   async function watchRepo(signal: AbortSignal, handlers: SourceHandlers): Promise<void> {
     let reported = lastRevision;
     let attempted = lastRevision;
     while (!signal.aborted) {
+      // Cleared before the fetch starts: a refresh from now on asks for one more round after this one,
+      // since the push it announces may have landed after this fetch read the ref.
+      queued = false;
+      fetching = true;
       try {
         await serialized(async () => {
           const sha = await fetch(signal);
@@ -211,23 +230,24 @@ export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
       } catch (err) {
         if (!signal.aborted) handlers.onError(err as Error);
       }
-      await sleep(opts.intervalMs, signal);
+      fetching = false;
+      if (queued) continue;
+      // Sleep until the next poll, the abort, or a refresh, whichever comes first; each ends the others.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(wake, opts.intervalMs);
+        function wake(): void {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', wake);
+          wakeUp = undefined;
+          resolve();
+        }
+        if (signal.aborted) return wake();
+        signal.addEventListener('abort', wake, { once: true });
+        wakeUp = wake;
+      });
     }
     await queue;
   }
 
-  return { kind: 'git', description, load, watch: watchRepo };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return { kind: 'git', description, load, watch: watchRepo, refresh };
 }

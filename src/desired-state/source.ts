@@ -51,4 +51,16 @@ export interface DesiredStateSource {
   load(signal?: AbortSignal): Promise<LoadedState>;
   /** watch reports changes until the signal aborts, then resolves; it never throws for a failed load. */
   watch(signal: AbortSignal, handlers: SourceHandlers): Promise<void>;
+  /**
+   * refresh asks a watched source to look again now instead of at its next poll (the git webhook);
+   * absent on sources that notice changes by themselves (a file). Calls coalesce: one look in flight,
+   * at most one queued.
+   */
+  refresh?(): RefreshOutcome;
 }
+
+/**
+ * RefreshOutcome says what a refresh call did: `started` a look now, `queued` one to run after the
+ * look in flight, or was `coalesced` into one already queued.
+ */
+export type RefreshOutcome = 'started' | 'queued' | 'coalesced';
