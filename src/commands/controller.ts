@@ -13,8 +13,8 @@ import { createDockerPort, type EngineOptions } from '../docker/engine.js';
 /** APPLY_MAX_PASSES bounds the passes of one `warden apply` (default 20): it stops earlier once a pass applies nothing. */
 export const APPLY_MAX_PASSES = 20;
 
-/** RUN_STOP_TIMEOUT_MS bounds how long `run` waits for a pass in flight after SIGTERM. */
-export const RUN_STOP_TIMEOUT_MS = 4_000;
+/** RUN_STOP_TIMEOUT_MS bounds how long `run` waits for a pass in flight after SIGTERM (default 1 s). */
+export const RUN_STOP_TIMEOUT_MS = 1_000;
 
 interface Loaded {
   source: DesiredStateSource;
@@ -183,13 +183,17 @@ export async function runCommand(
     onError: (err) => controller.desiredStateFailed(err),
   });
   await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
-  // A pass in flight gets a moment to finish its write; the process exits either way.
+  // Stop listening and drop every connection at once: scrapers keep connections alive, and a connection
+  // that never sent a request would otherwise hold close() until the server's header timeout.
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+  // A pass in flight gets a moment to finish its write; the process exits either way, well within the
+  // 10 s swarm gives a task after SIGTERM.
   const stopped = await Promise.race([
     Promise.all([loop, watching]).then(() => true),
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), RUN_STOP_TIMEOUT_MS).unref()),
   ]);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeAllConnections();
+  await closed;
   logger.info({ clean: stopped }, 'stopped');
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
