@@ -176,11 +176,11 @@ export async function runCommand(
     controller.setDesired(await source.load(stop.signal));
   } catch (err) {
     // Not fatal: the source is watched, and the controller acts once a good state arrives.
-    if (!stop.signal.aborted) controller.desiredStateFailed(err as Error);
+    if (!stop.signal.aborted) controller.desiredStateFailed(err as Error, source.description);
   }
   const watching = source.watch(stop.signal, {
     onLoad: (loaded) => controller.setDesired(loaded),
-    onError: (err) => controller.desiredStateFailed(err),
+    onError: (err) => controller.desiredStateFailed(err, source.description),
   });
   await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
   // Stop listening and drop every connection at once: scrapers keep connections alive, and a connection

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { schedule as cronSchedule } from 'node-cron';
 import type { Logger } from 'pino';
-import { formatProblem, type LoadedState } from '../desired-state/source.js';
+import { DesiredStateError, formatProblem, type LoadedState } from '../desired-state/source.js';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
 import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
@@ -92,6 +92,8 @@ export interface ControllerStatus {
   cluster: string | undefined;
   desiredStateValid: boolean;
   desiredStateError: string | undefined;
+  /** failedRevision is the revision of the newest load that failed (undefined once a newer one loads). */
+  failedRevision: string | undefined;
   engineAnswered: boolean;
   lastPass: Omit<PassResult, 'results'> | undefined;
   drift: Record<string, Drift[]>;
@@ -119,6 +121,7 @@ export class Controller {
 
   private loaded: LoadedState | undefined;
   private loadError: string | undefined;
+  private failedRevision: string | undefined;
   private engineAnswered = false;
   private leader = false;
   private lastPass: PassResult | undefined;
@@ -157,8 +160,8 @@ export class Controller {
     const previous = this.loaded;
     this.loaded = loaded;
     this.loadError = undefined;
+    this.failedRevision = undefined;
     this.safety.onRevision(loaded.revision);
-    this.metrics.desiredStateValid.set(1);
     this.metrics.setDesiredState(loaded.state.cluster, loaded.source, loaded.revision);
     if (previous?.state.policy.resync !== loaded.state.policy.resync) this.onResyncChange?.();
     this.log.info({ revision: loaded.revision, source: loaded.source, cluster: loaded.state.cluster }, 'desired state loaded');
@@ -167,10 +170,11 @@ export class Controller {
   }
 
   /** desiredStateFailed records a failed load; the last good desired state stays in force. */
-  desiredStateFailed(error: Error): void {
+  desiredStateFailed(error: Error, source = this.loaded?.source ?? 'unknown'): void {
     this.loadError = error.message;
-    this.metrics.desiredStateValid.set(0);
-    this.log.error({ err: error, revision: this.loaded?.revision }, 'desired state failed to load; the last good one stays in force');
+    this.failedRevision = error instanceof DesiredStateError ? error.revision : undefined;
+    this.metrics.setDesiredStateFailed(source, this.failedRevision);
+    this.log.error({ err: error, revision: this.loaded?.revision, failedRevision: this.failedRevision }, 'desired state failed to load; the last good one stays in force');
   }
 
   /** ready is true once a desired state is loaded and the engine has answered. */
@@ -489,6 +493,7 @@ export class Controller {
       cluster: this.loaded?.state.cluster,
       desiredStateValid: this.loadError === undefined && this.loaded !== undefined,
       desiredStateError: this.loadError,
+      failedRevision: this.failedRevision,
       engineAnswered: this.engineAnswered,
       lastPass,
       drift,

@@ -21,6 +21,7 @@ export class Metrics {
   readonly leader: Gauge;
   readonly desiredStateInfo: Gauge<'cluster' | 'source' | 'revision'>;
   readonly desiredStateValid: Gauge;
+  readonly desiredStateFailed: Gauge<'source' | 'revision'>;
   readonly lastSync: Gauge;
   readonly swarmManagers: Gauge<'status'>;
   readonly faultTolerance: Gauge;
@@ -45,6 +46,7 @@ export class Metrics {
     });
     this.leader = new Gauge({ name: 'warden_leader', help: '1 when this instance runs on the Raft leader and acts.', registers });
     this.desiredStateInfo = new Gauge({ name: 'warden_desired_state_info', help: 'The desired state in force.', labelNames: ['cluster', 'source', 'revision'], registers });
+    this.desiredStateFailed = new Gauge({ name: 'warden_desired_state_failed_info', help: 'The newest desired state that failed to load (absent while the newest loaded); the one in force is warden_desired_state_info.', labelNames: ['source', 'revision'], registers });
     this.desiredStateValid = new Gauge({ name: 'warden_desired_state_valid', help: '1 when the last load of the desired state succeeded.', registers });
     this.lastSync = new Gauge({ name: 'warden_last_sync_timestamp_seconds', help: 'When the last pass completed, in seconds since the epoch.', registers });
     this.swarmManagers = new Gauge({ name: 'warden_swarm_managers', help: 'Swarm managers by Raft reachability.', labelNames: ['status'], registers });
@@ -70,6 +72,15 @@ export class Metrics {
   setDesiredState(cluster: string, source: string, revision: string): void {
     this.desiredStateInfo.reset();
     this.desiredStateInfo.set({ cluster, source, revision }, 1);
+    this.desiredStateFailed.reset();
+    this.desiredStateValid.set(1);
+  }
+
+  /** setDesiredStateFailed records a failed load; revision is "unknown" when the content could not be read. */
+  setDesiredStateFailed(source: string, revision: string | undefined): void {
+    this.desiredStateFailed.reset();
+    this.desiredStateFailed.set({ source, revision: revision ?? 'unknown' }, 1);
+    this.desiredStateValid.set(0);
   }
 
   /** setDrift replaces a reconciler's drift: the count and one series per drifting object. */

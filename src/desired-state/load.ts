@@ -39,6 +39,16 @@ export async function loadDesiredStateFile(file: string, opts: LoadOptions = {})
 
 /** loadDesiredStateText loads a desired-state file's text; `file` names it in problems and locates its stacks. */
 export async function loadDesiredStateText(text: string, file: string, opts: LoadOptions = {}): Promise<LoadedState> {
+  try {
+    return await loadText(text, file, opts);
+  } catch (err) {
+    // Say which content failed, so that /status and the metrics can tell it from the one in force.
+    if (err instanceof DesiredStateError) err.revision ??= opts.revision ?? createHash('sha256').update(text).digest('hex').slice(0, 12);
+    throw err;
+  }
+}
+
+async function loadText(text: string, file: string, opts: LoadOptions): Promise<LoadedState> {
   const hash = createHash('sha256').update(text);
   const parsed = parseYamlSource(text, file);
   const src = parsed.source;

@@ -18,8 +18,11 @@ export function formatProblem(p: Problem): string {
 /** DesiredStateError says why a desired state could not be loaded; `problems` holds every one found. */
 export class DesiredStateError extends Error {
   override readonly name = 'DesiredStateError';
-  constructor(readonly problems: Problem[], options?: { cause?: unknown }) {
+  /** revision identifies the content that failed (a commit SHA, or a hash of the file), when known. */
+  revision: string | undefined;
+  constructor(readonly problems: Problem[], options?: { cause?: unknown; revision?: string }) {
     super(problems.map(formatProblem).join('\n'), options);
+    this.revision = options?.revision;
   }
 }
 

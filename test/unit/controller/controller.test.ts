@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { Controller } from '../../../src/controller/controller.js';
 import { Metrics } from '../../../src/controller/metrics.js';
+import { loadDesiredStateText } from '../../../src/desired-state/load.js';
 import { EngineError } from '../../../src/docker/errors.js';
 import type { DesiredPolicy } from '../../../src/desired-state/types.js';
 import { desired, loaded } from '../../support/desired.js';
@@ -139,13 +140,23 @@ describe('a pass', () => {
     expect(await fight()).toBe('applied');
   });
 
-  it('keeps the last good desired state when a load fails', async () => {
+  it('keeps the last good desired state when a load fails, and tells the failed revision from the one in force', async () => {
     const { controller, metrics, port } = setup({ replicas: 1 });
-    controller.desiredStateFailed(new Error('warden.yml:3:5: unknown key'));
+    const broken = await loadDesiredStateText('apiVersion: swarm-warden/v1\nkind: ClusterState\nmetadata: { name: x }\nspec: { replica: 1 }\n', 'warden.yml', { revision: 'badc0ffee' })
+      .catch((e: unknown) => e as Error);
+    controller.desiredStateFailed(broken as Error, 'git repo');
     expect(await value(metrics, 'warden_desired_state_valid')).toBe(0);
-    expect(controller.status()).toMatchObject({ desiredStateValid: false, desiredStateError: 'warden.yml:3:5: unknown key', revision: 'rev1' });
+    expect(controller.status()).toMatchObject({ desiredStateValid: false, revision: 'rev1', failedRevision: 'badc0ffee' });
+    expect(controller.status().desiredStateError).toMatch(/^warden.yml:4:9: /);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('warden_desired_state_info{cluster="test",source="test",revision="rev1"} 1');
+    expect(text).toContain('warden_desired_state_failed_info{source="git repo",revision="badc0ffee"} 1');
     await controller.pass();
     expect(port.services[0]?.replicas).toBe(3);
+    // A good load clears the failure.
+    controller.setDesired(loaded(desired(), 'rev2'));
+    expect(await metrics.registry.metrics()).not.toContain('warden_desired_state_failed_info{');
+    expect(controller.status()).toMatchObject({ desiredStateValid: true, revision: 'rev2', failedRevision: undefined });
   });
 
   it('reports an unreachable engine as a failed pass, changing nothing', async () => {
