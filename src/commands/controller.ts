@@ -8,6 +8,7 @@ import { serve } from '../controller/server.js';
 import { openSource, type SourceOptions } from '../desired-state/open-source.js';
 import type { DesiredStateSource, LoadedState } from '../desired-state/source.js';
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
+import { probeRegistry } from '../host/probe.js';
 
 /** RUN_STOP_TIMEOUT_MS bounds how long `run` waits for a pass in flight after SIGTERM. */
 export const RUN_STOP_TIMEOUT_MS = 4_000;
@@ -35,6 +36,7 @@ function oneShotController(opts: EngineOptions, dryRun: boolean, logger: Logger)
     logger,
     metrics: new Metrics({ processMetrics: false }),
     dryRun,
+    host: { probe: probeRegistry },
     // A pass run by hand acts wherever it is pointed: leader gating keeps daemons from fighting.
     leaderOnly: false,
   });
@@ -102,7 +104,7 @@ export async function runCommand(opts: SourceOptions & EngineOptions & { dryRun?
   }
   const port = createDockerPort({ host: opts.host });
   const metrics = new Metrics();
-  const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false });
+  const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false, host: { probe: probeRegistry } });
   const stop = new AbortController();
   let looping = false;
   let server: Server;
