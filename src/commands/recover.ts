@@ -4,7 +4,7 @@
 // forced update through the one apply path, waiting for each wave to converge before the next. A service
 // whose dependency did not converge is not restarted: it is named with the reason.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { applyAction } from '../controller/apply.js';
+import { applyAction, restartProgress } from '../controller/apply.js';
 import { openSource, type SourceOptions } from '../desired-state/open-source.js';
 import type { DesiredState } from '../desired-state/types.js';
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
@@ -170,7 +170,8 @@ async function converge(
         continue;
       }
       const running = svc.status ? `${svc.status.runningTasks}/${svc.status.desiredTasks}` : '?';
-      let ok = svc.forceUpdate > before.forceUpdate && svc.status !== undefined && svc.status.runningTasks >= svc.status.desiredTasks;
+      // Converged means the restarted tasks run, not the old ones that still count right after the write.
+      let ok = svc.forceUpdate > before.forceUpdate && (await restartProgress(port, svc)).done;
       let note = '';
       if (ok && desired.registry?.service === svc.name) {
         const answer = await probe(desired.registry.probe, signal);

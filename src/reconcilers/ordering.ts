@@ -100,22 +100,26 @@ const FAILED_STATES: ReadonlySet<string> = new Set(['rejected', 'failed']);
 
 /** Failure is what the tasks say about a service that runs fewer tasks than it wants. */
 export interface Failure {
-  /** since is the oldest failure since the service was last updated (ms since the epoch). */
+  /** since is the oldest of the recent failures (ms since the epoch). */
   since: number;
   /** error is the engine's own error of the newest failed task. */
   error: string;
 }
 
+/** RECENT_FAILURE_MS is how far back a failed or rejected task counts as evidence that a service is stuck (default 10 min). */
+export const RECENT_FAILURE_MS = 10 * 60_000;
+
 /**
- * recentFailure looks at a service's tasks since its last update (a forced restart is one) for failed or
- * rejected starts: no such image, pull errors, spent restart attempts. Undefined when there are none.
+ * recentFailure looks at a service's tasks that failed or were rejected after `cutoff` (ms since the
+ * epoch): no such image, pull errors, spent restart attempts. Undefined when there are none. The task
+ * timestamps are the engine's; the service's UpdatedAt cannot serve as the cutoff, as swarm's updater
+ * moves it when it records its own progress.
  */
-export function recentFailure(svc: SwarmService, tasks: readonly SwarmTask[]): Failure | undefined {
-  const updated = Date.parse(svc.updatedAt);
+export function recentFailure(svc: SwarmService, tasks: readonly SwarmTask[], cutoff: number): Failure | undefined {
   const failed = tasks
     .filter((t) => t.serviceId === svc.id && FAILED_STATES.has(t.state))
     .map((t) => ({ t, at: Date.parse(t.timestamp) }))
-    .filter(({ at }) => Number.isFinite(at) && !(at < updated))
+    .filter(({ at }) => Number.isFinite(at) && at > cutoff)
     .sort((a, b) => a.at - b.at);
   const oldest = failed[0];
   const newest = failed[failed.length - 1];
@@ -179,8 +183,9 @@ export const ordering: Reconciler<'ordering'> = {
     for (const name of [...graph.keys()].sort()) {
       const svc = byName.get(name);
       if (!svc || !orderable(svc) || !behind(svc)) continue;
-      const failure = recentFailure(svc, observed.tasks);
       const last = ctx.lastApplied('force-restart', name);
+      // Only failures since warden's last forced restart say whether that restart helped.
+      const failure = recentFailure(svc, observed.tasks, Math.max(ctx.now - RECENT_FAILURE_MS, last?.at ?? -Infinity));
       if (!failure && !last) continue; // behind, but nothing failed: swarm is still starting it
       const stuck = failure !== undefined && ctx.now - failure.since >= STUCK_GRACE_MS;
       if (!stuck && !last) continue; // failing for less than the grace period: swarm retries by itself

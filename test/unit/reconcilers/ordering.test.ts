@@ -8,11 +8,10 @@ import { fakeService } from '../../support/fake-port.js';
 
 const NOW = Date.parse('2026-11-21T10:00:00Z');
 const REG = '10.0.0.5:5000';
-const UPDATED = '2026-11-21T09:00:00Z';
 
 /** svc is a replicated service running `running` of `want` tasks, from `image`. */
 function svc(name: string, running: number, want: number, image = 'busybox:lab', over: Partial<SwarmService> = {}): SwarmService {
-  return fakeService(name, want, { image, updatedAt: UPDATED, status: { runningTasks: running, desiredTasks: want }, ...over });
+  return fakeService(name, want, { image, status: { runningTasks: running, desiredTasks: want }, ...over });
 }
 
 /** rejected is a task of `name` rejected `agoMs` before NOW. */
@@ -63,9 +62,8 @@ describe('ordering.plan', () => {
       have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 5_000)], drift: [], actions: [] },
     { name: 'behind without failures (starting, or waiting for a node): not stuck',
       have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [], drift: [], actions: [] },
-    { name: 'failures before the last update do not count',
-      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`, { updatedAt: new Date(NOW - 1_000).toISOString() })],
-      tasks: [rejected('api', 60_000)], drift: [], actions: [] },
+    { name: 'failures older than 10 min do not count',
+      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 11 * 60_000)], drift: [], actions: [] },
     { name: 'an ignored service: no drift, an ignored action',
       have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`, { labels: { 'warden.ignore': 'true' } })],
       tasks: [rejected('api', 60_000)], drift: [], actions: ['force-restart api ignored'] },
@@ -88,9 +86,9 @@ describe('ordering.plan', () => {
     { name: 'third restart waits 2 min', record: { at: NOW - 100_000, count: 3 }, failedAgo: 90_000, acts: false, message: /next try at 2026-11-21T10:00:20/ },
     { name: 'restarted, no failure since: converging', record: { at: NOW - 5_000, count: 1 }, failedAgo: undefined, acts: false, message: /restarted 1 time\(s\), converging/ },
   ])('$name', ({ record, failedAgo, acts, message }) => {
-    const updatedAt = new Date(record.at).toISOString();
-    const have = [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`, { updatedAt })];
-    const tasks = failedAgo === undefined ? [] : [rejected('api', failedAgo)];
+    const have = [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)];
+    // A failure from before the restart is always there: only the ones after it count.
+    const tasks = [rejected('api', NOW - record.at + 60_000), ...(failedAgo === undefined ? [] : [rejected('api', failedAgo)])];
     const last = (kind: string, object: string): ActionRecord | undefined => (kind === 'force-restart' && object === 'api' ? record : undefined);
     const plan = ordering.plan(desired({ registry }), observed(have, tasks), planContext({ now: NOW, lastApplied: last }));
     expect(plan.actions.length > 0).toBe(acts);
