@@ -7,6 +7,7 @@ import { schemaCommand } from './commands/schema.js';
 import { exportCommand } from './commands/export.js';
 import { labCommand } from './commands/lab.js';
 import { planCommand, applyCommand, runCommand } from './commands/controller.js';
+import { recoverCommand, type RecoverOptions } from './commands/recover.js';
 import type { SourceOptions } from './desired-state/open-source.js';
 import type { EngineOptions } from './docker/engine.js';
 
@@ -102,6 +103,19 @@ export async function main(argv: string[]): Promise<number> {
           set(await runCommand({ ...opts, dryRun: opts.dryRun ?? envFlag('WARDEN_DRY_RUN') ?? false })));
     }
   }
+
+  sourceOptions(program.command('recover'))
+    .description('restart every service in dependency order now, the registry first (0 all converged, 1 some did not, 2 error)')
+    .addOption(hostOption().env('WARDEN_HOST'))
+    .addOption(new Option('--wave-timeout <seconds>', 'how long one wave may take to converge').env('WARDEN_WAVE_TIMEOUT').default(180)
+      .argParser((v) => Number.parseInt(v, 10)))
+    .action(async (opts: RecoverOptions & { waveTimeout: number }) => {
+      if (!Number.isInteger(opts.waveTimeout) || opts.waveTimeout <= 0) {
+        process.stderr.write('warden recover: --wave-timeout must be a whole number of seconds, more than 0\n');
+        return set(2);
+      }
+      set(await recoverCommand({ ...opts, waveTimeoutMs: opts.waveTimeout * 1000 }));
+    });
 
   const lab = program.command('lab').description('a local multi-node swarm for trying warden and for tests (root, Linux)');
   lab

@@ -9,6 +9,7 @@ import { createWebhookHandler, readWebhookSecret, WEBHOOK_PATH, type WebhookHand
 import { openSource, type SourceOptions } from '../desired-state/open-source.js';
 import type { DesiredStateSource, LoadedState } from '../desired-state/source.js';
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
+import { probeRegistry } from '../host/probe.js';
 
 /** APPLY_MAX_PASSES bounds the passes of one `warden apply` (default 20): it stops earlier once a pass applies nothing. */
 export const APPLY_MAX_PASSES = 20;
@@ -39,6 +40,7 @@ function oneShotController(opts: EngineOptions, dryRun: boolean, logger: Logger)
     logger,
     metrics: new Metrics({ processMetrics: false }),
     dryRun,
+    host: { probe: probeRegistry },
     // A pass run by hand acts wherever it is pointed: leader gating keeps daemons from fighting.
     leaderOnly: false,
   });
@@ -139,7 +141,7 @@ export async function runCommand(
       return 2;
     }
   }
-  const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false });
+  const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false, host: { probe: probeRegistry } });
   const stop = new AbortController();
   let looping = false;
   let server: Server;

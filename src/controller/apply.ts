@@ -208,10 +208,7 @@ export async function settleAction(port: DockerPort, action: Action, opts: Settl
       check = async () => {
         const svc = (await port.listServices()).find((x) => x.id === action.serviceId);
         if (!svc) return { done: true, state: 'service removed' };
-        const update = svc.updateStatus?.state ?? 'none';
-        const running = svc.status ? `${svc.status.runningTasks}/${svc.status.desiredTasks} running` : 'no status';
-        const converged = (update === 'none' || update === 'completed') && svc.status !== undefined && svc.status.runningTasks >= svc.status.desiredTasks;
-        return { done: converged, state: `update ${update}, ${running}` };
+        return restartProgress(port, svc);
       };
       break;
     case 'scale-service':
@@ -237,6 +234,21 @@ export async function settleAction(port: DockerPort, action: Action, opts: Settl
     const ok = await sleep(Math.min(opts.intervalMs ?? 500, deadline - now), undefined, opts.signal ? { signal: opts.signal } : {}).then(() => true, () => false);
     if (!ok) return 'aborted';
   }
+}
+
+/**
+ * restartProgress tells whether a forced restart of `svc` (as listed now) has converged: as many running
+ * tasks made from its current ForceUpdate as it wants. The service's counts alone cannot tell: right after
+ * the write, the old tasks still run and count, and an update can complete while its new tasks are
+ * rejected (the update "completes", nothing runs), which must end as a timeout, not as done.
+ */
+export async function restartProgress(port: DockerPort, svc: SwarmService): Promise<{ done: boolean; state: string }> {
+  const want = svc.status?.desiredTasks;
+  const update = svc.updateStatus?.state ?? 'none';
+  if (want === undefined) return { done: false, state: `update ${update}, no task counts` };
+  const tasks = await port.listTasks({ serviceId: svc.id, desiredState: 'running' });
+  const fresh = tasks.filter((t) => t.state === 'running' && (t.forceUpdate ?? 0) >= svc.forceUpdate).length;
+  return { done: fresh >= want, state: `update ${update}, ${fresh}/${want} restarted tasks running` };
 }
 
 function assertNever(x: never): never {

@@ -300,7 +300,7 @@ interface RawTask {
   Slot?: number;
   DesiredState?: string;
   Status?: { State?: string; Message?: string; Err?: string; Timestamp?: string };
-  Spec?: { ContainerSpec?: { Image?: string } };
+  Spec?: { ContainerSpec?: { Image?: string }; ForceUpdate?: number };
 }
 
 function toTask(raw: RawTask): SwarmTask {
@@ -315,6 +315,7 @@ function toTask(raw: RawTask): SwarmTask {
     err: raw.Status?.Err ?? '',
     timestamp: raw.Status?.Timestamp ?? '',
     image: raw.Spec?.ContainerSpec?.Image ?? '',
+    forceUpdate: raw.Spec?.ForceUpdate ?? 0,
   };
 }
 

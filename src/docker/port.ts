@@ -108,6 +108,8 @@ export interface SwarmTask {
   err: string;
   timestamp: string;
   image: string;
+  /** forceUpdate is the task spec's ForceUpdate: a task made after a forced restart carries the service's new value. */
+  forceUpdate?: number;
 }
 
 /** EngineInfo is the part of `GET /info` warden uses. */

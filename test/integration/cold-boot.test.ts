@@ -1,0 +1,138 @@
+// Issue 9 on the real lab swarm: after a cold boot with the registry's node last, swarm alone leaves the
+// applications dead for good (their restart attempts are spent); warden's ordering reconciler, and
+// `warden recover`, bring every service to running = desired, the registry first and each service after
+// its dependencies, as the engine's own task timestamps show.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Controller } from '../../src/controller/controller.js';
+import { Metrics } from '../../src/controller/metrics.js';
+import { loadDesiredStateText } from '../../src/desired-state/load.js';
+import { createDockerPort } from '../../src/docker/engine.js';
+import { probeRegistry } from '../../src/host/probe.js';
+import {
+  anyManager, coldBoot, probeOk, REPLICAS, runningOf, runningTasks, scenarioFor, setUp, stuckWithoutTask, tearDown, type Scenario,
+} from '../support/cold-boot.js';
+import { restoreLab, testLab } from '../support/lab.js';
+import { waitUntil } from '../support/wait.js';
+import { WARDEN_BIN } from '../support/warden.js';
+
+const lab = testLab();
+let scenario: Scenario | undefined;
+let dir: string;
+
+beforeAll(async () => {
+  await restoreLab(lab);
+  dir = mkdtempSync(join(tmpdir(), 'warden-cold-boot-'));
+});
+
+afterAll(async () => {
+  await restoreLab(lab);
+  if (scenario) await tearDown(lab, scenario);
+  rmSync(dir, { recursive: true, force: true });
+  await restoreLab(lab);
+});
+
+/** startedAt is when the engine says a task began running (its status timestamp in state running). */
+function startedAt(tasks: Array<{ timestamp: string }>): number[] {
+  return tasks.map((t) => Date.parse(t.timestamp)).sort((a, b) => a - b);
+}
+
+/** expectOrder checks, from the engine's task timestamps, that the registry ran before the applications and api before web. */
+async function expectOrder(s: Scenario, registryAnsweredAt: number): Promise<void> {
+  const registry = startedAt(await runningTasks(lab, s.registry));
+  const api = startedAt(await runningTasks(lab, s.apps[0]));
+  const web = startedAt(await runningTasks(lab, s.apps[1]));
+  expect(registry).toHaveLength(1);
+  expect(api).toHaveLength(REPLICAS);
+  expect(web).toHaveLength(REPLICAS);
+  expect(api[0]).toBeGreaterThan(registry[0]!);
+  // Each application started after the registry answered, so it pulled from it.
+  expect(api[0]).toBeGreaterThanOrEqual(registryAnsweredAt - 1_000);
+  // web depends on api: its tasks started only once every api task ran.
+  expect(web[0]).toBeGreaterThanOrEqual(api[api.length - 1]!);
+}
+
+async function waitForRegistry(s: Scenario): Promise<number> {
+  await waitUntil('the registry to answer again', () => probeOk(s.address), { timeoutMs: 90_000, intervalMs: 250 });
+  return Date.now();
+}
+
+describe('cold boot with the registry inside the swarm', () => {
+  it('swarm alone leaves the applications dead; the ordering reconciler restarts them, registry first, in dependency order', async () => {
+    scenario = scenarioFor(lab, `cb${process.pid.toString(36)}`);
+    const s = scenario;
+    await setUp(lab, s);
+    const boot = await coldBoot(lab, s);
+    const answeredAt = await waitForRegistry(s);
+    // Swarm alone: the registry answers, and no application task is left to try (attempts spent).
+    expect(await runningOf(lab, s.apps)).toEqual([0, 0]);
+    for (const app of s.apps) expect(await stuckWithoutTask(lab, app)).toBe(true);
+
+    const m = await anyManager(lab);
+    const metrics = new Metrics({ processMetrics: false });
+    const controller = new Controller({
+      port: createDockerPort({ host: m.host, requestTimeoutMs: 10_000 }),
+      logger: pino({ level: 'silent' }),
+      metrics,
+      leaderOnly: false,
+      host: { probe: probeRegistry },
+      settleTimeoutMs: 90_000,
+    });
+    controller.setDesired(await loadDesiredStateText(s.yaml, 'cold-boot.yml'));
+    const ac = new AbortController();
+    const done = controller.start(ac.signal);
+    try {
+      await waitUntil('every service to run all its tasks', async () => {
+        const [api, web] = await runningOf(lab, s.apps);
+        return api === REPLICAS && web === REPLICAS;
+      }, { timeoutMs: 240_000, intervalMs: 500 });
+      const convergedMs = Date.now() - boot.lastStartAt;
+      process.stderr.write(`cold boot: every service running ${convergedMs} ms after the registry's node started\n`);
+      // The engine reports the correction: one forced restart of each application, none of the registry.
+      const corrections = (await metrics.corrections.get()).values.filter((v) => v.labels.reconciler === 'ordering');
+      expect(corrections.reduce((n, v) => n + v.value, 0)).toBeGreaterThanOrEqual(2);
+    } finally {
+      ac.abort();
+      await done;
+    }
+    await expectOrder(s, answeredAt);
+    const port = createDockerPort({ host: m.host });
+    for (const app of s.apps) expect((await port.inspectService(app)).forceUpdate).toBeGreaterThanOrEqual(1);
+  });
+
+  it('warden recover runs the same scenario: waves in order, a line per service, exit 0', async () => {
+    const s = scenario!;
+    expect(s).toBeDefined();
+    await coldBoot(lab, s);
+    const answeredAt = await waitForRegistry(s);
+    expect(await runningOf(lab, s.apps)).toEqual([0, 0]);
+    const file = join(dir, 'recover.yml');
+    writeFileSync(file, s.yaml);
+    const m = await anyManager(lab);
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [WARDEN_BIN, 'recover', '-f', file, '-H', m.host, '--wave-timeout', '120']);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n');
+    const at = (re: RegExp): number => lines.findIndex((l) => re.test(l));
+    expect(at(/^wave 1\/3: .*-registry$/)).toBeGreaterThan(-1);
+    expect(at(new RegExp(`ok +${s.registry}: 1/1 running, probe answers`))).toBeGreaterThan(at(/^wave 1\/3/));
+    expect(at(new RegExp(`^wave 2/3: ${s.apps[0]}$`))).toBeGreaterThan(at(new RegExp(`ok +${s.registry}`)));
+    expect(at(new RegExp(`ok +${s.apps[0]}: 2/2 running`))).toBeGreaterThan(at(/^wave 2\/3/));
+    expect(at(new RegExp(`^wave 3/3: ${s.apps[1]}$`))).toBeGreaterThan(at(new RegExp(`ok +${s.apps[0]}`)));
+    expect(at(new RegExp(`ok +${s.apps[1]}: 2/2 running`))).toBeGreaterThan(at(/^wave 3\/3/));
+    expect(lines).toContain('recovered: all 3 service(s) converged');
+    expect(await runningOf(lab, [s.registry, ...s.apps])).toEqual([1, REPLICAS, REPLICAS]);
+    await expectOrder(s, answeredAt);
+  });
+});

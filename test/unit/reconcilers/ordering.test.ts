@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import type { SwarmService, SwarmTask } from '../../../src/docker/port.js';
+import type { DesiredService } from '../../../src/desired-state/types.js';
+import { dependencyGraph, findCycle, ordering, retryBackoff, waves } from '../../../src/reconcilers/ordering.js';
+import type { ActionRecord, Observed } from '../../../src/reconcilers/types.js';
+import { desired, planContext } from '../../support/desired.js';
+import { fakeService } from '../../support/fake-port.js';
+
+const NOW = Date.parse('2026-11-21T10:00:00Z');
+const REG = '10.0.0.5:5000';
+
+/** svc is a replicated service running `running` of `want` tasks, from `image`. */
+function svc(name: string, running: number, want: number, image = 'busybox:lab', over: Partial<SwarmService> = {}): SwarmService {
+  return fakeService(name, want, { image, status: { runningTasks: running, desiredTasks: want }, ...over });
+}
+
+/** rejected is a task of `name` rejected `agoMs` before NOW. */
+function rejected(name: string, agoMs: number, err = `No such image: ${REG}/app:1`): SwarmTask {
+  return {
+    id: `t-${name}-${agoMs}`, serviceId: `id-${name}`, nodeId: 'w1', slot: 1, desiredState: 'shutdown', state: 'rejected',
+    message: 'preparing', err, timestamp: new Date(NOW - agoMs).toISOString(), image: `${REG}/app:1`,
+  };
+}
+
+function observed(services: SwarmService[], tasks: SwarmTask[] = [], probeOk = true): Observed {
+  return {
+    info: { nodeId: 'm1', nodeAddr: '', localNodeState: 'active', controlAvailable: true, hostname: 'm1', serverVersion: '', managers: 1, nodes: 1 },
+    nodes: [], services, tasks, at: NOW,
+    registry: { url: `http://${REG}/v2/`, ok: probeOk, detail: probeOk ? 'HTTP 200' : 'ECONNREFUSED' },
+  };
+}
+
+const registry = { service: 'registry', address: REG, probe: `http://${REG}/v2/` };
+const app = (name: string, dependsOn?: string[]): DesiredService => ({ name, origin: 'services', ...(dependsOn ? { dependsOn } : {}) });
+
+describe('ordering.plan', () => {
+  it.each([
+    { name: 'all running: nothing to do',
+      have: [svc('registry', 1, 1), svc('api', 2, 2, `${REG}/app:1`)], tasks: [], drift: [], actions: [] },
+    { name: 'the registry is down and stuck: it is restarted first; its dependents wait',
+      have: [svc('registry', 0, 1, 'registry:lab'), svc('api', 0, 2, `${REG}/app:1`)],
+      tasks: [rejected('registry', 60_000, 'task: non-zero exit (1)'), rejected('api', 60_000)], probeOk: false,
+      drift: [
+        `api: 0/2 running, stuck: No such image: ${REG}/app:1; waits for its dependencies: registry runs 0/1 running`,
+        'registry: 0/1 running, stuck: task: non-zero exit (1)',
+      ],
+      actions: ['force-restart registry'] },
+    { name: 'the registry runs but its probe does not answer: dependents wait',
+      have: [svc('registry', 1, 1, 'registry:lab'), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 60_000)], probeOk: false,
+      drift: [`api: 0/2 running, stuck: No such image: ${REG}/app:1; waits for its dependencies: registry's probe http://${REG}/v2/ does not answer (ECONNREFUSED)`],
+      actions: [] },
+    { name: 'the registry is healthy: its stuck dependents are restarted in one wave',
+      have: [svc('registry', 1, 1, 'registry:lab'), svc('api', 0, 2, `${REG}/app:1`), svc('web', 1, 2, `${REG}/web:1`)],
+      tasks: [rejected('api', 60_000), rejected('web', 30_000)],
+      drift: [`api: 0/2 running, stuck: No such image: ${REG}/app:1`, `web: 1/2 running, stuck: No such image: ${REG}/app:1`],
+      actions: ['force-restart api', 'force-restart web disruptive'] },
+    { name: 'dependsOn: a service waits until its dependency runs all its tasks',
+      want: [app('db'), app('api', ['db'])], have: [svc('db', 1, 2), svc('api', 0, 1)], tasks: [rejected('db', 60_000), rejected('api', 60_000)],
+      drift: [`api: 0/1 running, stuck: No such image: ${REG}/app:1; waits for its dependencies: db runs 1/2 running`, `db: 1/2 running, stuck: No such image: ${REG}/app:1`],
+      actions: ['force-restart db disruptive'] },
+    { name: 'failing for less than the grace period: swarm retries by itself',
+      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 5_000)], drift: [], actions: [] },
+    { name: 'behind without failures (starting, or waiting for a node): not stuck',
+      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [], drift: [], actions: [] },
+    { name: 'failures older than 10 min do not count',
+      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 11 * 60_000)], drift: [], actions: [] },
+    { name: 'an ignored service: no drift, an ignored action',
+      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`, { labels: { 'warden.ignore': 'true' } })],
+      tasks: [rejected('api', 60_000)], drift: [], actions: ['force-restart api ignored'] },
+    { name: 'a job is never restarted (that would run it again)',
+      have: [svc('registry', 1, 1), svc('batch', 0, 1, `${REG}/app:1`, { mode: 'replicated-job' })],
+      tasks: [rejected('batch', 60_000)], drift: [], actions: [] },
+    { name: 'services outside the graph are left alone',
+      have: [svc('registry', 1, 1), svc('other', 0, 2)], tasks: [rejected('other', 60_000)], drift: [], actions: [] },
+  ])('$name', ({ want, have, tasks, probeOk, drift, actions }) => {
+    const state = desired({ registry, ...(want ? { services: want } : {}) });
+    const plan = ordering.plan(state, observed(have, tasks, probeOk ?? true), planContext({ now: NOW }));
+    expect(plan.drift.map((d) => `${d.object}: ${d.message}`)).toEqual(drift);
+    expect(plan.actions.map((a) => `${a.kind} ${a.object}${a.disruptive ? ' disruptive' : ''}${a.ignored ? ' ignored' : ''}`)).toEqual(actions);
+  });
+
+  it.each([
+    { name: 'restarted 25 s ago and stuck again: waits (backoff 30 s)', record: { at: NOW - 25_000, count: 1 }, failedAgo: 20_000, acts: false, message: /still stuck after 1 forced restart\(s\): No such image.*next try at 2026-11-21T10:00:05/ },
+    { name: 'restarted 10 s ago, failing again for less than the grace: converging', record: { at: NOW - 10_000, count: 1 }, failedAgo: 5_000, acts: false, message: /restarted 1 time\(s\), converging/ },
+    { name: 'restarted 40 s ago and still stuck: tries again', record: { at: NOW - 40_000, count: 1 }, failedAgo: 20_000, acts: true, message: /stuck/ },
+    { name: 'third restart waits 2 min', record: { at: NOW - 100_000, count: 3 }, failedAgo: 90_000, acts: false, message: /next try at 2026-11-21T10:00:20/ },
+    { name: 'restarted, no failure since: converging', record: { at: NOW - 5_000, count: 1 }, failedAgo: undefined, acts: false, message: /restarted 1 time\(s\), converging/ },
+  ])('$name', ({ record, failedAgo, acts, message }) => {
+    const have = [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)];
+    // A failure from before the restart is always there: only the ones after it count.
+    const tasks = [rejected('api', NOW - record.at + 60_000), ...(failedAgo === undefined ? [] : [rejected('api', failedAgo)])];
+    const last = (kind: string, object: string): ActionRecord | undefined => (kind === 'force-restart' && object === 'api' ? record : undefined);
+    const plan = ordering.plan(desired({ registry }), observed(have, tasks), planContext({ now: NOW, lastApplied: last }));
+    expect(plan.actions.length > 0).toBe(acts);
+    expect(plan.drift.find((d) => d.object === 'api')?.message).toMatch(message);
+  });
+
+  it('does nothing without a registry or any dependsOn', () => {
+    const plan = ordering.plan(desired({ services: [app('api')] }), observed([svc('api', 0, 1)], [rejected('api', 60_000)]), planContext({ now: NOW }));
+    expect(plan).toEqual({ drift: [], actions: [] });
+  });
+
+  it('reports a cycle through the registry\'s images and restarts nothing', () => {
+    const state = desired({ registry, services: [app('registry', ['cache'])] });
+    const have = [svc('registry', 0, 1, 'registry:lab'), svc('cache', 0, 1, `${REG}/cache:1`)];
+    const plan = ordering.plan(state, observed(have, [rejected('registry', 60_000), rejected('cache', 60_000)]), planContext({ now: NOW }));
+    expect(plan.actions).toEqual([]);
+    expect(plan.drift[0]?.message).toMatch(/dependency cycle (registry → cache → registry|cache → registry → cache)/);
+  });
+
+  it('asks for the tasks of the services that run fewer tasks than they want, and of no other', () => {
+    const have = [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`), svc('web', 2, 2, `${REG}/web:1`), svc('other', 0, 1)];
+    const need = ordering.tasks!(desired({ registry }), have);
+    expect([...(need.services ?? [])]).toEqual(['id-api']);
+    expect(need.running ?? false).toBe(false);
+  });
+});
+
+describe('the dependency graph', () => {
+  it('orders waves: the registry, then its dependents, then theirs', () => {
+    const state = desired({ registry, services: [app('front', ['api']), app('api'), app('cache')] });
+    const graph = dependencyGraph(state, [svc('registry', 1, 1), svc('api', 1, 1, `${REG}/app:1`), svc('cache', 1, 1), svc('front', 1, 1, `${REG}/front:1`)]);
+    expect(findCycle(graph)).toBeUndefined();
+    expect(waves(graph)).toEqual([['cache', 'registry'], ['api'], ['front']]);
+  });
+
+  it.each([
+    { count: 1, ms: 30_000 }, { count: 2, ms: 60_000 }, { count: 5, ms: 480_000 }, { count: 9, ms: 600_000 },
+  ])('backs off $ms ms after $count restarts', ({ count, ms }) => {
+    expect(retryBackoff(count)).toBe(ms);
+  });
+});
