@@ -68,6 +68,8 @@ export interface ReconcilerResult {
   actions: ActionOutcome[];
   /** blocked says why the reconciler held back (quorum lost), with what an operator must do. */
   blocked?: string;
+  /** requeueAfterMs is the reconciler's request for another pass within this long. */
+  requeueAfterMs?: number;
   error?: string;
 }
 
@@ -136,6 +138,7 @@ export class Controller {
   private firstPendingAt = 0;
   private lastTriggerAt = 0;
   private lastPassEndAt = Number.NEGATIVE_INFINITY;
+  private requeue: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private onResyncChange: (() => void) | undefined;
 
@@ -209,6 +212,7 @@ export class Controller {
     try {
       await this.loop(signal);
     } finally {
+      clearTimeout(this.requeue);
       resync?.stop();
       this.onResyncChange = undefined;
       await events;
@@ -261,8 +265,12 @@ export class Controller {
       }
       const reasons = [...this.pending];
       this.pending.clear();
-      await this.pass(reasons, signal);
+      const result = await this.pass(reasons, signal);
       this.lastPassEndAt = performance.now();
+      // A reconciler waiting for something no event announces asks to look again soon.
+      const requeue = Math.min(...result.results.map((r) => r.requeueAfterMs ?? Infinity));
+      clearTimeout(this.requeue);
+      if (Number.isFinite(requeue)) this.requeue = setTimeout(() => this.trigger('requeue'), Math.max(0, requeue)).unref();
     }
   }
 
@@ -347,6 +355,7 @@ export class Controller {
       try {
         const plan = reconciler.plan(desired, observed, { ...ctx, lastApplied: (kind, object) => this.applied.get(`${reconciler.id}/${kind}/${object}`) });
         rr.drift = plan.drift;
+        if (plan.requeueAfterMs !== undefined) rr.requeueAfterMs = plan.requeueAfterMs;
         this.metrics.setDrift(reconciler.id, plan.drift.map((d) => d.object));
         this.forgetSettled(reconciler.id, plan.drift);
         if (plan.blocked) {

@@ -13,6 +13,10 @@ import { isIgnored, type Action, type Drift, type Observed, type Plan, type Reco
 
 /** STUCK_GRACE_MS is how long a service's first recent failure must be old before it counts as stuck (default 15 s): swarm retries by itself after restart_policy.delay (5 s). */
 export const STUCK_GRACE_MS = 15_000;
+/** REQUEUE_WAITING_MS is how soon ordering looks again while a service waits on what no event announces (default 2 s). */
+export const REQUEUE_WAITING_MS = 2_000;
+// A floor on requeues, so that a time just passed never asks for a hot loop.
+const REQUEUE_MIN_MS = 500;
 /** RETRY_BACKOFF_MS is the wait after a first forced restart before another (default 30 s), doubled for each restart in a row. */
 export const RETRY_BACKOFF_MS = 30_000;
 /** RETRY_BACKOFF_MAX_MS caps the wait between forced restarts of one service (default 10 min). */
@@ -180,21 +184,34 @@ export const ordering: Reconciler<'ordering'> = {
       return { drift, actions } satisfies Plan;
     }
     const byName = new Map(observed.services.map((s) => [s.name, s]));
+    // When to look again without an event: no event says a task started or failed, that a grace period
+    // or a backoff ran out, or that the registry's probe answers.
+    let requeueAfterMs = Infinity;
+    const lookAgainIn = (ms: number): void => {
+      requeueAfterMs = Math.min(requeueAfterMs, Math.max(REQUEUE_MIN_MS, ms));
+    };
     for (const name of [...graph.keys()].sort()) {
       const svc = byName.get(name);
       if (!svc || !orderable(svc) || !behind(svc)) continue;
       const last = ctx.lastApplied('force-restart', name);
       // Only failures since warden's last forced restart say whether that restart helped.
       const failure = recentFailure(svc, observed.tasks, Math.max(ctx.now - RECENT_FAILURE_MS, last?.at ?? -Infinity));
-      if (!failure && !last) continue; // behind, but nothing failed: swarm is still starting it
+      if (!failure && !last) {
+        lookAgainIn(REQUEUE_WAITING_MS);
+        continue; // behind, but nothing failed: swarm is still starting it
+      }
       const stuck = failure !== undefined && ctx.now - failure.since >= STUCK_GRACE_MS;
-      if (!stuck && !last) continue; // failing for less than the grace period: swarm retries by itself
+      if (!stuck && !last) {
+        lookAgainIn(failure!.since + STUCK_GRACE_MS - ctx.now);
+        continue; // failing for less than the grace period: swarm retries by itself
+      }
       // An ignored service is someone else's: no drift, and an action that is only ever counted as ignored.
       const ignored = isIgnored(svc.labels, desired.policy.ignoreLabel);
       const engine = failure ? `: ${failure.error}` : '';
       if (last) {
         const retryAt = last.at + retryBackoff(last.count);
         if (!stuck || ctx.now < retryAt) {
+          lookAgainIn(stuck ? retryAt - ctx.now : REQUEUE_WAITING_MS);
           const state = stuck ? `still stuck after ${last.count} forced restart(s)${engine}; next try at ${new Date(retryAt).toISOString()}` : `restarted ${last.count} time(s), converging`;
           if (!ignored) drift.push({ object: name, message: `${counts(svc)}, ${state}` });
           continue;
@@ -202,6 +219,7 @@ export const ordering: Reconciler<'ordering'> = {
       }
       const waiting = [...(graph.get(name) ?? [])].sort().map((d) => health(d, byName, desired, observed)).filter((h): h is Extract<Health, { healthy: false }> => !h.healthy);
       if (waiting.length > 0) {
+        lookAgainIn(REQUEUE_WAITING_MS);
         if (!ignored) drift.push({ object: name, message: `${counts(svc)}, stuck${engine}; waits for its dependencies: ${waiting.map((w) => w.why).join('; ')}` });
         continue;
       }
@@ -218,6 +236,6 @@ export const ordering: Reconciler<'ordering'> = {
         ignored,
       });
     }
-    return { drift, actions } satisfies Plan;
+    return { drift, actions, ...(Number.isFinite(requeueAfterMs) ? { requeueAfterMs } : {}) } satisfies Plan;
   },
 };

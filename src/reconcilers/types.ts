@@ -105,6 +105,11 @@ export interface Plan {
    * reason to count (today only `quorum`): the controller counts and shows it like a suppressed action.
    */
   blocked?: { reason: 'quorum'; message: string };
+  /**
+   * requeueAfterMs asks for another pass within this long even if no event comes: for what the engine
+   * announces with no event (a task that started, a grace period that ran out, a probe that answers).
+   */
+  requeueAfterMs?: number;
 }
 
 /** TaskNeed is which tasks a reconciler reads: none, the running ones, or every task of some services. */

@@ -201,6 +201,28 @@ describe('the loop', () => {
     expect(passes[1]).toEqual(['service-update']);
   });
 
+  it('runs another pass without an event when a reconciler asks to look again', async () => {
+    const { port } = setup({ replicas: 3 });
+    const asking = { id: 'replicas' as const, actions: [], plan: () => ({ drift: [], actions: [], requeueAfterMs: 20 }) };
+    const passes: string[][] = [];
+    const controller = new Controller({
+      port, logger: silent, metrics: new Metrics({ processMetrics: false }), reconcilers: [asking],
+      scheduler: () => ({ stop: () => undefined }),
+    });
+    const original = controller.pass.bind(controller);
+    controller.pass = async (reasons, signal, planOnly) => {
+      passes.push(reasons ?? []);
+      return original(reasons, signal, planOnly);
+    };
+    controller.setDesired(loaded(desired()));
+    const ac = new AbortController();
+    const running = controller.start(ac.signal);
+    await vi.waitFor(() => expect(passes.length).toBeGreaterThanOrEqual(3));
+    ac.abort();
+    await running;
+    expect(passes.slice(1, 3)).toEqual([['requeue'], ['requeue']]);
+  });
+
   it('stops promptly when aborted while idle', async () => {
     const { controller } = setup({ replicas: 3 });
     const ac = new AbortController();

@@ -117,6 +117,15 @@ describe('ordering.plan', () => {
 });
 
 describe('the dependency graph', () => {
+  it.each([
+    { name: 'nothing behind: no requeue', have: [svc('registry', 1, 1), svc('api', 2, 2, `${REG}/app:1`)], tasks: [], want: undefined },
+    { name: 'failing within the grace period: a pass when it ends', have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 5_000)], want: 10_000 },
+    { name: 'waiting on a dependency: soon, since no event says a task started', have: [svc('registry', 0, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 60_000)], probeOk: false, want: 2_000 },
+  ])('asks to look again without an event: $name', ({ have, tasks, probeOk, want }) => {
+    const plan = ordering.plan(desired({ registry, services: [app('api')] }), observed(have, tasks, probeOk ?? true), planContext({ now: NOW }));
+    expect(plan.requeueAfterMs).toBe(want);
+  });
+
   it('orders waves: the registry, then its dependents, then theirs', () => {
     const state = desired({ registry, services: [app('front', ['api']), app('api'), app('cache')] });
     const graph = dependencyGraph(state, [svc('registry', 1, 1), svc('api', 1, 1, `${REG}/app:1`), svc('cache', 1, 1), svc('front', 1, 1, `${REG}/front:1`)]);
