@@ -6,7 +6,7 @@ import { validateCommand } from './commands/validate.js';
 import { schemaCommand } from './commands/schema.js';
 import { exportCommand } from './commands/export.js';
 import { labCommand } from './commands/lab.js';
-import { planCommand, applyCommand, runCommand } from './commands/controller.js';
+import { planCommand, applyCommand, runCommand, type HostRootOptions } from './commands/controller.js';
 import type { SourceOptions } from './desired-state/open-source.js';
 import type { EngineOptions } from './docker/engine.js';
 
@@ -58,24 +58,26 @@ export async function main(argv: string[]): Promise<number> {
 
   for (const name of ['plan', 'apply', 'run'] as const) {
     const cmd = program.command(name);
-    sourceOptions(cmd).addOption(hostOption().env('WARDEN_HOST'));
+    sourceOptions(cmd)
+      .addOption(hostOption().env('WARDEN_HOST'))
+      .addOption(new Option('--host-root <dir>', 'where the hosts\' file system (the shared mounts) is seen, for spec.volumes').env('WARDEN_HOST_ROOT').default('/'));
     if (name === 'plan') {
       cmd
         .description('show the drift and the actions a pass would take (0 in sync, 1 drift, 2 error)')
         .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-        .action(async (opts: SourceOptions & EngineOptions & { output: 'text' | 'json' }) => set(await planCommand(opts)));
+        .action(async (opts: SourceOptions & EngineOptions & HostRootOptions & { output: 'text' | 'json' }) => set(await planCommand(opts)));
     } else if (name === 'apply') {
       cmd
         .description('run one pass and apply it (0 converged, 1 drift remains, 2 error)')
         .addOption(new Option('--dry-run', 'change nothing, as policy.mode: observe').env('WARDEN_DRY_RUN'))
-        .action(async (opts: SourceOptions & EngineOptions & { dryRun?: boolean }) => set(await applyCommand(opts)));
+        .action(async (opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean }) => set(await applyCommand(opts)));
     } else {
       cmd
         .description('run the controller until SIGTERM')
         .addOption(new Option('--dry-run', 'change nothing, as policy.mode: observe').env('WARDEN_DRY_RUN'))
         .addOption(new Option('--listen <addr>', 'address for /metrics, /livez, /readyz, /status').env('WARDEN_LISTEN').default(':9095'))
         .addOption(new Option('--log-level <level>', 'pino log level').env('WARDEN_LOG_LEVEL').default('info'))
-        .action(async (opts: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string }) =>
+        .action(async (opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean; listen: string; logLevel: string }) =>
           set(await runCommand(opts)));
     }
   }

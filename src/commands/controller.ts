@@ -1,13 +1,25 @@
 // `warden plan`, `warden apply` and `warden run`: the controller from the command line.
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { Controller, type PassResult } from '../controller/controller.js';
+import { Controller, type ControllerOptions, type PassResult } from '../controller/controller.js';
 import { createLogger } from '../controller/log.js';
 import { Metrics } from '../controller/metrics.js';
 import { serve } from '../controller/server.js';
 import { openSource, type SourceOptions } from '../desired-state/open-source.js';
 import type { DesiredStateSource, LoadedState } from '../desired-state/source.js';
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
+import { HostFiles } from '../host/files.js';
+
+/** HostRootOptions is --host-root: where warden sees the hosts' file system (default `/`). */
+export interface HostRootOptions {
+  hostRoot?: string;
+}
+
+// hostWiring is the real host port and file port for spec.volumes under the host root.
+function hostWiring(opts: HostRootOptions): Pick<ControllerOptions, 'host' | 'files'> {
+  const files = new HostFiles({ root: opts.hostRoot ?? '/' });
+  return { host: { inspectPaths: (volumes, signal) => files.inspectPaths(volumes, signal) }, files };
+}
 
 /** RUN_STOP_TIMEOUT_MS bounds how long `run` waits for a pass in flight after SIGTERM. */
 export const RUN_STOP_TIMEOUT_MS = 4_000;
@@ -29,9 +41,10 @@ async function loadOnce(opts: SourceOptions): Promise<Loaded | number> {
   }
 }
 
-function oneShotController(opts: EngineOptions, dryRun: boolean, logger: Logger): Controller {
+function oneShotController(opts: EngineOptions & HostRootOptions, dryRun: boolean, logger: Logger): Controller {
   return new Controller({
     port: createDockerPort({ host: opts.host }),
+    ...hostWiring(opts),
     logger,
     metrics: new Metrics({ processMetrics: false }),
     dryRun,
@@ -45,7 +58,7 @@ function hasDrift(result: PassResult): boolean {
 }
 
 /** planCommand shows the drift and the actions a pass would take: 0 in sync, 1 drift, 2 error. */
-export async function planCommand(opts: SourceOptions & EngineOptions & { output: 'text' | 'json' }): Promise<number> {
+export async function planCommand(opts: SourceOptions & EngineOptions & HostRootOptions & { output: 'text' | 'json' }): Promise<number> {
   const got = await loadOnce(opts);
   if (typeof got === 'number') return got;
   const controller = oneShotController(opts, false, createLogger('warn', process.stderr));
@@ -67,7 +80,7 @@ export async function planCommand(opts: SourceOptions & EngineOptions & { output
 }
 
 /** applyCommand runs one pass and applies it: 0 converged, 1 drift remains, 2 error. */
-export async function applyCommand(opts: SourceOptions & EngineOptions & { dryRun?: boolean }): Promise<number> {
+export async function applyCommand(opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean }): Promise<number> {
   const got = await loadOnce(opts);
   if (typeof got === 'number') return got;
   const controller = oneShotController(opts, opts.dryRun ?? false, createLogger('info'));
@@ -91,7 +104,7 @@ export async function applyCommand(opts: SourceOptions & EngineOptions & { dryRu
 }
 
 /** runCommand is the daemon: it runs until SIGTERM or SIGINT, then exits 0. */
-export async function runCommand(opts: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string }): Promise<number> {
+export async function runCommand(opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean; listen: string; logLevel: string }): Promise<number> {
   const logger = createLogger(opts.logLevel);
   let source: DesiredStateSource;
   try {
@@ -102,7 +115,7 @@ export async function runCommand(opts: SourceOptions & EngineOptions & { dryRun?
   }
   const port = createDockerPort({ host: opts.host });
   const metrics = new Metrics();
-  const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false });
+  const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false, ...hostWiring(opts) });
   const stop = new AbortController();
   let looping = false;
   let server: Server;
@@ -123,7 +136,7 @@ export async function runCommand(opts: SourceOptions & EngineOptions & { dryRun?
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
-  logger.info({ listen: opts.listen, source: source.description, engine: port.describe, dryRun: opts.dryRun ?? false }, 'warden starting');
+  logger.info({ listen: opts.listen, source: source.description, engine: port.describe, hostRoot: opts.hostRoot ?? '/', dryRun: opts.dryRun ?? false }, 'warden starting');
 
   // The loop runs from the start (so /livez is true while a slow git clone is under way); it acts
   // once a desired state is in force.
