@@ -45,7 +45,7 @@ describe('volumes.plan', () => {
     { name: 'not observed (no host port): drift, no action', want: [db], files: {},
       drift: ['/mnt/nas/db: not observed: this warden reads no host root'], actions: [] },
   ])('$name', ({ want, files, drift, actions }) => {
-    const plan = volumes.plan(desired({ volumes: want }), observed(files), planContext());
+    const plan = volumes.plan(desired({ volumes: want }), observed(files as Record<string, FileObservation>), planContext());
     expect(plan.drift.map((d) => `${d.object}: ${d.message}`)).toEqual(drift);
     expect(plan.actions.map((a) => `${a.kind} ${a.object} ${JSON.stringify(a.before)} -> ${JSON.stringify(a.after)}`)).toEqual(actions);
   });
