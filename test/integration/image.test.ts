@@ -3,10 +3,11 @@
 // the npm install and compile happen outside the build (prebuilt/ in the context), and the image must
 // then run as its unprivileged user, reach the engine through the socket's group and report healthy.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CommandError } from '../../src/lab/exec.js';
 import { restoreLab, testLab } from '../support/lab.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -17,6 +18,7 @@ const BASE = `warden-base:t${tag}`;
 const IMAGE = `swarm-warden:t${tag}`;
 const CONTAINER = `warden-image-${tag}`;
 let dir: string;
+let share: string | undefined;
 
 beforeAll(async () => {
   await restoreLab(lab);
@@ -27,6 +29,7 @@ afterAll(async () => {
   const node = lab.nodes[0]!;
   await lab.docker(node, ['rm', '-f', CONTAINER]).catch(() => undefined);
   await lab.docker(node, ['rmi', '-f', IMAGE, BASE]).catch(() => undefined);
+  if (share) execFileSync('umount', [share]);
   if (dir) rmSync(dir, { recursive: true, force: true });
   await restoreLab(lab);
 });
@@ -115,5 +118,50 @@ describe('the image', () => {
     expect(ready.trim()).toBe('200 10001');
     const git = await lab.docker(node, ['exec', CONTAINER, 'git', '--version']);
     expect(git).toMatch(/^git version/);
+  });
+
+  it('changes volumes as root with only CHOWN, FOWNER and DAC_OVERRIDE, and cannot without them', async () => {
+    const node = lab.nodes[0]!;
+    // The host's view, as the stack mounts it: a tmpfs "NAS" at /mnt/nas under the host root.
+    const hostRoot = join(dir, 'host');
+    share = join(hostRoot, 'mnt/nas');
+    mkdirSync(share, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'warden-test-nas', share]);
+    mkdirSync(join(share, 'pg'));
+    chmodSync(join(share, 'pg'), 0o755);
+    // A tree root cannot enter without DAC_OVERRIDE: 0700, owned by 70.
+    mkdirSync(join(share, 'kafka/locked'), { recursive: true });
+    writeFileSync(join(share, 'kafka/locked/0.log'), 'x');
+    chownSync(join(share, 'kafka/locked'), 70, 70);
+    chmodSync(join(share, 'kafka/locked'), 0o700);
+    const file = join(dir, 'volumes.yml');
+    writeFileSync(file, [
+      'apiVersion: swarm-warden/v1', 'kind: ClusterState', 'metadata: { name: lab }', 'spec:', '  volumes:',
+      '    - { path: /mnt/nas/pg, mount: /mnt/nas, owner: 70, group: 70, mode: "0700" }',
+      '    - { path: /mnt/nas/kafka, mount: /mnt/nas, owner: 1001, group: 0, recursive: true }',
+      '',
+    ].join('\n'));
+    const apply = (caps: string[]): Promise<string> => lab.docker(node, [
+      'run', '--rm', '--user', '0', '--cap-drop', 'ALL', ...caps.flatMap((c) => ['--cap-add', c]),
+      '-v', `${node.socket}:/var/run/docker.sock`, '-v', `${hostRoot}:/host`, '-v', `${file}:/etc/warden/warden.yml:ro`,
+      IMAGE, 'apply', '-f', '/etc/warden/warden.yml', '--host-root', '/host',
+    ]);
+    const own = (p: string): string => {
+      const st = lstatSync(join(share!, p));
+      return `${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8).padStart(4, '0')}`;
+    };
+
+    // Without the capabilities, root in the container can change nothing: drift remains, exit 1.
+    const denied = await apply([]).then(() => undefined, (err: unknown) => err);
+    expect(denied).toBeInstanceOf(CommandError);
+    expect((denied as CommandError).exitCode).toBe(1);
+    expect(own('pg')).toBe('0:0 0755');
+    expect(own('kafka/locked/0.log')).toMatch(/^0:0 /);
+
+    await apply(['CHOWN', 'FOWNER', 'DAC_OVERRIDE']);
+    expect(own('pg')).toBe('70:70 0700');
+    expect(own('kafka')).toMatch(/^1001:0 /);
+    expect(own('kafka/locked')).toBe('1001:0 0700');
+    expect(own('kafka/locked/0.log')).toMatch(/^1001:0 /);
   });
 });
