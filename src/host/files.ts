@@ -16,8 +16,8 @@ import type { DesiredVolume } from '../desired-state/types.js';
 import type { BelowObservation, FileObservation } from '../reconcilers/types.js';
 import { FileRefusedError, type FileChange, type FilePort, type FixOptions, type FixResult, type Ownership, type VolumeFix } from './port.js';
 
-/** DEFAULT_SCAN_BUDGET is how many entries below a recursive volume one observation reads (default 200,000). */
-export const DEFAULT_SCAN_BUDGET = 200_000;
+/** DEFAULT_SCAN_BUDGET bounds one observation below a recursive volume: 100,000 entries or 5 s (a NAS answers slowly). */
+export const DEFAULT_SCAN_BUDGET = { entries: 100_000, ms: 5_000 };
 /** DEFAULT_FIX_BUDGET bounds one recursive fix: 5,000 changed entries or 2 s, whichever comes first. */
 export const DEFAULT_FIX_BUDGET = { entries: 5_000, ms: 2_000 };
 
@@ -26,7 +26,7 @@ export interface HostFilesOptions {
   /** root is where the hosts' `/` is seen (--host-root; default `/`). */
   root?: string;
   /** scanBudget is DEFAULT_SCAN_BUDGET unless given. */
-  scanBudget?: number;
+  scanBudget?: { entries: number; ms: number };
   /** fixBudget is DEFAULT_FIX_BUDGET unless given. */
   fixBudget?: { entries: number; ms: number };
 }
@@ -46,7 +46,7 @@ export function octal(mode: number): string {
 /** HostFiles observes and fixes spec.volumes under one host root. */
 export class HostFiles implements FilePort {
   private readonly root: string;
-  private readonly scanBudget: number;
+  private readonly scanBudget: { entries: number; ms: number };
   private readonly fixBudget: { entries: number; ms: number };
 
   constructor(opts: HostFilesOptions = {}) {
@@ -131,6 +131,11 @@ export class HostFiles implements FilePort {
     let changed = 0;
     let remaining = false;
     await walkBelow(top, dev, async (abs, st) => {
+      // The clock is checked at every entry: a large tree that is mostly right must not hold the pass either.
+      if (performance.now() >= deadline || opts.signal?.aborted) {
+        remaining = true;
+        return false;
+      }
       if (!differs(st, want)) return true;
       const hostPath = this.hostPath(abs);
       if (st.isDirectory()) {
@@ -141,7 +146,7 @@ export class HostFiles implements FilePort {
         changed += 1;
         opts.onChange?.({ path: hostPath, created: false, before: ownership(st), after: ownership({ uid: want.owner, gid: want.group ?? st.gid, mode: st.mode }) });
       }
-      if (changed >= this.fixBudget.entries || performance.now() >= deadline || opts.signal?.aborted) {
+      if (changed >= this.fixBudget.entries) {
         remaining = true;
         return false;
       }
@@ -152,10 +157,11 @@ export class HostFiles implements FilePort {
 
   private async scan(top: string, dev: number, want: Wanted, signal?: AbortSignal): Promise<BelowObservation> {
     const below: BelowObservation = { differ: 0, scanned: 0, skipped: 0, truncated: false };
+    const deadline = performance.now() + this.scanBudget.ms;
     await walkBelow(top, dev, (_abs, st) => {
       below.scanned += 1;
       if (differs(st, want)) below.differ += 1;
-      if (below.scanned >= this.scanBudget || signal?.aborted) {
+      if (below.scanned >= this.scanBudget.entries || performance.now() >= deadline || signal?.aborted) {
         below.truncated = true;
         return false;
       }
