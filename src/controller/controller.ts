@@ -53,7 +53,8 @@ export interface ControllerOptions {
 export interface ActionOutcome {
   action: Action;
   /**
-   * outcome: applied; already (a fresh read showed nothing to do); planned (a plan-only pass would apply
+   * outcome: applied; already (a fresh read showed nothing to do); partial (a bounded fix made progress and
+   * the next pass goes on); planned (a plan-only pass would apply
    * it); suppressed; standby (this instance is not on the leader); failed.
    */
   outcome: ApplyResult | 'planned' | 'suppressed' | 'standby' | 'failed';

@@ -9,8 +9,8 @@
 //   host root (an unmounted NAS leaves an empty directory on the local disk, which must stay empty);
 // - a recursive fix never crosses into another mount below the directory, never changes a hard-linked
 //   file (its other name may be anywhere on that file system), and stops at a budget, to go on next pass.
-import { constants, type Dirent, type Stats } from 'node:fs';
-import { lchown, lstat, mkdir, open, opendir, realpath } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { lchown, lstat, mkdir, open, readdir, realpath, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { DesiredVolume } from '../desired-state/types.js';
 import type { BelowObservation, FileObservation } from '../reconcilers/types.js';
@@ -127,62 +127,55 @@ export class HostFiles implements FilePort {
   }
 
   private async fixBelow(top: string, dev: number, want: VolumeFix, opts: FixOptions): Promise<FixResult> {
-    const deadline = performance.now() + this.fixBudget.ms;
+    // The time budget starts at the first change: re-walking what is already right (a fresh process has
+    // no cursor) must not use it up, or a loaded machine would make no progress at all. That re-walk is
+    // bounded like a scan.
+    const skipDeadline = performance.now() + this.scanBudget.ms;
+    let deadline: number | undefined;
     let changed = 0;
-    let remaining = false;
-    await walkBelow(top, dev, async (abs, st) => {
-      // The clock is checked at every entry: a large tree that is mostly right must not hold the pass either.
-      if (performance.now() >= deadline || opts.signal?.aborted) {
-        remaining = true;
-        return false;
-      }
-      if (!differs(st, want)) return true;
-      const hostPath = this.hostPath(abs);
+    const stopped = await walkTree(top, dev, this.cursors.get(want.path), async (ref, rel, st) => {
+      const now = performance.now();
+      if (changed >= this.fixBudget.entries || now >= (deadline ?? skipDeadline) || opts.signal?.aborted) return 'stop';
+      if (!differs(st, want)) return 'next';
+      deadline ??= now + this.fixBudget.ms;
+      const hostPath = `${want.path}/${rel.join('/')}`;
       if (st.isDirectory()) {
-        if (await changeDirectory(abs, hostPath, want, false, opts.onChange)) changed += 1;
+        if (await changeDirectory(ref, hostPath, want, false, opts.onChange)) changed += 1;
       } else {
-        // lchown changes a symlink itself, and a file that became a symlink since the lstat stays safe.
-        await lchown(abs, want.owner, want.group ?? st.gid);
+        // lchown changes a symlink itself; ref names the entry inside the directory warden holds open.
+        await lchown(ref, want.owner, want.group ?? st.gid);
         changed += 1;
         opts.onChange?.({ path: hostPath, created: false, before: ownership(st), after: ownership({ uid: want.owner, gid: want.group ?? st.gid, mode: st.mode }) });
       }
-      if (changed >= this.fixBudget.entries) {
-        remaining = true;
-        return false;
-      }
-      return true;
+      return 'next';
     });
-    return { changed, remaining };
+    // The cursor lets the next pass start where this one stopped (in `run`; a one-shot apply starts over).
+    if (stopped) this.cursors.set(want.path, stopped);
+    else this.cursors.delete(want.path);
+    return { changed, remaining: stopped !== undefined };
   }
 
   private async scan(top: string, dev: number, want: Wanted, signal?: AbortSignal): Promise<BelowObservation> {
     const below: BelowObservation = { differ: 0, scanned: 0, skipped: 0, truncated: false };
     const deadline = performance.now() + this.scanBudget.ms;
-    await walkBelow(top, dev, (_abs, st) => {
+    const stopped = await walkTree(top, dev, undefined, (_ref, _rel, st) => {
+      if (below.scanned >= this.scanBudget.entries || performance.now() >= deadline || signal?.aborted) return 'stop';
       below.scanned += 1;
       if (differs(st, want)) below.differ += 1;
-      if (below.scanned >= this.scanBudget.entries || performance.now() >= deadline || signal?.aborted) {
-        below.truncated = true;
-        return false;
-      }
-      return true;
+      return 'next';
     }, () => {
       below.skipped += 1;
     });
+    below.truncated = stopped !== undefined;
     return below;
   }
 
-  private hostPath(abs: string): string {
-    const rel = path.relative(this.resolvedRoot ?? this.root, abs);
-    return `/${rel}`;
-  }
-
-  private resolvedRoot: string | undefined;
+  // Where each recursive fix stopped (relative path components of the next entry), by volume path.
+  private readonly cursors = new Map<string, string[]>();
 
   // The host root itself may be a symlink (e.g. /host -> /mnt/host): that one is resolved, once per call.
   private async base(): Promise<{ root: string; stat: Stats }> {
     const root = await realpath(this.root);
-    this.resolvedRoot = root;
     return { root, stat: await lstat(root) };
   }
 
@@ -279,42 +272,96 @@ async function changeDirectory(abs: string, hostPath: string, want: Wanted, crea
   }
 }
 
-// walkBelow visits every entry below `top` depth-first with its lstat, never following a symlink and
-// never entering another file system or changing a hard-linked file (those go to onSkip). `visit`
-// returns false to stop.
-async function walkBelow(
+type Step = 'next' | 'stop';
+
+/**
+ * walkTree visits every entry below the directory `top` depth-first in name order, with its lstat,
+ * resuming at `from` (the relative path of the entry to start at). Every directory is opened with
+ * O_NOFOLLOW and its entries are reached through /proc/self/fd/N/<name>, as openat would: a directory
+ * swapped for a symlink while the walk runs is never entered, and nothing is reached through it. Entries
+ * on another file system, and hard-linked files, go to onSkip. It returns where it stopped (undefined when
+ * done).
+ */
+async function walkTree(
   top: string,
   dev: number,
-  visit: (abs: string, st: Stats) => Promise<boolean> | boolean,
-  onSkip?: (abs: string) => void,
-): Promise<void> {
-  const stack = [top];
-  while (stack.length > 0) {
-    const dir = stack.pop()!;
-    let handle;
-    try {
-      handle = await opendir(dir);
-    } catch (err) {
-      // The directory went away or was swapped since it was listed: the next pass sees the new tree.
-      if (['ENOENT', 'ENOTDIR', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '')) continue;
-      throw err;
+  from: readonly string[] | undefined,
+  visit: (ref: string, rel: string[], st: Stats) => Promise<Step> | Step,
+  onSkip?: () => void,
+): Promise<string[] | undefined> {
+  const fh = await openDirectory(top, dev);
+  if (!fh) return undefined;
+  try {
+    return await walkOpen(`/proc/self/fd/${fh.fd}`, [], dev, from, visit, onSkip);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function walkOpen(
+  dir: string,
+  rel: string[],
+  dev: number,
+  from: readonly string[] | undefined,
+  visit: (ref: string, rel: string[], st: Stats) => Promise<Step> | Step,
+  onSkip?: () => void,
+): Promise<string[] | undefined> {
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch {
+    return undefined;
+  }
+  let resumeAt = from;
+  for (const name of names) {
+    // Resuming: skip what comes before the cursor; the directory on the cursor's path was visited already.
+    let below: readonly string[] | undefined;
+    if (resumeAt) {
+      if (name < resumeAt[0]!) continue;
+      if (name === resumeAt[0] && resumeAt.length > 1) below = resumeAt.slice(1);
+      resumeAt = undefined;
     }
-    for await (const entry of handle as AsyncIterable<Dirent>) {
-      const abs = path.join(dir, entry.name);
-      let st: Stats;
-      try {
-        st = await lstat(abs);
-      } catch {
-        continue;
-      }
-      if (st.dev !== dev || (st.isFile() && st.nlink > 1)) {
-        onSkip?.(abs);
-        continue;
-      }
-      if (!(await visit(abs, st))) return;
-      if (st.isDirectory()) stack.push(abs);
+    const ref = `${dir}/${name}`;
+    let st: Stats;
+    try {
+      st = await lstat(ref);
+    } catch {
+      continue;
+    }
+    if (st.dev !== dev || (st.isFile() && st.nlink > 1)) {
+      onSkip?.();
+      continue;
+    }
+    const path = [...rel, name];
+    if (!below && (await visit(ref, path, st)) === 'stop') return path;
+    if (!st.isDirectory()) continue;
+    const child = await openDirectory(ref, dev);
+    if (!child) continue;
+    try {
+      const stopped = await walkOpen(`/proc/self/fd/${child.fd}`, path, dev, below, visit, onSkip);
+      if (stopped) return stopped;
+    } finally {
+      await child.close();
     }
   }
+  return undefined;
+}
+
+// openDirectory opens a directory without following a symlink; undefined when it is gone, was swapped
+// for something else, or lies on another file system.
+async function openDirectory(ref: string, dev: number): Promise<FileHandle | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(ref, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  const st = await fh.stat();
+  if (!st.isDirectory() || st.dev !== dev) {
+    await fh.close();
+    return undefined;
+  }
+  return fh;
 }
 
 function assertNever(x: never): never {

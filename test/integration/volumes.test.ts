@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { restoreLab, runningManager, testLab } from '../support/lab.js';
+import { HostFiles } from '../../src/host/files.js';
+import type { VolumeFix } from '../../src/host/port.js';
 import { startWardenRun, WARDEN_BIN, type WardenDaemon } from '../support/warden.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -216,5 +218,34 @@ describe('volumes on the real file system', () => {
     expect(back.code).toBe(0);
     // No group in the file: the group is left as created (root's).
     expect(own(join(nas, 'new/data'))).toBe('70:0 0700');
+  });
+
+  it('in a long-running warden, resumes a recursive fix where the last pass stopped; a symlink inside is lchowned, never entered', async () => {
+    const top = join(nas, 'resume');
+    for (let d = 0; d < 10; d += 1) {
+      mkdirSync(join(top, `d${d}`), { recursive: true });
+      for (let f = 0; f < 299; f += 1) writeFileSync(join(top, `d${d}`, `f${f}`), '');
+    }
+    symlinkSync('/etc', join(top, 'd5/etc-link'));
+    const etc = own('/etc');
+    const passwd = own('/etc/passwd');
+    const files = new HostFiles({ root, fixBudget: { entries: 1_000, ms: 60_000 } });
+    const action: VolumeFix = {
+      kind: 'fix-volume', reconciler: 'volumes', object: '/mnt/nas/resume', path: '/mnt/nas/resume', owner: 1001, group: 1001,
+      recursive: true, before: {}, after: {}, disruptive: false, ignored: false,
+    };
+    const results = [];
+    for (let i = 0; i < 5; i += 1) {
+      const r = await files.fix(action);
+      results.push(r);
+      if (!r.remaining) break;
+    }
+    // 3,001 entries below (10 directories, 2,990 files, 1 symlink) and the top: 1,000 per pass, no entry twice.
+    expect(results).toEqual([{ changed: 1_001, remaining: true }, { changed: 1_000, remaining: true }, { changed: 1_000, remaining: true }, { changed: 1, remaining: false }]);
+    expect(own(join(top, 'd5/etc-link'))).toMatch(/^1001:1001 /);
+    expect(own('/etc')).toBe(etc);
+    expect(own('/etc/passwd')).toBe(passwd);
+    const seen = await files.inspectPaths([{ path: '/mnt/nas/resume', owner: 1001, group: 1001, recursive: true }]);
+    expect(seen.get('/mnt/nas/resume')).toMatchObject({ kind: 'directory', uid: 1001, below: { differ: 0, scanned: 3_001, truncated: false } });
   });
 });
