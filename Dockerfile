@@ -1,22 +1,41 @@
-# swarm-warden's image: the compiled controller on the current Node LTS, with git for git sources.
-FROM node:26-slim AS build
-WORKDIR /src
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
-COPY src ./src
-RUN npm run build && npm prune --omit=dev
+# swarm-warden's image: the compiled controller on the current Node LTS, production dependencies only,
+# with git for git sources. Least privilege (docs/operations.md, "The image and its privileges"): it runs
+# as the unprivileged user 10001; the stack adds the docker socket's group. Only for spec.volumes must it
+# run as root, and then with every capability dropped except CHOWN, FOWNER and DAC_OVERRIDE.
+#
+# BASE selects the base image (any Debian-like image with node, and git or apt-get), so that the image
+# builds where only some registries are reachable:
+#   docker build --build-arg BASE=node:26-slim -t swarm-warden .
+# The build stage compiles unless the context holds prebuilt/{dist,node_modules} (an offline build:
+# `npm ci --omit=dev` and `npm run build` done outside, see test/integration/image.test.ts).
+ARG BASE=node:26-slim
 
-FROM node:26-slim
-RUN apt-get update && apt-get install -y --no-install-recommends git ca-certificates \
-    && rm -rf /var/lib/apt/lists/*
+FROM ${BASE} AS build
+WORKDIR /src
+# .dockerignore keeps node_modules, dist, tests and git history out of the context.
+COPY . .
+RUN if [ -d prebuilt/dist ] && [ -d prebuilt/node_modules ]; then \
+      rm -rf dist node_modules && mv prebuilt/dist prebuilt/node_modules . ; \
+    else \
+      npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev --no-audit --no-fund ; \
+    fi
+
+FROM ${BASE}
+# git for git sources; an offline base brings its own, so apt-get runs only when git is missing.
+RUN if ! command -v git >/dev/null 2>&1; then \
+      apt-get update && apt-get install -y --no-install-recommends git ca-certificates && rm -rf /var/lib/apt/lists/* ; \
+    fi \
+    && echo 'warden:x:10001:10001:swarm-warden:/var/cache/warden:/usr/sbin/nologin' >> /etc/passwd \
+    && echo 'warden:x:10001:' >> /etc/group \
+    && mkdir -p /var/cache/warden && chown 10001:10001 /var/cache/warden
 WORKDIR /app
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
-COPY package.json ./
-COPY bin ./bin
-ENV NODE_ENV=production WARDEN_LISTEN=:9095
+COPY --from=build /src/package.json ./
+COPY --from=build /src/bin ./bin
+ENV NODE_ENV=production WARDEN_LISTEN=:9095 HOME=/var/cache/warden
+USER 10001:10001
 EXPOSE 9095
-HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:9095/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD ["node", "-e", "fetch('http://127.0.0.1:9095/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "/app/bin/warden.js"]
 CMD ["run"]

@@ -6,7 +6,7 @@ import { validateCommand } from './commands/validate.js';
 import { schemaCommand } from './commands/schema.js';
 import { exportCommand } from './commands/export.js';
 import { labCommand } from './commands/lab.js';
-import { planCommand, applyCommand, runCommand } from './commands/controller.js';
+import { planCommand, applyCommand, runCommand, type HostRootOptions } from './commands/controller.js';
 import { recoverCommand, type RecoverOptions } from './commands/recover.js';
 import type { SourceOptions } from './desired-state/open-source.js';
 import type { EngineOptions } from './docker/engine.js';
@@ -76,17 +76,19 @@ export async function main(argv: string[]): Promise<number> {
 
   for (const name of ['plan', 'apply', 'run'] as const) {
     const cmd = program.command(name);
-    sourceOptions(cmd).addOption(hostOption().env('WARDEN_HOST'));
+    sourceOptions(cmd)
+      .addOption(hostOption().env('WARDEN_HOST'))
+      .addOption(new Option('--host-root <dir>', 'where the hosts\' file system (the shared mounts) is seen, for spec.volumes').env('WARDEN_HOST_ROOT').default('/'));
     if (name === 'plan') {
       cmd
         .description('show the drift and the actions a pass would take (0 in sync, 1 drift, 2 error)')
         .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-        .action(async (opts: SourceOptions & EngineOptions & { output: 'text' | 'json' }) => set(await planCommand(opts)));
+        .action(async (opts: SourceOptions & EngineOptions & HostRootOptions & { output: 'text' | 'json' }) => set(await planCommand(opts)));
     } else if (name === 'apply') {
       cmd
         .description('run one pass and apply it (0 converged, 1 drift remains, 2 error)')
         .addOption(dryRunOption())
-        .action(async (opts: SourceOptions & EngineOptions & { dryRun?: boolean }) =>
+        .action(async (opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean }) =>
           set(await applyCommand({ ...opts, dryRun: opts.dryRun ?? envFlag('WARDEN_DRY_RUN') ?? false })));
     } else {
       cmd
@@ -99,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
             'WARDEN_WEBHOOK_SECRET_FILE',
           ),
         )
-        .action(async (opts: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string; webhookSecretFile?: string }) =>
+        .action(async (opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean; listen: string; logLevel: string; webhookSecretFile?: string }) =>
           set(await runCommand({ ...opts, dryRun: opts.dryRun ?? envFlag('WARDEN_DRY_RUN') ?? false })));
     }
   }

@@ -1,7 +1,7 @@
 // `warden plan`, `warden apply` and `warden run`: the controller from the command line.
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import { Controller, type PassResult } from '../controller/controller.js';
+import { Controller, type ControllerOptions, type PassResult } from '../controller/controller.js';
 import { createLogger } from '../controller/log.js';
 import { Metrics } from '../controller/metrics.js';
 import { serve } from '../controller/server.js';
@@ -9,7 +9,19 @@ import { createWebhookHandler, readWebhookSecret, WEBHOOK_PATH, type WebhookHand
 import { openSource, type SourceOptions } from '../desired-state/open-source.js';
 import type { DesiredStateSource, LoadedState } from '../desired-state/source.js';
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
+import { HostFiles } from '../host/files.js';
 import { probeRegistry } from '../host/probe.js';
+
+/** HostRootOptions is --host-root: where warden sees the hosts' file system (default `/`). */
+export interface HostRootOptions {
+  hostRoot?: string;
+}
+
+// hostWiring is the real host port (files under the host root, the registry's probe) and file port.
+function hostWiring(opts: HostRootOptions): Pick<ControllerOptions, 'host' | 'files'> {
+  const files = new HostFiles({ root: opts.hostRoot ?? '/' });
+  return { host: { inspectPaths: (volumes, signal) => files.inspectPaths(volumes, signal), probe: probeRegistry }, files };
+}
 
 /** APPLY_MAX_PASSES bounds the passes of one `warden apply` (default 20): it stops earlier once a pass applies nothing. */
 export const APPLY_MAX_PASSES = 20;
@@ -34,13 +46,13 @@ async function loadOnce(opts: SourceOptions): Promise<Loaded | number> {
   }
 }
 
-function oneShotController(opts: EngineOptions, dryRun: boolean, logger: Logger): Controller {
+function oneShotController(opts: EngineOptions & HostRootOptions, dryRun: boolean, logger: Logger): Controller {
   return new Controller({
     port: createDockerPort({ host: opts.host }),
+    ...hostWiring(opts),
     logger,
     metrics: new Metrics({ processMetrics: false }),
     dryRun,
-    host: { probe: probeRegistry },
     // A pass run by hand acts wherever it is pointed: leader gating keeps daemons from fighting.
     leaderOnly: false,
   });
@@ -51,7 +63,7 @@ function hasDrift(result: PassResult): boolean {
 }
 
 /** planCommand shows the drift and the actions a pass would take: 0 in sync, 1 drift, 2 error. */
-export async function planCommand(opts: SourceOptions & EngineOptions & { output: 'text' | 'json' }): Promise<number> {
+export async function planCommand(opts: SourceOptions & EngineOptions & HostRootOptions & { output: 'text' | 'json' }): Promise<number> {
   const got = await loadOnce(opts);
   if (typeof got === 'number') return got;
   const controller = oneShotController(opts, false, createLogger('warn', process.stderr));
@@ -73,7 +85,7 @@ export async function planCommand(opts: SourceOptions & EngineOptions & { output
 }
 
 /** applyCommand runs one pass and applies it: 0 converged, 1 drift remains, 2 error. */
-export async function applyCommand(opts: SourceOptions & EngineOptions & { dryRun?: boolean }): Promise<number> {
+export async function applyCommand(opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean }): Promise<number> {
   const got = await loadOnce(opts);
   if (typeof got === 'number') return got;
   const controller = oneShotController(opts, opts.dryRun ?? false, createLogger('info'));
@@ -112,7 +124,7 @@ export async function applyCommand(opts: SourceOptions & EngineOptions & { dryRu
 
 /** runCommand is the daemon: it runs until SIGTERM or SIGINT, then exits 0. */
 export async function runCommand(
-  opts: SourceOptions & EngineOptions & { dryRun?: boolean; listen: string; logLevel: string; webhookSecretFile?: string },
+  opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean; listen: string; logLevel: string; webhookSecretFile?: string },
 ): Promise<number> {
   const logger = createLogger(opts.logLevel);
   let source: DesiredStateSource;
@@ -141,7 +153,7 @@ export async function runCommand(
       return 2;
     }
   }
-  const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false, host: { probe: probeRegistry } });
+  const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false, ...hostWiring(opts) });
   const stop = new AbortController();
   let looping = false;
   let server: Server;
@@ -164,7 +176,7 @@ export async function runCommand(
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   logger.info(
-    { listen: opts.listen, source: source.description, engine: port.describe, dryRun: opts.dryRun ?? false, webhook: webhook ? WEBHOOK_PATH : 'off' },
+    { listen: opts.listen, source: source.description, engine: port.describe, hostRoot: opts.hostRoot ?? '/', dryRun: opts.dryRun ?? false, webhook: webhook ? WEBHOOK_PATH : 'off' },
     'warden starting',
   );
 

@@ -5,11 +5,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pRetry from 'p-retry';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort, NodeSpec, ServiceSpec, SwarmNode, SwarmService } from '../docker/port.js';
+import { FileRefusedError, type FileChange, type FilePort } from '../host/port.js';
 import type { Action, Observed } from '../reconcilers/types.js';
 import { sameConstraints } from '../reconcilers/compare.js';
 
-/** ApplyResult says what applying did: `applied`, or `already` when a fresh read showed nothing to change. */
-export type ApplyResult = 'applied' | 'already';
+/**
+ * ApplyResult says what applying did: `applied`; `already` when a fresh read showed nothing to change;
+ * `partial` when a bounded action (a recursive volume fix) made progress and the next pass goes on.
+ */
+export type ApplyResult = 'applied' | 'already' | 'partial';
 
 /** ApplyOptions tune the conflict retries; defaults: 5 retries from 10 ms, doubling. */
 export interface ApplyOptions {
@@ -18,6 +22,10 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   /** onConflict is told of each version conflict (for logs and tests). */
   onConflict?: (attempt: number, error: EngineError) => void;
+  /** files changes directories under the host root (fix-volume); without it fix-volume is refused. */
+  files?: FilePort;
+  /** onFileChange is told of each directory or file a fix-volume changed (one log line each). */
+  onFileChange?: (change: FileChange) => void;
 }
 
 /** TerminalActionError is an action the engine refused for a reason a retry cannot fix. */
@@ -50,8 +58,18 @@ export async function applyAction(port: DockerPort, action: Action, snapshot: Ob
         return 'applied';
       });
     }
-    case 'fix-volume':
-      throw new TerminalActionError('the volumes reconciler is not available in this version');
+    case 'fix-volume': {
+      if (!opts.files) throw new TerminalActionError('this warden has no host root to change volumes under');
+      try {
+        const done = await opts.files.fix(action, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onFileChange ? { onChange: opts.onFileChange } : {}) });
+        if (done.remaining) return 'partial';
+        return done.changed > 0 ? 'applied' : 'already';
+      } catch (err) {
+        // A symlink or a share that is gone will not change on a retry: the operator must look.
+        if (err instanceof FileRefusedError) throw new TerminalActionError(err.message, { cause: err });
+        throw err;
+      }
+    }
     default:
       return assertNever(action);
   }

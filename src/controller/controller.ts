@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { DesiredStateError, formatProblem, type LoadedState } from '../desired-state/source.js';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
+import type { FilePort } from '../host/port.js';
 import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
 import type { Action, ActionRecord, Drift, Observed, PlanContext, Reconciler } from '../reconcilers/types.js';
 import { applyAction, settleAction, TerminalActionError, type ApplyResult } from './apply.js';
@@ -33,6 +34,8 @@ export interface ControllerOptions {
   reconcilers?: readonly Reconciler<ReconcilerId>[];
   /** host observes what the engine cannot tell: files under the host root, the registry's probe. */
   host?: HostPort;
+  /** files changes directories under the host root for fix-volume (default none: fix-volume is refused). */
+  files?: FilePort;
   /** settleTimeoutMs bounds how long an asynchronous action (role change, forced restart) is awaited (default 120 s). */
   settleTimeoutMs?: number;
   /** dryRun is --dry-run: every reconciler observes (default false). */
@@ -53,7 +56,8 @@ export interface ControllerOptions {
 export interface ActionOutcome {
   action: Action;
   /**
-   * outcome: applied; already (a fresh read showed nothing to do); planned (a plan-only pass would apply
+   * outcome: applied; already (a fresh read showed nothing to do); partial (a bounded fix made progress and
+   * the next pass goes on); planned (a plan-only pass would apply
    * it); suppressed; standby (this instance is not on the leader); failed.
    */
   outcome: ApplyResult | 'planned' | 'suppressed' | 'standby' | 'failed';
@@ -114,6 +118,7 @@ export class Controller {
   private readonly scheduler: Scheduler;
   private readonly reconcilers: readonly Reconciler<ReconcilerId>[];
   private readonly host: HostPort;
+  private readonly files: FilePort | undefined;
   private readonly settleTimeoutMs: number;
   private readonly dryRun: boolean;
   private readonly leaderOnly: boolean;
@@ -150,6 +155,7 @@ export class Controller {
     this.scheduler = opts.scheduler ?? ((expr, fn) => cronSchedule(expr, fn, { noOverlap: true }));
     this.reconcilers = opts.reconcilers ?? RECONCILERS;
     this.host = opts.host ?? {};
+    this.files = opts.files;
     this.settleTimeoutMs = opts.settleTimeoutMs ?? 120_000;
     this.dryRun = opts.dryRun ?? false;
     this.leaderOnly = opts.leaderOnly ?? true;
@@ -401,7 +407,15 @@ export class Controller {
       const outcome = await applyAction(this.port, action, observed, {
         ...(signal ? { signal } : {}),
         onConflict: (attempt) => log.debug({ ...fields, attempt }, 'version conflict; re-reading'),
+        ...(this.files ? { files: this.files } : {}),
+        // One line per directory or file a volume fix changed, the volume's path as the object.
+        onFileChange: (c) => log.info({ ...fields, path: c.path, created: c.created, before: c.before, after: c.after, revision }, 'changed a file'),
       });
+      if (outcome === 'partial') {
+        // A bounded fix of a large tree: progress, not flapping; the next pass goes on where it stopped.
+        this.metrics.corrections.inc({ reconciler: action.reconciler, action: action.kind });
+        log.info({ ...fields, revision }, 'correction in progress; the next pass continues');
+      }
       if (outcome === 'applied') {
         this.metrics.corrections.inc({ reconciler: action.reconciler, action: action.kind });
         log.info({ ...fields, before: action.before, after: action.after, revision }, 'corrected drift');

@@ -231,6 +231,7 @@ function resolve(doc: ClusterState, services: DesiredService[] | undefined): Des
   if (spec.volumes) {
     state.volumes = spec.volumes.map((v) => {
       const out: NonNullable<DesiredState['volumes']>[number] = { path: v.path, owner: v.owner, recursive: v.recursive };
+      if (v.mount !== undefined) out.mount = v.mount;
       if (v.group !== undefined) out.group = v.group;
       if (v.mode !== undefined) out.mode = parseOctalMode(v.mode)!;
       return out;

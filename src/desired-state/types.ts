@@ -50,6 +50,8 @@ export interface DesiredService {
 /** DesiredVolume is one entry of spec.volumes. */
 export interface DesiredVolume {
   path: string;
+  /** mount is the mount point the path must be on (absent: warden only refuses to create on the host root's own disk). */
+  mount?: string;
   owner: number;
   group?: number;
   /** mode is the numeric mode (e.g. 0o700), parsed from the octal string. */

@@ -11,11 +11,22 @@ export type { ReconcilerId } from './index.js';
 /** FileObservation is what warden saw of one desired volume path under the host root. */
 export type FileObservation =
   /** a directory, with its owner, group and permission bits (mode & 0o7777). */
-  | { kind: 'directory'; uid: number; gid: number; mode: number; /** below counts entries below it that differ (recursive only). */ below?: { differ: number; scanned: number; truncated: boolean } }
+  | { kind: 'directory'; uid: number; gid: number; mode: number; /** below counts entries below it that differ (recursive only). */ below?: BelowObservation }
   /** nothing there yet, and the nearest existing parent is on the expected mount. */
   | { kind: 'missing' }
   /** something warden must not touch: a symlink, a file, a path that escapes the host root, a mount that is gone. */
   | { kind: 'refused'; why: string };
+
+/** BelowObservation is what a recursive volume's scan found below the directory, within its budget. */
+export interface BelowObservation {
+  /** differ counts entries whose owner, group or (directories only) mode differ. */
+  differ: number;
+  scanned: number;
+  /** skipped counts entries warden never changes: hard-linked files, other mounts nested below. */
+  skipped: number;
+  /** truncated is true when the scan stopped at its budget before the end of the tree. */
+  truncated: boolean;
+}
 
 /** ProbeObservation is the registry probe's answer this pass. */
 export interface ProbeObservation {
@@ -94,7 +105,7 @@ export type Action =
   | (ActionBase & { kind: 'update-node'; nodeId: string; labels?: Record<string, string>; availability?: NodeAvailability })
   | (ActionBase & { kind: 'promote-node'; nodeId: string })
   | (ActionBase & { kind: 'demote-node'; nodeId: string })
-  | (ActionBase & { kind: 'fix-volume'; path: string; owner: number; group?: number; mode?: number; recursive: boolean });
+  | (ActionBase & { kind: 'fix-volume'; path: string; mount?: string; owner: number; group?: number; mode?: number; recursive: boolean });
 
 /** Plan is what a reconciler found: the drift, and the actions that would correct it. */
 export interface Plan {

@@ -1,6 +1,8 @@
 // The spec mutations of the apply path: what each action sends, and when a fresh read needs no write.
 import { describe, expect, it } from 'vitest';
-import { mutateNode, mutateService } from '../../../src/controller/apply.js';
+import { applyAction, mutateNode, mutateService, TerminalActionError } from '../../../src/controller/apply.js';
+import type { DockerPort } from '../../../src/docker/port.js';
+import { FileRefusedError, type FilePort, type FixResult } from '../../../src/host/port.js';
 import type { Action } from '../../../src/reconcilers/types.js';
 import { fakeNode, fakeService } from '../../support/fake-port.js';
 
@@ -52,5 +54,33 @@ describe('mutateNode', () => {
     expect(mutateNode(worker, promote)?.Role).toBe('manager');
     expect(mutateNode(fakeNode('m1', 'manager'), promote)).toBeUndefined();
     expect(mutateNode(fakeNode('m1', 'manager'), { ...promote, kind: 'demote-node' })?.Role).toBe('worker');
+  });
+});
+
+describe('applyAction fix-volume', () => {
+  const fix: Extract<Action, { kind: 'fix-volume' }> = {
+    kind: 'fix-volume', reconciler: 'volumes', object: '/mnt/nas/db', path: '/mnt/nas/db', owner: 70, recursive: true,
+    before: {}, after: {}, disruptive: false, ignored: false,
+  };
+  const snapshot = { info: {} as never, nodes: [], services: [], tasks: [], at: 0 };
+  const port = {} as DockerPort;
+  const files = (result: FixResult | Error): FilePort => ({
+    fix: async () => {
+      if (result instanceof Error) throw result;
+      return result;
+    },
+  });
+
+  it.each([
+    { name: 'changed: applied', result: { changed: 3, remaining: false }, outcome: 'applied' },
+    { name: 'nothing to change on a fresh look: already', result: { changed: 0, remaining: false }, outcome: 'already' },
+    { name: 'budget spent with work left: partial', result: { changed: 5000, remaining: true }, outcome: 'partial' },
+  ])('$name', async ({ result, outcome }) => {
+    expect(await applyAction(port, fix, snapshot, { files: files(result) })).toBe(outcome);
+  });
+
+  it('turns a refusal (a symlink, a share gone) into a terminal error, and refuses without a file port', async () => {
+    await expect(applyAction(port, fix, snapshot, { files: files(new FileRefusedError('/mnt/nas is a symlink')) })).rejects.toThrow(TerminalActionError);
+    await expect(applyAction(port, fix, snapshot)).rejects.toThrow('this warden has no host root to change volumes under');
   });
 });

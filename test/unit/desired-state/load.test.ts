@@ -63,6 +63,10 @@ describe('bad documents', () => {
     ['owner as uid:gid', '  volumes:\n    - path: /mnt/db\n      owner: "1000:1000"\n', 8, 14, 'write owner and group apart: owner: 1000 and group: 1000'],
     ['volume without owner', '  volumes:\n    - path: /mnt/db\n', 7, 7, 'spec.volumes[0]: missing required key "owner"'],
     ['volume listed twice', '  volumes:\n    - { path: /mnt/db, owner: 70 }\n    - { path: /mnt/db, owner: 1000 }\n', 8, 15, 'path /mnt/db is already listed at line 7'],
+    ['volume in /etc', '  volumes:\n    - path: /etc/ssl\n      owner: 70\n', 7, 13, '"/etc/ssl" is in the system directory /etc: warden manages directories on shared mounts, never the host\'s own'],
+    ['volume in docker\'s data root', '  volumes:\n    - path: /var/lib/docker/volumes/x\n      owner: 70\n', 7, 13, 'is in the system directory /var/lib/docker'],
+    ['volume on /mnt itself', '  volumes:\n    - path: /mnt\n      owner: 70\n', 7, 13, '"/mnt" is a system directory: name a directory below it, e.g. /mnt/NASVolume/data'],
+    ['volume not on its mount', '  volumes:\n    - { path: /mnt/nas/db, mount: /mnt/other, owner: 70 }\n', 7, 35, '/mnt/nas/db is not on the mount /mnt/other: mount must be the path itself or one of its parents'],
     ['recursive as a string', '  volumes:\n    - { path: /mnt/db, owner: 70, recursive: "yes" }\n', 7, 46, 'expected true or false, got the string "yes"'],
     // registry
     ['registry address with a scheme', '  registry:\n    service: registry\n    address: http://10.0.0.5:5000\n', 8, 14, 'is not a registry address: write host:port'],

@@ -1,0 +1,167 @@
+// The Dockerfile, built and run on a lab node that reaches no registry: the base image is made here
+// (a root file system of busybox, this machine's node and git, with their libraries, `docker import`ed),
+// the npm install and compile happen outside the build (prebuilt/ in the context), and the image must
+// then run as its unprivileged user, reach the engine through the socket's group and report healthy.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CommandError } from '../../src/lab/exec.js';
+import { restoreLab, testLab } from '../support/lab.js';
+import { waitUntil } from '../support/wait.js';
+
+const lab = testLab();
+const repo = join(import.meta.dirname, '../..');
+const tag = `${process.pid.toString(36)}`;
+const BASE = `warden-base:t${tag}`;
+const IMAGE = `swarm-warden:t${tag}`;
+const CONTAINER = `warden-image-${tag}`;
+let dir: string;
+let share: string | undefined;
+
+beforeAll(async () => {
+  await restoreLab(lab);
+  dir = mkdtempSync(join(tmpdir(), 'warden-image-'));
+});
+
+afterAll(async () => {
+  const node = lab.nodes[0]!;
+  await lab.docker(node, ['rm', '-f', CONTAINER]).catch(() => undefined);
+  await lab.docker(node, ['rmi', '-f', IMAGE, BASE]).catch(() => undefined);
+  if (share) execFileSync('umount', [share]);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  await restoreLab(lab);
+});
+
+// copyWithLibs copies a binary into the root file system with every library ldd names.
+function copyWithLibs(rootfs: string, binary: string): void {
+  const files = [binary];
+  for (const line of execFileSync('ldd', [binary], { encoding: 'utf8' }).split('\n')) {
+    const m = /(\/\S+) \(0x/.exec(line);
+    if (m?.[1]) files.push(m[1]);
+  }
+  for (const f of files) {
+    mkdirSync(join(rootfs, dirname(f)), { recursive: true });
+    cpSync(f, join(rootfs, f), { dereference: true });
+  }
+}
+
+function makeBase(rootfs: string): void {
+  mkdirSync(join(rootfs, 'bin'), { recursive: true });
+  cpSync('/bin/busybox', join(rootfs, 'bin/busybox'));
+  for (const applet of ['sh', 'rm', 'mv', 'mkdir', 'chown', 'ls', 'id', 'cat']) symlinkSync('busybox', join(rootfs, 'bin', applet));
+  copyWithLibs(rootfs, '/usr/bin/node');
+  copyWithLibs(rootfs, '/usr/bin/git');
+  mkdirSync(join(rootfs, 'etc'));
+  writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\n');
+  mkdirSync(join(rootfs, 'tmp'));
+  chmodSync(join(rootfs, 'tmp'), 0o1777);
+}
+
+function makeContext(ctx: string): void {
+  for (const f of ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bin']) {
+    cpSync(join(repo, f), join(ctx, f), { recursive: true });
+  }
+  // What the build stage would do online, done here from the npm cache: production modules, compiled code.
+  execFileSync('npm', ['ci', '--omit=dev', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: ctx, stdio: 'ignore' });
+  mkdirSync(join(ctx, 'prebuilt'));
+  execFileSync('mv', [join(ctx, 'node_modules'), join(ctx, 'prebuilt/node_modules')]);
+  // Compiled from the checkout, whose dev dependencies (the compiler's types) the context leaves out.
+  execFileSync(join(repo, 'node_modules/.bin/tsc'), ['-p', join(repo, 'tsconfig.build.json'), '--outDir', join(ctx, 'prebuilt/dist')], { cwd: repo });
+}
+
+describe('the image', () => {
+  it('builds offline on a lab node with a local base, runs unprivileged and reports healthy', async () => {
+    const node = lab.nodes[0]!;
+    const rootfs = join(dir, 'rootfs');
+    makeBase(rootfs);
+    execFileSync('sh', ['-c', `tar -C ${rootfs} -c . | docker -H ${node.host} import - ${BASE}`]);
+    const ctx = join(dir, 'ctx');
+    mkdirSync(ctx);
+    makeContext(ctx);
+
+    const started = Date.now();
+    const build = await lab.docker(node, ['build', '--build-arg', `BASE=${BASE}`, '-t', IMAGE, ctx], 300_000);
+    process.stderr.write(`image: built offline on ${node.name} in ${Date.now() - started} ms\n`);
+    expect(build).toMatch(/Successfully tagged|naming to/);
+
+    const config = JSON.parse(await lab.docker(node, ['image', 'inspect', '--format', '{{json .Config}}', IMAGE])) as {
+      User: string; Healthcheck: { Test: string[] }; Entrypoint: string[];
+    };
+    expect(config.User).toBe('10001:10001');
+    expect(config.Healthcheck.Test.join(' ')).toContain('/livez');
+    // Production dependencies only: no compiler, no test runner.
+    const modules = await lab.docker(node, ['run', '--rm', '--entrypoint', 'ls', IMAGE, '/app/node_modules']);
+    expect(modules).toContain('dockerode');
+    expect(modules).not.toMatch(/^(typescript|vitest|tsx)$/m);
+
+    const file = join(dir, 'warden.yml');
+    writeFileSync(file, 'apiVersion: swarm-warden/v1\nkind: ClusterState\nmetadata: { name: lab }\nspec: {}\n');
+    const socketGroup = statSync(node.socket).gid;
+    await lab.docker(node, [
+      'run', '-d', '--name', CONTAINER, '--health-interval', '1s',
+      '-v', `${node.socket}:/var/run/docker.sock`, '--group-add', String(socketGroup),
+      '-v', `${file}:/etc/warden/warden.yml:ro`,
+      IMAGE, 'run', '-f', '/etc/warden/warden.yml',
+    ]);
+    const health = await waitUntil('the container to be healthy', async () => {
+      const s = (await lab.docker(node, ['inspect', '--format', '{{.State.Health.Status}}', CONTAINER])).trim();
+      if (s === 'unhealthy') throw new Error(await lab.docker(node, ['logs', CONTAINER]));
+      return s === 'healthy' ? s : undefined;
+    }, { timeoutMs: 90_000, intervalMs: 500 });
+    expect(health).toBe('healthy');
+    // /readyz: the desired state is loaded and the engine answered, through the socket's group, as 10001.
+    const ready = await lab.docker(node, ['exec', CONTAINER, 'node', '-e',
+      "fetch('http://127.0.0.1:9095/readyz').then(async r=>console.log(r.status, process.getuid()))"]);
+    expect(ready.trim()).toBe('200 10001');
+    const git = await lab.docker(node, ['exec', CONTAINER, 'git', '--version']);
+    expect(git).toMatch(/^git version/);
+  });
+
+  it('changes volumes as root with only CHOWN, FOWNER and DAC_OVERRIDE, and cannot without them', async () => {
+    const node = lab.nodes[0]!;
+    // The host's view, as the stack mounts it: a tmpfs "NAS" at /mnt/nas under the host root.
+    const hostRoot = join(dir, 'host');
+    share = join(hostRoot, 'mnt/nas');
+    mkdirSync(share, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'warden-test-nas', share]);
+    mkdirSync(join(share, 'pg'));
+    chmodSync(join(share, 'pg'), 0o755);
+    // A tree root cannot enter without DAC_OVERRIDE: 0700, owned by 70.
+    mkdirSync(join(share, 'kafka/locked'), { recursive: true });
+    writeFileSync(join(share, 'kafka/locked/0.log'), 'x');
+    chownSync(join(share, 'kafka/locked'), 70, 70);
+    chmodSync(join(share, 'kafka/locked'), 0o700);
+    const file = join(dir, 'volumes.yml');
+    writeFileSync(file, [
+      'apiVersion: swarm-warden/v1', 'kind: ClusterState', 'metadata: { name: lab }', 'spec:', '  volumes:',
+      '    - { path: /mnt/nas/pg, mount: /mnt/nas, owner: 70, group: 70, mode: "0700" }',
+      '    - { path: /mnt/nas/kafka, mount: /mnt/nas, owner: 1001, group: 0, recursive: true }',
+      '',
+    ].join('\n'));
+    const apply = (caps: string[]): Promise<string> => lab.docker(node, [
+      'run', '--rm', '--user', '0', '--cap-drop', 'ALL', ...caps.flatMap((c) => ['--cap-add', c]),
+      '-v', `${node.socket}:/var/run/docker.sock`, '-v', `${hostRoot}:/host`, '-v', `${file}:/etc/warden/warden.yml:ro`,
+      IMAGE, 'apply', '-f', '/etc/warden/warden.yml', '--host-root', '/host',
+    ]);
+    const own = (p: string): string => {
+      const st = lstatSync(join(share!, p));
+      return `${st.uid}:${st.gid} ${(st.mode & 0o7777).toString(8).padStart(4, '0')}`;
+    };
+
+    // Without the capabilities, root in the container can change nothing: drift remains, exit 1.
+    const denied = await apply([]).then(() => undefined, (err: unknown) => err);
+    expect(denied).toBeInstanceOf(CommandError);
+    expect((denied as CommandError).exitCode).toBe(1);
+    expect(own('pg')).toBe('0:0 0755');
+    expect(own('kafka/locked/0.log')).toMatch(/^0:0 /);
+
+    await apply(['CHOWN', 'FOWNER', 'DAC_OVERRIDE']);
+    expect(own('pg')).toBe('70:70 0700');
+    expect(own('kafka')).toMatch(/^1001:0 /);
+    expect(own('kafka/locked')).toBe('1001:0 0700');
+    expect(own('kafka/locked/0.log')).toMatch(/^1001:0 /);
+  });
+});
