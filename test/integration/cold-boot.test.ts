@@ -121,17 +121,19 @@ describe('cold boot with the registry inside the swarm', () => {
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('close', (code) => resolve({ code, stdout, stderr }));
     });
-    expect(result.stderr).toBe('');
-    expect(result.code).toBe(0);
+    // Every assertion carries recover's own output, so that a failure says what it printed.
+    const out = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+    expect(result.stderr, out).toBe('');
+    expect(result.code, out).toBe(0);
     const lines = result.stdout.split('\n');
     const at = (re: RegExp): number => lines.findIndex((l) => re.test(l));
-    expect(at(/^wave 1\/3: .*-registry$/)).toBeGreaterThan(-1);
-    expect(at(new RegExp(`ok +${s.registry}: 1/1 running, probe answers`))).toBeGreaterThan(at(/^wave 1\/3/));
-    expect(at(new RegExp(`^wave 2/3: ${s.apps[0]}$`))).toBeGreaterThan(at(new RegExp(`ok +${s.registry}`)));
-    expect(at(new RegExp(`ok +${s.apps[0]}: 2/2 running`))).toBeGreaterThan(at(/^wave 2\/3/));
-    expect(at(new RegExp(`^wave 3/3: ${s.apps[1]}$`))).toBeGreaterThan(at(new RegExp(`ok +${s.apps[0]}`)));
-    expect(at(new RegExp(`ok +${s.apps[1]}: 2/2 running`))).toBeGreaterThan(at(/^wave 3\/3/));
-    expect(lines).toContain('recovered: all 3 service(s) converged');
+    expect(at(/^wave 1\/3: .*-registry$/), out).toBeGreaterThan(-1);
+    expect(at(new RegExp(`ok +${s.registry}: 1/1 running, probe answers`)), out).toBeGreaterThan(at(/^wave 1\/3/));
+    expect(at(new RegExp(`^wave 2/3: ${s.apps[0]}$`)), out).toBeGreaterThan(at(new RegExp(`ok +${s.registry}`)));
+    expect(at(new RegExp(`ok +${s.apps[0]}: 2/2 running`)), out).toBeGreaterThan(at(/^wave 2\/3/));
+    expect(at(new RegExp(`^wave 3/3: ${s.apps[1]}$`)), out).toBeGreaterThan(at(new RegExp(`ok +${s.apps[0]}`)));
+    expect(at(new RegExp(`ok +${s.apps[1]}: 2/2 running`)), out).toBeGreaterThan(at(/^wave 3\/3/));
+    expect(lines, out).toContain('recovered: all 3 service(s) converged');
     expect(await runningOf(lab, [s.registry, ...s.apps])).toEqual([1, REPLICAS, REPLICAS]);
     await expectOrder(s, answeredAt);
   });
