@@ -228,6 +228,7 @@ export function formatPlan(loaded: LoadedState, result: PassResult): string {
       continue;
     }
     lines.push('', `${r.id}:${r.error ? ` error: ${r.error}` : ''}`);
+    if (r.blocked) lines.push(`  held    ${r.blocked}`);
     for (const d of r.drift) lines.push(`  drift   ${d.object}: ${d.message}`);
     for (const a of r.actions) {
       const what = `${a.action.kind} ${a.action.object} ${JSON.stringify(a.action.before)} -> ${JSON.stringify(a.action.after)}`;

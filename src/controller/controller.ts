@@ -14,7 +14,7 @@ import type { Action, ActionRecord, Drift, Observed, PlanContext, Reconciler } f
 import { applyAction, settleAction, TerminalActionError, type ApplyResult } from './apply.js';
 import type { Metrics, SuppressReason } from './metrics.js';
 import { leaderOf, managerHealth, observe, type HostPort, type ManagerHealth } from './observe.js';
-import { DEFAULT_FLAP, Safety, type FlapOptions, type HeldObject } from './safety.js';
+import { DEFAULT_FLAP, massScaleDown, Safety, type FlapOptions, type HeldObject } from './safety.js';
 
 /** Clock is the controller's time source, injected so that tests control it. */
 export interface Clock {
@@ -369,6 +369,11 @@ export class Controller {
           if (this.leader && !planOnly) this.metrics.suppressed.inc({ reconciler: reconciler.id, reason: plan.blocked.reason });
           rlog.warn({ reason: plan.blocked.reason }, plan.blocked.message);
         }
+        const massHold = massScaleDown(plan.actions, observed.services);
+        if (massHold) {
+          rr.blocked = massHold;
+          if (this.leader) rlog.warn({ reason: 'cap' }, massHold);
+        }
         for (const action of plan.actions) {
           // An instance that is not on the leader only observes: its actions are the leader's to take
           // (or to suppress), so they are not counted here.
@@ -378,6 +383,7 @@ export class Controller {
           }
           let reason = this.safety.suppression(action, desired, this.clock.now(), this.dryRun);
           if (!reason && budget <= 0) reason = 'cap';
+          if (!reason && massHold && action.kind === 'scale-service' && action.replicas === 0) reason = 'cap';
           if (reason) {
             rr.actions.push({ action, outcome: 'suppressed', reason });
             if (!planOnly) this.metrics.suppressed.inc({ reconciler: reconciler.id, reason });

@@ -105,6 +105,20 @@ export class Safety {
   }
 }
 
+/**
+ * massScaleDown tells whether a plan would scale more than half of the running replicated services to 0
+ * at once (at least two): what a broken or hostile revision looks like far more often than an
+ * intended shutdown. Such scale-downs are held as `cap`, with the returned message; a person who means
+ * it does it in steps (at most half of the services per revision) or by hand.
+ */
+export function massScaleDown(actions: readonly Action[], services: readonly { id: string; mode: string; replicas: number | undefined }[]): string | undefined {
+  const running = services.filter((s) => s.mode === 'replicated' && (s.replicas ?? 0) > 0);
+  const toZero = actions.filter((a) => a.kind === 'scale-service' && a.replicas === 0 && !a.ignored && running.some((s) => s.id === a.serviceId));
+  if (toZero.length < 2 || toZero.length * 2 <= running.length) return undefined;
+  return `held: this desired state would scale ${toZero.length} of ${running.length} running services to 0 at once; ` +
+    'if that is meant, scale down at most half of them per revision (or by hand)';
+}
+
 /** effectiveMode is the mode a reconciler runs in: --dry-run, else its override, else policy.mode. */
 export function effectiveMode(desired: DesiredState, reconciler: Action['reconciler'], dryRun: boolean): PolicyMode {
   if (dryRun) return 'observe';

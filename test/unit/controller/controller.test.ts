@@ -159,6 +159,23 @@ describe('a pass', () => {
     expect(controller.status()).toMatchObject({ desiredStateValid: true, revision: 'rev2', failedRevision: undefined });
   });
 
+  it('holds a revision that would scale most running services to 0 at once, and says why', async () => {
+    const services = [fakeService('a', 3), fakeService('b', 3), fakeService('c', 3)];
+    const port = new FakePort(services, [fakeNode('m1', 'manager', true)], 'm1');
+    const metrics = new Metrics({ processMetrics: false });
+    const controller = new Controller({ port, logger: silent, metrics, scheduler: () => ({ stop: () => undefined }) });
+    controller.setDesired(loaded(desired({ services: ['a', 'b', 'c'].map((name) => ({ name, replicas: 0, origin: 'services' })) })));
+    const result = await controller.pass();
+    const r = result.results.find((x) => x.id === 'replicas')!;
+    expect(port.writes).toBe(0);
+    expect(r.actions.map((a) => a.reason)).toEqual(['cap', 'cap', 'cap']);
+    expect(r.blocked).toBe('held: this desired state would scale 3 of 3 running services to 0 at once; if that is meant, scale down at most half of them per revision (or by hand)');
+    // One of three is an ordinary change.
+    controller.setDesired(loaded(desired({ services: [{ name: 'a', replicas: 0, origin: 'services' }] }), 'rev2'));
+    await controller.pass();
+    expect(port.writes).toBe(1);
+  });
+
   it('reports an unreachable engine as a failed pass, changing nothing', async () => {
     const { port, controller, metrics } = setup({ replicas: 1 });
     port.listServices = () => Promise.reject(new EngineError('unreachable', 'connect ENOENT', undefined));
