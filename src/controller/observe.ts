@@ -37,6 +37,9 @@ export async function observe(
   return { info, nodes, services, tasks, at: now(), ...(files ? { files } : {}), ...(registry ? { registry } : {}) };
 }
 
+/** PER_SERVICE_TASK_READS is how many services' tasks are read one call each before one full list is cheaper (default 8). */
+export const PER_SERVICE_TASK_READS = 8;
+
 function taskNeed(desired: DesiredState, reconcilers: readonly Reconciler[], services: Observed['services']): TaskNeed {
   const need: TaskNeed = { running: false, services: new Set() };
   const named = need.services as Set<string>;
@@ -49,9 +52,15 @@ function taskNeed(desired: DesiredState, reconcilers: readonly Reconciler[], ser
 }
 
 async function readTasks(port: DockerPort, need: TaskNeed, byId: Map<string, unknown>): Promise<SwarmTask[]> {
+  const wanted = [...need.services].filter((id) => byId.has(id));
+  // Many services behind at once (a cold boot): one list of every task is cheaper than a call each.
+  if (wanted.length > PER_SERVICE_TASK_READS) {
+    const ids = new Set(wanted);
+    return (await port.listTasks()).filter((t) => ids.has(t.serviceId) || (need.running && t.desiredState === 'running'));
+  }
   const reads: Array<Promise<SwarmTask[]>> = [];
   if (need.running) reads.push(port.listTasks({ desiredState: 'running' }));
-  for (const id of need.services) if (byId.has(id)) reads.push(port.listTasks({ serviceId: id }));
+  for (const id of wanted) reads.push(port.listTasks({ serviceId: id }));
   const seen = new Map<string, SwarmTask>();
   for (const t of (await Promise.all(reads)).flat()) seen.set(t.id, t);
   return [...seen.values()];

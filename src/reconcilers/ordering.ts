@@ -163,12 +163,19 @@ function orderable(svc: SwarmService): boolean {
   return svc.mode === 'replicated' || svc.mode === 'global';
 }
 
+// Ordering has work only with a registry or a dependsOn somewhere.
+function orders(desired: DesiredState): boolean {
+  return desired.registry !== undefined || (desired.services ?? []).some((s) => (s.dependsOn?.length ?? 0) > 0);
+}
+
 /** ordering force-restarts stuck services in dependency order, the registry first. */
 export const ordering: Reconciler<'ordering'> = {
   id: 'ordering',
   actions: ['force-restart'],
   tasks(desired, services) {
-    // Only the services that run fewer tasks than they want: in a healthy cluster, no task is read.
+    // Only the services that run fewer tasks than they want: in a healthy cluster, no task is read;
+    // and none at all without a registry or a dependsOn, where ordering has nothing to do.
+    if (!orders(desired)) return {};
     const graph = dependencyGraph(desired, services);
     const ids = services.filter((s) => graph.has(s.name) && orderable(s) && behind(s)).map((s) => s.id);
     return { services: new Set(ids) };
@@ -176,7 +183,7 @@ export const ordering: Reconciler<'ordering'> = {
   plan(desired, observed, ctx) {
     const drift: Drift[] = [];
     const actions: Action[] = [];
-    if (!desired.registry && !(desired.services ?? []).some((s) => s.dependsOn?.length)) return { drift, actions } satisfies Plan;
+    if (!orders(desired)) return { drift, actions } satisfies Plan;
     const graph = dependencyGraph(desired, observed.services);
     const cycle = findCycle(graph);
     if (cycle) {

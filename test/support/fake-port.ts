@@ -3,7 +3,7 @@
 // engine's conflict error, and records every call. Engine behaviour itself is tested on the lab.
 import { EngineError } from '../../src/docker/errors.js';
 import type {
-  DockerPort, EngineInfo, NodeSpec, ServiceSpec, StreamItem, SwarmNode, SwarmService, SwarmTask,
+  DockerPort, EngineInfo, NodeSpec, ServiceSpec, StreamItem, SwarmNode, SwarmService, SwarmTask, TaskFilter,
 } from '../../src/docker/port.js';
 
 /** FakeService builds a replicated service as the engine would list it. */
@@ -111,8 +111,8 @@ export class FakePort implements DockerPort {
     });
   }
 
-  async listTasks(): Promise<SwarmTask[]> {
-    this.calls.push('listTasks');
+  async listTasks(filter: TaskFilter = {}): Promise<SwarmTask[]> {
+    this.calls.push(`listTasks ${filter.serviceId ? `service=${filter.serviceId}` : filter.desiredState ?? 'all'}`);
     return [];
   }
 

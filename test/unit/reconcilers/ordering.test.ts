@@ -126,6 +126,10 @@ describe('the dependency graph', () => {
     expect(plan.requeueAfterMs).toBe(want);
   });
 
+  it('asks for no task without a registry or a dependsOn, however many services are behind', () => {
+    expect(ordering.tasks!(desired({ services: [app('api')] }), [svc('api', 0, 2), svc('web', 0, 2)])).toEqual({});
+  });
+
   it('orders waves: the registry, then its dependents, then theirs', () => {
     const state = desired({ registry, services: [app('front', ['api']), app('api'), app('cache')] });
     const graph = dependencyGraph(state, [svc('registry', 1, 1), svc('api', 1, 1, `${REG}/app:1`), svc('cache', 1, 1), svc('front', 1, 1, `${REG}/front:1`)]);
