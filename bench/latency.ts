@@ -3,27 +3,17 @@
 // Writes bench/results/latency.json and the table in docs/performance.md.
 //
 //   npm run bench            (root; brings up lab 8 and tears it down; RUNS=50 by default)
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDockerPort } from '../src/docker/engine.js';
 import type { EngineEvent, StreamItem } from '../src/docker/port.js';
 import { labDown, labUp } from '../src/lab/lab.js';
-import { waitUntil } from '../test/support/wait.js';
+import { latencySummary, machine, until, writeDocSection, writeResults } from './support.js';
 import { startWardenRun, type WardenDaemon } from '../test/support/warden.js';
 
 const RUNS = Number(process.env.RUNS ?? 50);
 const LAB = Number(process.env.WARDEN_BENCH_LAB ?? 8);
-const root = join(import.meta.dirname, '..');
-
-function percentile(sorted: number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, i)]!;
-}
-
-function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  return waitUntil(what, fn, { timeoutMs, intervalMs: 2 });
-}
 
 async function main(): Promise<void> {
   process.stderr.write(`bench: lab ${LAB} up\n`);
@@ -74,23 +64,15 @@ async function main(): Promise<void> {
         seen.slice(mark).find((s) => s.event.id === svc.id && s.event.attributes['replicas.old'] === '2' && s.event.attributes['replicas.new'] === '1'), 10_000);
       samples.push(fixed.at - t0);
     }
-    const sorted = [...samples].sort((a, b) => a - b);
     const result = {
       date: new Date().toISOString(),
-      machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown'}`,
+      machine: machine(),
       lab: '3 managers + 2 workers, dockerd 20.10 per network namespace',
       runs: RUNS,
-      latencyMs: {
-        p50: +percentile(sorted, 50).toFixed(1),
-        p90: +percentile(sorted, 90).toFixed(1),
-        p99: +percentile(sorted, 99).toFixed(1),
-        max: +sorted[sorted.length - 1]!.toFixed(1),
-        mean: +(samples.reduce((a, b) => a + b, 0) / samples.length).toFixed(1),
-      },
+      latencyMs: latencySummary(samples),
       samplesMs: samples.map((s) => +s.toFixed(1)),
     };
-    mkdirSync(join(root, 'bench/results'), { recursive: true });
-    writeFileSync(join(root, 'bench/results/latency.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeResults('latency', result);
     updateDoc(result);
     process.stdout.write(`${JSON.stringify(result.latencyMs)}\n`);
   } finally {
@@ -102,19 +84,14 @@ async function main(): Promise<void> {
 }
 
 function updateDoc(result: { date: string; machine: string; runs: number; latencyMs: Record<string, number> }): void {
-  const doc = join(root, 'docs/performance.md');
-  const text = readFileSync(doc, 'utf8');
   const l = result.latencyMs;
-  const table = [
-    '<!-- latency:begin (written by bench/latency.ts) -->',
+  writeDocSection('latency', [
     `Measured ${result.date.slice(0, 10)} on ${result.machine}, ${result.runs} runs:`,
     '',
     '| p50 | p90 | p99 | max | mean |',
     '|---|---|---|---|---|',
     `| ${l.p50} ms | ${l.p90} ms | ${l.p99} ms | ${l.max} ms | ${l.mean} ms |`,
-    '<!-- latency:end -->',
-  ].join('\n');
-  writeFileSync(doc, text.replace(/<!-- latency:begin[\s\S]*?<!-- latency:end -->/, table));
+  ]);
 }
 
 main().catch((err: unknown) => {

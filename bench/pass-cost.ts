@@ -5,9 +5,9 @@
 // Writes bench/results/pass-cost.json and the tables in docs/performance.md.
 //
 //   npm run bench:pass-cost   (root; brings up lab 8 and tears it down; SIZES=100,1000,5000 IDLE_SECONDS=300)
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Controller } from '../src/controller/controller.js';
@@ -18,13 +18,13 @@ import { labDown, labUp, type LabNode } from '../src/lab/lab.js';
 import { counting } from '../test/support/counting-port.js';
 import { waitUntil } from '../test/support/wait.js';
 import { startWardenRun } from '../test/support/warden.js';
+import { machine, writeDocSection, writeResults } from './support.js';
 
 const SIZES = (process.env.SIZES ?? '100,1000,5000').split(',').map(Number);
 const IDLE_SECONDS = Number(process.env.IDLE_SECONDS ?? 300);
 const IDLE_SIZE = Number(process.env.IDLE_SIZE ?? 1000);
 const PASSES = 20;
 const LAB = Number(process.env.WARDEN_BENCH_LAB ?? 8);
-const root = join(import.meta.dirname, '..');
 
 /** api calls the engine's HTTP API on a node's socket (the bench creates thousands of services fast). */
 function api(node: LabNode, method: string, path: string, body?: unknown): Promise<unknown> {
@@ -171,14 +171,13 @@ async function main(): Promise<void> {
     }
     const result = {
       date: new Date().toISOString(),
-      machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown'}`,
+      machine: machine(),
       lab: '3 managers + 2 workers, dockerd 20.10 per network namespace',
       passes: PASSES,
       sizes,
       idle: idleResult,
     };
-    mkdirSync(join(root, 'bench/results'), { recursive: true });
-    writeFileSync(join(root, 'bench/results/pass-cost.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeResults('pass-cost', result);
     updateDoc(result);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -187,13 +186,10 @@ async function main(): Promise<void> {
 }
 
 function updateDoc(result: { date: string; machine: string; sizes: SizeResult[]; idle: Awaited<ReturnType<typeof idle>> | undefined }): void {
-  const doc = join(root, 'docs/performance.md');
-  const text = readFileSync(doc, 'utf8');
   const rows = result.sizes.map((s) =>
     `| ${s.services} | ${s.tasks} | ${Object.values(s.callsPerPass).reduce((a, b) => a + b, 0)} (${Object.entries(s.callsPerPass).map(([k, v]) => `${k} ${v}`).join(', ')}) | ${s.writes} | ${s.cpuMsPerPass.p50} ms | ${s.cpuMsPerPass.max} ms | ${s.wallMsPerPass.p50} ms |`);
   const i = result.idle;
-  const table = [
-    '<!-- pass-cost:begin (written by bench/pass-cost.ts) -->',
+  writeDocSection('pass-cost', [
     `Measured ${result.date.slice(0, 10)} on ${result.machine}:`,
     '',
     '| services | tasks in the engine | engine calls per pass | writes in sync | warden CPU per pass (p50) | (max) | wall time per pass (p50) |',
@@ -201,10 +197,7 @@ function updateDoc(result: { date: string; machine: string; sizes: SizeResult[];
     ...rows,
     '',
     i ? `Idle \`warden run\` at ${i.services} services over ${i.seconds} s: RSS ${i.rssMb.start} MB at the start, ${i.rssMb.max} MB at most, ${i.rssMb.end} MB at the end; CPU ${i.cpuPercentOfCore}% of one core (a resync pass every 30 s).` : 'Idle: not measured in this run.',
-    '<!-- pass-cost:end -->',
-  ].join('\n');
-  const marker = /<!-- pass-cost:begin[\s\S]*?<!-- pass-cost:end -->/;
-  writeFileSync(doc, marker.test(text) ? text.replace(marker, table) : `${text.trimEnd()}\n\n## Pass cost and idle footprint\n\n${PASS_COST_INTRO}\n\n${table}\n`);
+  ], `## Pass cost and idle footprint\n\n${PASS_COST_INTRO}`);
 }
 
 const PASS_COST_INTRO = [

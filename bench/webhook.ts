@@ -5,29 +5,19 @@
 //
 //   npm run bench:webhook    (root; brings up lab $WARDEN_BENCH_LAB, default 8, and tears it down; RUNS=20)
 import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDockerPort } from '../src/docker/engine.js';
 import type { EngineEvent, StreamItem } from '../src/docker/port.js';
 import { labDown, labUp } from '../src/lab/lab.js';
+import { latencySummary, machine, until, writeDocSection, writeResults } from './support.js';
 import { startGitServer, type GitServer } from '../test/support/git-server.js';
-import { waitUntil } from '../test/support/wait.js';
 import { startWardenRun, type WardenDaemon } from '../test/support/warden.js';
 
 const RUNS = Number(process.env.RUNS ?? 20);
 const LAB = Number(process.env.WARDEN_BENCH_LAB ?? 8);
 const SECRET = 'bench-webhook-secret';
-const root = join(import.meta.dirname, '..');
-
-function percentile(sorted: number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return sorted[Math.max(0, i)]!;
-}
-
-function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  return waitUntil(what, fn, { timeoutMs, intervalMs: 2 });
-}
 
 function stateFile(replicas: Map<string, number>): string {
   const services = [...replicas].map(([n, r]) => `    - { name: ${n}, replicas: ${r} }\n`).join('');
@@ -94,23 +84,16 @@ async function main(): Promise<void> {
       samples.push(fixed.at - t0);
       process.stderr.write(`run ${i + 1}/${RUNS}: ${(fixed.at - t0).toFixed(1)} ms\n`);
     }
-    const sorted = [...samples].sort((a, b) => a - b);
     const result = {
       date: new Date().toISOString(),
-      machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown'}`,
+      machine: machine(),
       lab: '3 managers + 2 workers, dockerd 20.10 per network namespace',
       git: 'git http-backend behind a node HTTP server on 127.0.0.1',
       runs: RUNS,
-      latencyMs: {
-        p50: +percentile(sorted, 50).toFixed(1),
-        p90: +percentile(sorted, 90).toFixed(1),
-        max: +sorted[sorted.length - 1]!.toFixed(1),
-        mean: +(samples.reduce((a, b) => a + b, 0) / samples.length).toFixed(1),
-      },
+      latencyMs: latencySummary(samples),
       samplesMs: samples.map((s) => +s.toFixed(1)),
     };
-    mkdirSync(join(root, 'bench/results'), { recursive: true });
-    writeFileSync(join(root, 'bench/results/webhook.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeResults('webhook', result);
     updateDoc(result);
     process.stdout.write(`${JSON.stringify(result.latencyMs)}\n`);
   } finally {
@@ -123,20 +106,14 @@ async function main(): Promise<void> {
 }
 
 function updateDoc(result: { date: string; machine: string; runs: number; latencyMs: Record<string, number> }): void {
-  const doc = join(root, 'docs/performance.md');
-  const text = readFileSync(doc, 'utf8');
   const l = result.latencyMs;
-  const table = [
-    '<!-- webhook:begin (written by bench/webhook.ts) -->',
+  writeDocSection('webhook', [
     `Measured ${result.date.slice(0, 10)} on ${result.machine}, ${result.runs} runs:`,
     '',
     '| p50 | p90 | max | mean |',
     '|---|---|---|---|',
     `| ${l.p50} ms | ${l.p90} ms | ${l.max} ms | ${l.mean} ms |`,
-    '<!-- webhook:end -->',
-  ].join('\n');
-  if (!/<!-- webhook:begin[\s\S]*?<!-- webhook:end -->/.test(text)) throw new Error('docs/performance.md has no webhook table markers');
-  writeFileSync(doc, text.replace(/<!-- webhook:begin[\s\S]*?<!-- webhook:end -->/, table));
+  ]);
 }
 
 main().catch((err: unknown) => {

@@ -1,6 +1,5 @@
 // warden's command line against the lab, as an operator runs it: plan and apply exit codes, and the
 // `run` daemon scraped over real HTTP, stopped with SIGTERM.
-import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createService, portFor, removeServices, restoreLab, runningManager, testLab, uniqueName } from '../support/lab.js';
 import { waitUntil } from '../support/wait.js';
-import { startWardenRun, WARDEN_BIN, type WardenDaemon } from '../support/warden.js';
+import { runWarden, startWardenRun, type WardenDaemon } from '../support/warden.js';
 
 const lab = testLab();
 const created: string[] = [];
@@ -30,17 +29,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** warden runs the CLI to completion and returns its exit code and output. */
-function warden(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WARDEN_BIN, ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function writeState(name: string, replicas: number): string {
   const file = join(dir, `${name}.yml`);
@@ -54,20 +42,20 @@ describe('warden on the command line', () => {
     created.push(name);
     const manager = await runningManager(lab);
     const file = writeState(name, 2);
-    expect((await warden(['plan', '-f', file, '--host', manager.host])).code).toBe(0);
+    expect((await runWarden(['plan', '-f', file, '--host', manager.host])).code).toBe(0);
 
     await lab.docker(manager, ['service', 'scale', '--detach', `${name}=1`]);
-    const plan = await warden(['plan', '-f', file, '--host', manager.host]);
+    const plan = await runWarden(['plan', '-f', file, '--host', manager.host]);
     expect(plan.code).toBe(1);
     expect(plan.stdout).toContain(`drift   ${name}: replicas 1 (wants 2)`);
     expect(plan.stdout).toContain(`action  scale-service ${name} {"replicas":1} -> {"replicas":2}: planned`);
-    const json = await warden(['plan', '-f', file, '--host', manager.host, '--output', 'json']);
+    const json = await runWarden(['plan', '-f', file, '--host', manager.host, '--output', 'json']);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ inSync: false, cluster: 'lab' });
 
-    expect((await warden(['apply', '-f', file, '--host', manager.host, '--dry-run'])).code).toBe(1);
+    expect((await runWarden(['apply', '-f', file, '--host', manager.host, '--dry-run'])).code).toBe(1);
     expect((await portFor(manager).inspectService(name)).replicas).toBe(1);
-    const apply = await warden(['apply', '-f', file], { DOCKER_HOST: manager.host });
+    const apply = await runWarden(['apply', '-f', file], { DOCKER_HOST: manager.host });
     expect(apply.code).toBe(0);
     const line = apply.stdout.split('\n').find((l) => l.includes('corrected drift'));
     expect(JSON.parse(line ?? '{}')).toMatchObject({
@@ -78,7 +66,7 @@ describe('warden on the command line', () => {
 
   it('exits 2 with the reason when the engine cannot be reached or the file is broken, changing nothing', async () => {
     const file = writeState('whatever', 1);
-    const unreachable = await warden(['plan', '-f', file, '--host', 'unix:///run/wlab/nothing.sock']);
+    const unreachable = await runWarden(['plan', '-f', file, '--host', 'unix:///run/wlab/nothing.sock']);
     expect(unreachable.code).toBe(2);
     expect(unreachable.stderr).toMatch(/cannot read the cluster: .*ENOENT/);
     // A drifting service, and a file that would correct it but for a typo further down: nothing changes.
@@ -87,7 +75,7 @@ describe('warden on the command line', () => {
     const manager = await runningManager(lab);
     const broken = join(dir, 'broken.yml');
     writeFileSync(broken, `apiVersion: swarm-warden/v1\nkind: ClusterState\nmetadata: { name: lab }\nspec:\n  services:\n    - name: ${name}\n      replicas: 2\n  policy:\n    mod: enforce\n`);
-    const bad = await warden(['apply', '-f', broken, '--host', manager.host]);
+    const bad = await runWarden(['apply', '-f', broken, '--host', manager.host]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/broken\.yml:9:5: unknown key "mod"/);
     expect((await portFor(manager).inspectService(name)).replicas).toBe(1);

@@ -2,7 +2,6 @@
 // applications dead for good (their restart attempts are spent); warden's ordering reconciler, and
 // `warden recover`, bring every service to running = desired, the registry first and each service after
 // its dependencies, as the engine's own task timestamps show.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +17,7 @@ import {
 } from '../support/cold-boot.js';
 import { restoreLab, testLab } from '../support/lab.js';
 import { waitUntil } from '../support/wait.js';
-import { WARDEN_BIN } from '../support/warden.js';
+import { runWarden } from '../support/warden.js';
 
 const lab = testLab();
 let scenario: Scenario | undefined;
@@ -113,14 +112,7 @@ describe('cold boot with the registry inside the swarm', () => {
     const file = join(dir, 'recover.yml');
     writeFileSync(file, s.yaml);
     const m = await anyManager(lab);
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [WARDEN_BIN, 'recover', '-f', file, '-H', m.host, '--wave-timeout', '120']);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const result = await runWarden(['recover', '-f', file, '-H', m.host, '--wave-timeout', '120']);
     // Every assertion carries recover's own output, so that a failure says what it printed.
     const out = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
     expect(result.stderr, out).toBe('');

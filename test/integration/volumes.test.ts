@@ -2,7 +2,7 @@
 // system (as root) under a temporary host root with a real tmpfs as the "NAS". Symlink escapes must leave
 // /etc untouched, a share that is unmounted must not get directories created on the disk beneath it, and
 // a large tree is fixed over several passes.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { restoreLab, runningManager, testLab } from '../support/lab.js';
 import { HostFiles } from '../../src/host/files.js';
 import type { VolumeFix } from '../../src/host/port.js';
-import { startWardenRun, WARDEN_BIN, type WardenDaemon } from '../support/warden.js';
+import { runWarden, startWardenRun, type WardenDaemon } from '../support/warden.js';
 import { waitUntil } from '../support/wait.js';
 
 const lab = testLab();
@@ -57,17 +57,6 @@ afterAll(async () => {
   await restoreLab(lab);
 });
 
-/** warden runs the CLI to completion and returns its exit code and output. */
-function warden(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WARDEN_BIN, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function writeState(name: string, volumes: string): string {
   const file = join(root, `${name}.yml`);
@@ -98,7 +87,7 @@ describe('volumes on the real file system', () => {
       '',
     ].join('\n'));
 
-    const plan = await warden(['plan', '-f', file, '--host', host, '--host-root', root]);
+    const plan = await runWarden(['plan', '-f', file, '--host', host, '--host-root', root]);
     expect(plan.code).toBe(1);
     expect(plan.stdout).toContain('drift   /mnt/nas/pg: owner 0 (wants 70), group 0 (wants 70), mode 0755 (wants 0700)');
     expect(plan.stdout).toContain('drift   /mnt/nas/es/data: missing: warden creates it');
@@ -116,7 +105,7 @@ describe('volumes on the real file system', () => {
     await daemon.stop();
     expect(own(join(nas, 'pg'))).toBe('0:0 0755');
 
-    const apply = await warden(['apply', '-f', file, '--host', host, '--host-root', root]);
+    const apply = await runWarden(['apply', '-f', file, '--host', host, '--host-root', root]);
     expect(apply.stderr).toBe('');
     expect(apply.code).toBe(0);
     expect(own(join(nas, 'pg'))).toBe('70:70 0700');
@@ -134,7 +123,7 @@ describe('volumes on the real file system', () => {
     // kafka/logs was already right: not changed, not logged.
     expect(lines.filter((l) => l.path === '/mnt/nas/kafka/logs')).toEqual([]);
 
-    const again = await warden(['apply', '-f', file, '--host', host, '--host-root', root]);
+    const again = await runWarden(['apply', '-f', file, '--host', host, '--host-root', root]);
     expect(again.code).toBe(0);
     expect(logLines(again.stdout).filter((l) => l.msg === 'corrected drift' || l.msg === 'changed a file')).toEqual([]);
   });
@@ -151,7 +140,7 @@ describe('volumes on the real file system', () => {
       '    - { path: /srv/data/ssl, owner: 70, mode: "0700" }',
       '',
     ].join('\n'));
-    const apply = await warden(['apply', '-f', file, '--host', host, '--host-root', root]);
+    const apply = await runWarden(['apply', '-f', file, '--host', host, '--host-root', root]);
     expect(apply.code).toBe(1);
     expect(apply.stderr).toContain('drift   /mnt/nas/evil: refused: /mnt/nas/evil is a symlink: warden never follows one');
     expect(apply.stderr).toContain('drift   /mnt/nas/evil/ssl: refused: /mnt/nas/evil is a symlink');
@@ -172,7 +161,7 @@ describe('volumes on the real file system', () => {
     const passes: Array<{ code: number | null; ms: number; changed: number; progress: boolean }> = [];
     for (let i = 0; i < 12; i += 1) {
       const started = Date.now();
-      const r = await warden(['apply', '-f', file, '--host', host, '--host-root', root]);
+      const r = await runWarden(['apply', '-f', file, '--host', host, '--host-root', root]);
       const lines = logLines(r.stdout);
       passes.push({
         code: r.code,
@@ -201,11 +190,11 @@ describe('volumes on the real file system', () => {
       expect(mounted()).toBe(false);
       // Something already lies on the local disk beneath the mount point: with `mount`, it is left alone.
       mkdirSync(join(nas, 'local'));
-      const gone = await warden(['apply', '-f', file, '--host', host, '--host-root', root]);
+      const gone = await runWarden(['apply', '-f', file, '--host', host, '--host-root', root]);
       expect(gone.code).toBe(1);
       expect(gone.stderr).toContain("drift   /mnt/nas/new/data: refused: /mnt/nas/new/data is missing and its nearest parent /mnt/nas is on the host root's own file system");
       expect(existsSync(join(nas, 'new'))).toBe(false);
-      const named = await warden(['apply', '-f', withMount, '--host', host, '--host-root', root]);
+      const named = await runWarden(['apply', '-f', withMount, '--host', host, '--host-root', root]);
       expect(named.code).toBe(1);
       expect(named.stderr).toContain('drift   /mnt/nas/local: refused: mount /mnt/nas is not mounted');
       expect(own(join(nas, 'local'))).toBe('0:0 0755');
@@ -214,7 +203,7 @@ describe('volumes on the real file system', () => {
       mount();
     }
     // Mounted again, the same file creates the directory on the share.
-    const back = await warden(['apply', '-f', file, '--host', host, '--host-root', root]);
+    const back = await runWarden(['apply', '-f', file, '--host', host, '--host-root', root]);
     expect(back.code).toBe(0);
     // No group in the file: the group is left as created (root's).
     expect(own(join(nas, 'new/data'))).toBe('70:0 0700');

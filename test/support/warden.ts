@@ -18,6 +18,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** WardenResult is what a finished warden command gave: its exit code and output. */
+export interface WardenResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** runWarden runs the real command line to completion (`warden ARGS`) with extra environment `env`. */
+export function runWarden(args: string[], env: NodeJS.ProcessEnv = {}): Promise<WardenResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [WARDEN_BIN, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** WardenDaemon is a `warden run` process. */
 export interface WardenDaemon {
   child: ChildProcess;
