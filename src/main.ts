@@ -70,8 +70,8 @@ export async function main(argv: string[]): Promise<number> {
     .command('export')
     .description('write a desired-state file from the live cluster')
     .addOption(hostOption().env('WARDEN_HOST'))
-    .option('-o, --output <file>', 'write to this file instead of stdout')
-    .option('--name <name>', 'metadata.name of the exported file')
+    .addOption(new Option('-o, --output <file>', 'write to this file instead of stdout').env('WARDEN_EXPORT_OUTPUT'))
+    .addOption(new Option('--name <name>', 'metadata.name of the exported file').env('WARDEN_EXPORT_NAME'))
     .action(async (opts: EngineOptions & { output?: string; name?: string }) => set(await exportCommand(opts)));
 
   for (const name of ['plan', 'apply', 'run'] as const) {
@@ -82,7 +82,7 @@ export async function main(argv: string[]): Promise<number> {
     if (name === 'plan') {
       cmd
         .description('show the drift and the actions a pass would take (0 in sync, 1 drift, 2 error)')
-        .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+        .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text').env('WARDEN_PLAN_OUTPUT'))
         .action(async (opts: SourceOptions & EngineOptions & HostRootOptions & { output: 'text' | 'json' }) => set(await planCommand(opts)));
     } else if (name === 'apply') {
       cmd
@@ -123,8 +123,8 @@ export async function main(argv: string[]): Promise<number> {
   lab
     .command('up')
     .description('bring up a lab swarm (tears down leftovers first)')
-    .option('--managers <n>', 'number of managers', (v) => Number.parseInt(v, 10), 3)
-    .option('--workers <n>', 'number of workers', (v) => Number.parseInt(v, 10), 2)
+    .addOption(new Option('--managers <n>', 'number of managers').env('WARDEN_LAB_MANAGERS').default(3).argParser((v) => Number.parseInt(v, 10)))
+    .addOption(new Option('--workers <n>', 'number of workers').env('WARDEN_LAB_WORKERS').default(2).argParser((v) => Number.parseInt(v, 10)))
     .addOption(new Option('--lab <id>', 'lab number 0-9, for several labs side by side').env('WARDEN_LAB').default('0'))
     .action(async (opts: { managers: number; workers: number; lab: string }) => set(await labCommand('up', opts)));
   lab

@@ -1,6 +1,6 @@
 // Environment variables the way operators write them.
-import { describe, expect, it } from 'vitest';
-import { envFlag } from '../../src/main.js';
+import { describe, expect, it, vi } from 'vitest';
+import { envFlag, main } from '../../src/main.js';
 
 describe('envFlag', () => {
   it.each([
@@ -13,4 +13,34 @@ describe('envFlag', () => {
   it('refuses anything else, naming the variable', () => {
     expect(() => envFlag('WARDEN_DRY_RUN', { WARDEN_DRY_RUN: 'maybe' })).toThrow('WARDEN_DRY_RUN=maybe: expected true or false');
   });
+});
+
+describe('every flag', () => {
+  it.each(['validate', 'schema', 'export', 'plan', 'apply', 'run', 'recover', 'lab up', 'lab down', 'lab status'])(
+    'of `warden %s` reads an environment variable too',
+    async (command) => {
+      let help = '';
+      const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        help += String(chunk);
+        return true;
+      });
+      try {
+        expect(await main([...command.split(' '), '--help'])).toBe(0);
+      } finally {
+        spy.mockRestore();
+      }
+      // Each option line of the help, but --help and --dry-run (read by envFlag, which the help names).
+      // Help wraps long lines: an option is its line and the indented lines after it, whitespace folded.
+      const options: string[] = [];
+      for (const l of help.split('\n')) {
+        if (/^\s+-/.test(l)) options.push(l.trim());
+        else if (/^\s{4,}\S/.test(l) && options.length > 0) options[options.length - 1] += ` ${l.trim()}`;
+      }
+      options.splice(0, options.length, ...options.filter((o) => !/--help\b/.test(o)));
+      for (const line of options) {
+        if (/--dry-run/.test(line)) expect(line).toContain('WARDEN_DRY_RUN');
+        else expect(line, `warden ${command}: ${line.trim()}`).toMatch(/\(.*env: (WARDEN|DOCKER)_[A-Z_]+/);
+      }
+    },
+  );
 });
