@@ -6,7 +6,7 @@ import { validateCommand } from './commands/validate.js';
 import { schemaCommand } from './commands/schema.js';
 import { exportCommand } from './commands/export.js';
 import { labCommand } from './commands/lab.js';
-import { planCommand, applyCommand, runCommand, type HostRootOptions } from './commands/controller.js';
+import { planCommand, applyCommand, runCommand, type HostRootOptions, type LogFormat } from './commands/controller.js';
 import { recoverCommand, type RecoverOptions } from './commands/recover.js';
 import type { SourceOptions } from './desired-state/open-source.js';
 import type { EngineOptions } from './docker/engine.js';
@@ -88,7 +88,8 @@ export async function main(argv: string[]): Promise<number> {
       cmd
         .description('run one pass and apply it (0 converged, 1 drift remains, 2 error)')
         .addOption(dryRunOption())
-        .action(async (opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean }) =>
+        .addOption(new Option('--log-format <format>', 'text: a summary for people (default on a terminal); json: log lines (default otherwise)').choices(['text', 'json']).env('WARDEN_LOG_FORMAT'))
+        .action(async (opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean; logFormat?: LogFormat }) =>
           set(await applyCommand({ ...opts, dryRun: opts.dryRun ?? envFlag('WARDEN_DRY_RUN') ?? false })));
     } else {
       cmd

@@ -85,11 +85,14 @@ export async function planCommand(opts: SourceOptions & EngineOptions & HostRoot
 }
 
 /** applyCommand runs one pass and applies it: 0 converged, 1 drift remains, 2 error. */
-export async function applyCommand(opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean }): Promise<number> {
+export async function applyCommand(opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean; logFormat?: LogFormat }): Promise<number> {
   const got = await loadOnce(opts);
   if (typeof got === 'number') return got;
-  const controller = oneShotController(opts, opts.dryRun ?? false, createLogger('info'));
+  // People get a summary at the end (and warnings as they come); programs get JSON lines on stdout.
+  const text = (opts.logFormat ?? (process.stdout.isTTY ? 'text' : 'json')) === 'text';
+  const controller = oneShotController(opts, opts.dryRun ?? false, text ? createLogger('warn', process.stderr) : createLogger('info'));
   controller.setDesired(got.loaded);
+  const passes: PassResult[] = [];
   // Some corrections come one per pass (role changes, ordered restarts): pass again while the last pass
   // applied something, so that one `apply` converges as far as warden would on its own.
   for (let i = 0; i < APPLY_MAX_PASSES; i++) {
@@ -98,6 +101,7 @@ export async function applyCommand(opts: SourceOptions & EngineOptions & HostRoo
       process.stderr.write(`warden apply: ${applied.error}\n`);
       return 2;
     }
+    passes.push(applied);
     const progress = applied.results.some((r) => r.actions.some((a) => a.outcome === 'applied'));
     const failed = applied.results.some((r) => r.error !== undefined || r.actions.some((a) => a.outcome === 'failed'));
     if (!progress || failed) break;
@@ -108,6 +112,7 @@ export async function applyCommand(opts: SourceOptions & EngineOptions & HostRoo
     process.stderr.write(`warden apply: ${after.error}\n`);
     return 2;
   }
+  if (text) process.stdout.write(formatApplySummary(passes, !hasDrift(after) && after.results.every((r) => r.error === undefined)));
   // As `plan`: a reconciler that failed says nothing about drift; that is an error (2), not a verdict.
   const failed = after.results.find((r) => r.error !== undefined);
   if (failed) {
@@ -216,6 +221,36 @@ export async function runCommand(
 
 function summary(loaded: LoadedState): { cluster: string; source: string; revision: string } {
   return { cluster: loaded.state.cluster, source: loaded.source, revision: loaded.revision };
+}
+
+/** LogFormat is how one-shot commands report: `text` for people (the default on a terminal), `json` lines. */
+export type LogFormat = 'text' | 'json';
+
+/** formatApplySummary tells a person what `apply` changed, what it held and why, and what failed. */
+export function formatApplySummary(passes: readonly PassResult[], converged: boolean): string {
+  const changed: string[] = [];
+  const held = new Map<string, string>();
+  const failed: string[] = [];
+  for (const pass of passes) {
+    for (const r of pass.results) {
+      for (const a of r.actions) {
+        const what = `${r.id} ${a.action.object}: ${a.action.kind} ${JSON.stringify(a.action.before)} -> ${JSON.stringify(a.action.after)}`;
+        if (a.outcome === 'applied') changed.push(what);
+        else if (a.outcome === 'failed') failed.push(`${what}: ${a.error}`);
+        else if (a.outcome === 'suppressed') held.set(`${r.id} ${a.action.object} ${a.action.kind}`, `${what} (${a.reason})`);
+      }
+    }
+  }
+  // A held action is held in every pass: say it once, and not when a later pass applied it after all.
+  const appliedKeys = new Set(passes.flatMap((p) => p.results.flatMap((r) => r.actions.filter((a) => a.outcome === 'applied').map((a) => `${r.id} ${a.action.object} ${a.action.kind}`))));
+  const heldLines = [...held].filter(([k]) => !appliedKeys.has(k)).map(([, v]) => v);
+  const lines = [
+    ...changed.map((l) => `changed  ${l}`),
+    ...heldLines.map((l) => `held     ${l}`),
+    ...failed.map((l) => `failed   ${l}`),
+    `${converged ? 'converged' : 'not converged'}: ${changed.length} changed, ${heldLines.length} held, ${failed.length} failed, in ${passes.length} pass(es)`,
+  ];
+  return `${lines.join('\n')}\n`;
 }
 
 /** formatPlan renders a pass for people: drift by reconciler, each action and what becomes of it. */

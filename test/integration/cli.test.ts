@@ -53,7 +53,11 @@ describe('warden on the command line', () => {
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toMatchObject({ inSync: false, cluster: 'lab' });
 
-    expect((await runWarden(['apply', '-f', file, '--host', manager.host, '--dry-run'])).code).toBe(1);
+    // A person's summary says what was held and why; nothing changed.
+    const dry = await runWarden(['apply', '-f', file, '--host', manager.host, '--dry-run', '--log-format', 'text']);
+    expect(dry.code).toBe(1);
+    expect(dry.stdout).toContain(`held     replicas ${name}: scale-service {"replicas":1} -> {"replicas":2} (observe)`);
+    expect(dry.stdout).toContain('not converged: 0 changed, 1 held, 0 failed, in 1 pass(es)');
     expect((await portFor(manager).inspectService(name)).replicas).toBe(1);
     const apply = await runWarden(['apply', '-f', file], { DOCKER_HOST: manager.host });
     expect(apply.code).toBe(0);
