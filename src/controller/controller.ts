@@ -16,6 +16,11 @@ import type { Metrics, SuppressReason } from './metrics.js';
 import { leaderOf, managerHealth, observe, type HostPort, type ManagerHealth } from './observe.js';
 import { DEFAULT_FLAP, massScaleDown, Safety, type FlapOptions, type HeldObject } from './safety.js';
 
+/** ECHO_WINDOW_MS is how long after warden writes an object its first event counts as the write's echo (default 2 s). */
+export const ECHO_WINDOW_MS = 2_000;
+/** ECHO_RECHECK_MS is how soon an echo is looked at all the same (default 1 s). */
+export const ECHO_RECHECK_MS = 1_000;
+
 /** Clock is the controller's time source, injected so that tests control it. */
 export interface Clock {
   now(): number;
@@ -43,8 +48,8 @@ export interface ControllerOptions {
   /** leaderOnly gates actions on this engine's node being the Raft leader (default true; `apply` turns it off). */
   leaderOnly?: boolean;
   /**
-   * debounceMs (default 50 ms): a trigger that finds the controller idle, with no pass in the last
-   * debounceMs, starts a pass at once; triggers that follow wait until they have been quiet this long.
+   * debounceMs (default 50 ms): a trigger that finds the controller idle starts a pass at once; triggers
+   * that arrive during a pass wait, after it, until they have been quiet this long.
    */
   debounceMs?: number;
   /** maxDelayMs bounds how long a steady stream of triggers can hold a pass back (default 500 ms). */
@@ -142,7 +147,9 @@ export class Controller {
   private pending = new Set<string>();
   private firstPendingAt = 0;
   private lastTriggerAt = 0;
-  private lastPassEndAt = Number.NEGATIVE_INFINITY;
+  // When warden last wrote each object (by id), to recognise the echo of its own write.
+  private readonly echoes = new Map<string, number>();
+  private echoTimer: NodeJS.Timeout | undefined;
   private requeue: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
   private onResyncChange: (() => void) | undefined;
@@ -219,6 +226,8 @@ export class Controller {
       await this.loop(signal);
     } finally {
       clearTimeout(this.requeue);
+      clearTimeout(this.echoTimer);
+      this.echoTimer = undefined;
       resync?.stop();
       this.onResyncChange = undefined;
       await events;
@@ -239,7 +248,19 @@ export class Controller {
           this.log[connected ? 'warn' : 'debug']({ err: item.error }, 'events stream lost; reconnecting');
           connected = false;
         } else {
-          this.trigger(`${item.type}-${item.action}`);
+          // The first event after warden's own write of an object is most likely that write's echo: it
+          // is looked at again a moment later rather than at once, so that it does not start a pass in
+          // the way of a change someone else makes right after. Still level-triggered: nothing is lost.
+          const wrote = this.echoes.get(item.id);
+          if (wrote !== undefined && performance.now() - wrote < ECHO_WINDOW_MS) {
+            this.echoes.delete(item.id);
+            this.echoTimer ??= setTimeout(() => {
+              this.echoTimer = undefined;
+              this.trigger('echo');
+            }, ECHO_RECHECK_MS).unref();
+          } else {
+            this.trigger(`${item.type}-${item.action}`);
+          }
         }
       }
     } catch (err) {
@@ -248,6 +269,7 @@ export class Controller {
   }
 
   private async loop(signal: AbortSignal): Promise<void> {
+    let leading = false;
     while (!signal.aborted) {
       if (this.pending.size === 0) {
         const onAbort = (): void => this.wake?.();
@@ -257,13 +279,14 @@ export class Controller {
         });
         signal.removeEventListener('abort', onAbort);
         this.wake = undefined;
+        // Woken from idle by a trigger: that one is acted on at once.
+        leading = this.pending.size > 0;
         continue;
       }
       // Act on the first trigger at once (the drift it reports is usually all there is), then coalesce:
-      // triggers that arrive during or right after a pass wait until they have been quiet for
-      // debounceMs, or maxDelayMs since the first, so a burst of events costs two or three passes.
+      // triggers that arrive during a pass wait until they have been quiet for debounceMs, or
+      // maxDelayMs since the first, so a burst of events costs two or three passes.
       const now = performance.now();
-      const leading = now - this.lastPassEndAt >= this.debounceMs;
       const due = leading ? now : Math.min(this.lastTriggerAt + this.debounceMs, this.firstPendingAt + this.maxDelayMs);
       if (due > now) {
         await sleep(due - now, undefined, { signal }).catch(() => undefined);
@@ -271,8 +294,8 @@ export class Controller {
       }
       const reasons = [...this.pending];
       this.pending.clear();
+      leading = false;
       const result = await this.pass(reasons, signal);
-      this.lastPassEndAt = performance.now();
       // A reconciler waiting for something no event announces asks to look again soon.
       const requeue = Math.min(...result.results.map((r) => r.requeueAfterMs ?? Infinity));
       clearTimeout(this.requeue);
@@ -427,6 +450,8 @@ export class Controller {
         log.info({ ...fields, before: action.before, after: action.after, revision }, 'corrected drift');
         const now = this.clock.now();
         const key = `${action.reconciler}/${action.kind}/${action.object}`;
+        const id = 'serviceId' in action ? action.serviceId : 'nodeId' in action ? action.nodeId : undefined;
+        if (id !== undefined) this.echoes.set(id, performance.now());
         this.applied.set(key, { at: now, count: (this.applied.get(key)?.count ?? 0) + 1 });
         const hold = this.safety.recordCorrection(action, now);
         if (hold) log.warn({ ...fields, until: hold.until, why: hold.why }, 'object is flapping; leaving it alone for a while');
