@@ -432,6 +432,9 @@ export class Controller {
 
   private async apply(action: Action, observed: Observed, revision: string, log: Logger, signal: AbortSignal | undefined): Promise<ActionOutcome> {
     const fields = { object: action.object, action: action.kind };
+    // Noted before the write: the engine may deliver the write's event before its HTTP answer.
+    const id = 'serviceId' in action ? action.serviceId : 'nodeId' in action ? action.nodeId : undefined;
+    if (id !== undefined) this.echoes.set(id, performance.now());
     try {
       const outcome = await applyAction(this.port, action, observed, {
         ...(signal ? { signal } : {}),
@@ -450,15 +453,15 @@ export class Controller {
         log.info({ ...fields, before: action.before, after: action.after, revision }, 'corrected drift');
         const now = this.clock.now();
         const key = `${action.reconciler}/${action.kind}/${action.object}`;
-        const id = 'serviceId' in action ? action.serviceId : 'nodeId' in action ? action.nodeId : undefined;
-        if (id !== undefined) this.echoes.set(id, performance.now());
         this.applied.set(key, { at: now, count: (this.applied.get(key)?.count ?? 0) + 1 });
         const hold = this.safety.recordCorrection(action, now);
         if (hold) log.warn({ ...fields, until: hold.until, why: hold.why }, 'object is flapping; leaving it alone for a while');
         await this.settle(action, log, signal);
       }
+      if (outcome !== 'applied' && id !== undefined) this.echoes.delete(id);
       return { action, outcome };
     } catch (err) {
+      if (id !== undefined) this.echoes.delete(id);
       const error = err as Error;
       if (error instanceof TerminalActionError) {
         const hold = this.safety.recordRefusal(action, this.clock.now(), error.message);
