@@ -198,8 +198,14 @@ describe('warden deployed on the swarm it keeps', () => {
     // shortens the image's 30 s health interval (a task is running only once healthy) and updates every
     // task at once, so that the rolling update takes seconds; production keeps both defaults.
     const socketGroup = statSync(manager.socket).gid;
-    await lab.docker(manager, ['service', 'update', '--detach', '--quiet', '--group-add', String(socketGroup),
-      '--health-interval', '2s', '--update-parallelism', '0', WARDEN_SERVICE]);
+    // Right after the deploy the engine's own writes bump the service's version: "update out of
+    // sequence" means run it again, as an operator would.
+    await waitUntil('the socket group added to the service', () =>
+      lab.docker(manager, ['service', 'update', '--detach', '--quiet', '--group-add', String(socketGroup),
+        '--health-interval', '2s', '--update-parallelism', '0', WARDEN_SERVICE]).then(() => true, (err: Error) => {
+        if (!/update out of sequence/.test(err.message)) throw err;
+        return false;
+      }), SLOW);
 
     // One instance per manager, none on a worker, each ready with the revision pushed.
     const statuses = await waitUntil('warden ready on every manager with the pushed revision', async () => {

@@ -28,6 +28,9 @@ export function makeBaseRootfs(rootfs: string): void {
   for (const applet of ['sh', 'rm', 'mv', 'mkdir', 'chown', 'ls', 'id', 'cat', 'head', 'tr']) symlinkSync('busybox', join(rootfs, 'bin', applet));
   copyWithLibs(rootfs, '/usr/bin/node');
   copyWithLibs(rootfs, '/usr/bin/git');
+  // git fetches over HTTP(S) through a helper of its own, with libcurl and its libraries.
+  copyWithLibs(rootfs, '/usr/lib/git-core/git-remote-http');
+  symlinkSync('git-remote-http', join(rootfs, 'usr/lib/git-core/git-remote-https'));
   mkdirSync(join(rootfs, 'etc'));
   writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\n');
