@@ -1,5 +1,5 @@
 # swarm-warden's image: the compiled controller on the current Node LTS, production dependencies only,
-# with git for git sources. Least privilege (docs/operations.md, "The image and its privileges"): it runs
+# with git for git sources. Least privilege (docs/operator-guide.md, "The image and its privileges"): it runs
 # as the unprivileged user 10001; the stack adds the docker socket's group. Only for spec.volumes must it
 # run as root, and then with every capability dropped except CHOWN, FOWNER and DAC_OVERRIDE.
 #

@@ -7,7 +7,7 @@
 // they are never written into a URL, a git config or a log, and every message from git is redacted.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { access, chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadDesiredStateText } from './load.js';
@@ -135,9 +135,9 @@ export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
         await access(path.join(cacheDir, 'HEAD'));
         await git(['rev-parse', '--git-dir']);
       } catch {
-        // Absent or damaged: start again; the next fetch is a full clone.
-        await rm(cacheDir, { recursive: true, force: true });
-        await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+        // Absent or damaged: start again; the next fetch is a full clone. Empty the directory rather than
+        // remove it: it is often a volume's mount point (the stack's /var/cache/warden), which cannot go.
+        for (const entry of await readdir(cacheDir)) await rm(path.join(cacheDir, entry), { recursive: true, force: true });
         await git(['init', '--bare', '--quiet']);
       }
       await writeFile(askpass, ASKPASS, { mode: 0o700 });

@@ -3,16 +3,16 @@
 // the npm install and compile happen outside the build (prebuilt/ in the context), and the image must
 // then run as its unprivileged user, reach the engine through the socket's group and report healthy.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommandError } from '../../src/lab/exec.js';
+import { buildImageOffline } from '../support/image.js';
 import { restoreLab, testLab } from '../support/lab.js';
 import { waitUntil } from '../support/wait.js';
 
 const lab = testLab();
-const repo = join(import.meta.dirname, '../..');
 const tag = `${process.pid.toString(36)}`;
 const BASE = `warden-base:t${tag}`;
 const IMAGE = `swarm-warden:t${tag}`;
@@ -34,56 +34,11 @@ afterAll(async () => {
   await restoreLab(lab);
 });
 
-// copyWithLibs copies a binary into the root file system with every library ldd names.
-function copyWithLibs(rootfs: string, binary: string): void {
-  const files = [binary];
-  for (const line of execFileSync('ldd', [binary], { encoding: 'utf8' }).split('\n')) {
-    const m = /(\/\S+) \(0x/.exec(line);
-    if (m?.[1]) files.push(m[1]);
-  }
-  for (const f of files) {
-    mkdirSync(join(rootfs, dirname(f)), { recursive: true });
-    cpSync(f, join(rootfs, f), { dereference: true });
-  }
-}
-
-function makeBase(rootfs: string): void {
-  mkdirSync(join(rootfs, 'bin'), { recursive: true });
-  cpSync('/bin/busybox', join(rootfs, 'bin/busybox'));
-  for (const applet of ['sh', 'rm', 'mv', 'mkdir', 'chown', 'ls', 'id', 'cat']) symlinkSync('busybox', join(rootfs, 'bin', applet));
-  copyWithLibs(rootfs, '/usr/bin/node');
-  copyWithLibs(rootfs, '/usr/bin/git');
-  mkdirSync(join(rootfs, 'etc'));
-  writeFileSync(join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  writeFileSync(join(rootfs, 'etc/group'), 'root:x:0:\n');
-  mkdirSync(join(rootfs, 'tmp'));
-  chmodSync(join(rootfs, 'tmp'), 0o1777);
-}
-
-function makeContext(ctx: string): void {
-  for (const f of ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bin']) {
-    cpSync(join(repo, f), join(ctx, f), { recursive: true });
-  }
-  // What the build stage would do online, done here from the npm cache: production modules, compiled code.
-  execFileSync('npm', ['ci', '--omit=dev', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: ctx, stdio: 'ignore' });
-  mkdirSync(join(ctx, 'prebuilt'));
-  execFileSync('mv', [join(ctx, 'node_modules'), join(ctx, 'prebuilt/node_modules')]);
-  // Compiled from the checkout, whose dev dependencies (the compiler's types) the context leaves out.
-  execFileSync(join(repo, 'node_modules/.bin/tsc'), ['-p', join(repo, 'tsconfig.build.json'), '--outDir', join(ctx, 'prebuilt/dist')], { cwd: repo });
-}
-
 describe('the image', () => {
   it('builds offline on a lab node with a local base, runs unprivileged and reports healthy', async () => {
     const node = lab.nodes[0]!;
-    const rootfs = join(dir, 'rootfs');
-    makeBase(rootfs);
-    execFileSync('sh', ['-c', `tar -C ${rootfs} -c . | docker -H ${node.host} import - ${BASE}`]);
-    const ctx = join(dir, 'ctx');
-    mkdirSync(ctx);
-    makeContext(ctx);
-
     const started = Date.now();
-    const build = await lab.docker(node, ['build', '--build-arg', `BASE=${BASE}`, '-t', IMAGE, ctx], 300_000);
+    const build = await buildImageOffline(lab, node, dir, BASE, IMAGE);
     process.stderr.write(`image: built offline on ${node.name} in ${Date.now() - started} ms\n`);
     expect(build).toMatch(/Successfully tagged|naming to/);
 

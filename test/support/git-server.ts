@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const GIT_ENV = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
 
-/** GitServer is a bare repository served over HTTP on 127.0.0.1, and a clone of it to push from. */
+/** GitServer is a bare repository served over HTTP (on 127.0.0.1 unless told), and a clone of it to push from. */
 export interface GitServer {
   /** url is the repository's clone URL. */
   url: string;
@@ -23,8 +23,12 @@ export interface GitServer {
   close(): Promise<void>;
 }
 
-/** startGitServer creates an empty repository (branch main) and serves it; push a first commit before fetching. */
-export async function startGitServer(): Promise<GitServer> {
+/**
+ * startGitServer creates an empty repository (branch main) and serves it; push a first commit before fetching.
+ * `host` (default 127.0.0.1) is the address to listen on, e.g. a lab's bridge address for containers on its nodes.
+ */
+export async function startGitServer(opts: { host?: string } = {}): Promise<GitServer> {
+  const host = opts.host ?? '127.0.0.1';
   const root = await mkdtemp(path.join(tmpdir(), 'warden-gitserver-'));
   const bare = path.join(root, 'repo.git');
   const work = path.join(root, 'work');
@@ -66,8 +70,8 @@ export async function startGitServer(): Promise<GitServer> {
       res.writeHead(status, headers).end(out.subarray(split + 4));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/repo.git`;
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const url = `http://${host}:${(server.address() as { port: number }).port}/repo.git`;
 
   async function git(...args: string[]): Promise<string> {
     const { stdout } = await run('git', args, { cwd: work, env: { ...process.env, ...GIT_ENV } });
