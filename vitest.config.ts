@@ -21,7 +21,8 @@ export default defineConfig({
           // One lab swarm is shared: files run one after the other, never in parallel.
           fileParallelism: false,
           testTimeout: 120_000,
-          hookTimeout: 180_000,
+          // restoreLab may heal for 150 s, then rebuild the lab.
+          hookTimeout: 300_000,
         },
       },
     ],

@@ -13,6 +13,9 @@ import type { SwarmNode } from '../docker/port.js';
 import { describeSelector, matchesSelector } from './selector.js';
 import { isIgnored, type Drift, type Plan, type PlanContext, type Reconciler } from './types.js';
 
+/** PROMOTION_DEADLINE_MS is how long a promotion may take before warden sets the role back (default 3 min). */
+export const PROMOTION_DEADLINE_MS = 3 * 60_000;
+
 /** quorumOf is the majority of `members` Raft members. */
 export function quorumOf(members: number): number {
   return Math.floor(members / 2) + 1;
@@ -58,7 +61,25 @@ function planManagers(want: DesiredManagers, nodes: readonly SwarmNode[], ignore
   const pending = nodes.find((n) => (n.role === 'manager') !== (n.manager !== undefined));
   if (pending) {
     const to = pending.role === 'manager' ? 'promotion' : 'demotion';
-    return { drift: [{ object: pending.hostname, message: `${to} in progress; no other role change until it is done` }], actions: [] };
+    const since = ctx.lastApplied('promote-node', pending.hostname)?.at;
+    const failed = to === 'promotion' && (pending.state !== 'ready' || (since !== undefined && ctx.now - since >= PROMOTION_DEADLINE_MS));
+    if (!failed) {
+      return { drift: [{ object: pending.hostname, message: `${to} in progress; no other role change until it is done` }], actions: [] };
+    }
+    // A promotion that took the node down, or never finished: before Docker 26.1, a node promoted while
+    // the manager it first joined through is gone crash-loops (moby/moby#47854). Set its role back, so
+    // that the swarm is not left half-done and the next pass can pick another worker.
+    return {
+      drift: [{
+        object: pending.hostname,
+        message: `promotion failed (node ${pending.state}${since !== undefined ? `, ${formatMs(ctx.now - since)} after it was asked` : ''}): ` +
+          'its role is set back to worker; restart its engine (or make it leave and join again) before it can be promoted',
+      }],
+      actions: [{
+        kind: 'demote-node', reconciler: 'managers', object: pending.hostname, nodeId: pending.id,
+        before: { role: 'manager', raftMember: false, state: pending.state }, after: { role: 'worker' }, disruptive: false, ignored: false,
+      }],
+    };
   }
 
   const unreachableFor = (n: SwarmNode): number | undefined => {

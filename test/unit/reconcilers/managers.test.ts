@@ -56,6 +56,20 @@ describe('managers.plan', () => {
     expect(actions(plan({ count }, nodes.map((n) => node(n))))).toEqual(want);
   });
 
+  it('sets back a promotion that took the node down, or that never finished, and says what to do', () => {
+    const down = plan({ count: 3 }, [node('m1:L'), node('m2:m'), node('w1:p', {}, { state: 'down' })]);
+    expect(actions(down)).toEqual(['demote-node w1']);
+    expect(down.actions[0]?.disruptive).toBe(false);
+    expect(down.drift[0]?.message).toMatch(/^promotion failed \(node down\): its role is set back to worker; restart its engine/);
+    const asked = NOW - 4 * MIN;
+    const slow = managers.plan(
+      desired({ managers: { count: 3, replaceUnreachableAfterMs: 5 * MIN } }),
+      { info: {} as Observed['info'], nodes: [node('m1:L'), node('m2:m'), node('w1:p')], services: [], tasks: [], at: NOW },
+      planContext({ now: NOW, lastApplied: (kind, object) => (kind === 'promote-node' && object === 'w1' ? { at: asked, count: 1 } : undefined) }),
+    );
+    expect(actions(slow)).toEqual(['demote-node w1']);
+  });
+
   it('promotes only eligible, ready, active, not ignored workers', () => {
     const p = plan({ count: 3, eligible: { labels: { 'manager-eligible': 'true' } } }, [
       node('m1:L'),
