@@ -9,7 +9,7 @@
 // and the NAS's source directory in the stack (the lab's engines have their own sockets, and the lab's
 // hosts share one file system); the engine and the intervals in the Prometheus configuration.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chownSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +52,16 @@ function iptables(node: LabNode, op: '-A' | '-D'): Promise<string> {
 beforeAll(async () => {
   await restoreLab(lab);
   dir = mkdtempSync(join(tmpdir(), 'warden-deploy-'));
-});
+  // A real Prometheus (Debian's package, with promtool), installed as the lab installs the engine.
+  if (!existsSync('/usr/bin/promtool')) {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const install = (): Promise<string> => run('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'prometheus'], { timeoutMs: 600_000, env });
+    await install().catch(async () => {
+      await run('apt-get', ['update', '-q'], { timeoutMs: 600_000, env });
+      return install();
+    });
+  }
+}, 900_000);
 
 afterAll(async () => {
   if (prometheus) {
