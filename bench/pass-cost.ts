@@ -5,6 +5,7 @@
 // Writes bench/results/pass-cost.json and the tables in docs/performance.md.
 //
 //   npm run bench:pass-cost   (root; brings up lab 8 and tears it down; SIZES=100,1000,5000 IDLE_SECONDS=300)
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -24,6 +25,7 @@ const SIZES = (process.env.SIZES ?? '100,1000,5000').split(',').map(Number);
 const IDLE_SECONDS = Number(process.env.IDLE_SECONDS ?? 300);
 const IDLE_SIZE = Number(process.env.IDLE_SIZE ?? 1000);
 const PASSES = 20;
+const ROOT = join(import.meta.dirname, '..');
 const LAB = Number(process.env.WARDEN_BENCH_LAB ?? 8);
 
 /** api calls the engine's HTTP API on a node's socket (the bench creates thousands of services fast). */
@@ -116,11 +118,42 @@ async function measure(node: LabNode, n: number): Promise<SizeResult> {
   return { services: n, tasks, callsPerPass, writes: port.writes(), cpuMsPerPass: stats(cpu), wallMsPerPass: { p50: w.p50, max: w.max } };
 }
 
-/** idle runs `warden run` at `n` services for IDLE_SECONDS and samples its RSS and CPU from /proc. */
-async function idle(node: LabNode, n: number, dir: string): Promise<{ services: number; seconds: number; rssMb: { start: number; max: number; end: number }; cpuPercentOfCore: number }> {
+/** IdleResult is what an idle `warden run` cost over the window. */
+interface IdleResult {
+  services: number;
+  seconds: number;
+  /** passes is how many passes ran in the window (resyncs, and any event). */
+  passes: number;
+  rssMb: { start: number; median: number; max: number; end: number };
+  cpuPercentOfCore: number;
+}
+
+/** quiet waits until the engine's events stream has been silent for `ms` (the churn of the forced updates is over). */
+async function quiet(node: LabNode, ms: number): Promise<void> {
+  const port = createDockerPort({ host: node.host });
+  const ac = new AbortController();
+  let last = performance.now();
+  const follow = (async () => {
+    for await (const item of port.events(ac.signal)) if (item.type === 'service' || item.type === 'node') last = performance.now();
+  })().catch(() => undefined);
+  try {
+    await waitUntil(`the engine to be quiet for ${ms} ms`, () => performance.now() - last > ms, { timeoutMs: 600_000, intervalMs: 500 });
+  } finally {
+    ac.abort();
+    await follow;
+  }
+}
+
+/**
+ * idle runs `warden run` as the image does (node dist/cli.js, built first) at `n` services, once the
+ * engine is quiet, for IDLE_SECONDS, and samples its RSS and CPU from /proc.
+ */
+async function idle(node: LabNode, n: number, dir: string): Promise<IdleResult> {
   const file = join(dir, 'idle.yml');
   writeFileSync(file, desiredYaml(n));
-  const warden = await startWardenRun(['-f', file, '--host', node.host, '--log-level', 'warn'], { stderr: 'inherit', readyTimeoutMs: 120_000 });
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  await quiet(node, 15_000);
+  const warden = await startWardenRun(['-f', file, '--host', node.host, '--log-level', 'warn'], { stderr: 'inherit', readyTimeoutMs: 120_000, entry: join(ROOT, 'dist/cli.js') });
   try {
     const pid = warden.child.pid!;
     const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -128,20 +161,31 @@ async function idle(node: LabNode, n: number, dir: string): Promise<{ services: 
       const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100 per second)
     };
+    const passId = async (): Promise<number> => ((await (await fetch(`${warden.url}/status`)).json()) as { lastPass?: { passId: number } }).lastPass?.passId ?? 0;
     // Let start-up settle (the first passes, the JIT) before measuring.
-    await waitUntil('warden to settle', async () => (await (await fetch(`${warden.url}/status`)).json() as { lastPass?: unknown }).lastPass !== undefined, { timeoutMs: 60_000 });
+    await waitUntil('warden to settle', async () => (await passId()) > 0, { timeoutMs: 60_000 });
     const start = rss();
     const t0 = ticks();
+    const p0 = await passId();
     const started = performance.now();
-    let max = start;
+    const samples = [start];
     const deadline = started + IDLE_SECONDS * 1000;
     while (performance.now() < deadline) {
       await new Promise((r) => setTimeout(r, 1000));
-      max = Math.max(max, rss());
+      samples.push(rss());
     }
     const seconds = (performance.now() - started) / 1000;
     const cpuPercentOfCore = +((((ticks() - t0) / 100) / seconds) * 100).toFixed(2);
-    return { services: n, seconds: Math.round(seconds), rssMb: { start: +start.toFixed(1), max: +max.toFixed(1), end: +rss().toFixed(1) }, cpuPercentOfCore };
+    const passes = (await passId()) - p0;
+    const sorted = [...samples].sort((a, b) => a - b);
+    const mb = (x: number): number => +x.toFixed(1);
+    return {
+      services: n,
+      seconds: Math.round(seconds),
+      passes,
+      rssMb: { start: mb(start), median: mb(sorted[Math.floor(sorted.length / 2)]!), max: mb(sorted[sorted.length - 1]!), end: mb(samples[samples.length - 1]!) },
+      cpuPercentOfCore,
+    };
   } finally {
     await warden.stop();
   }
@@ -155,12 +199,13 @@ async function main(): Promise<void> {
     const node = lab.managers[0]!;
     const sizes: SizeResult[] = [];
     let have = 0;
-    let idleResult: Awaited<ReturnType<typeof idle>> | undefined;
+    let idleResult: IdleResult | undefined;
     for (const n of [...SIZES].sort((a, b) => a - b)) {
       const t0 = Date.now();
       await grow(node, have, n);
       have = n;
       process.stderr.write(`bench: ${n} services (made in ${Math.round((Date.now() - t0) / 1000)} s)\n`);
+      await quiet(node, 5_000);
       const r = await measure(node, n);
       process.stderr.write(`bench: ${JSON.stringify(r)}\n`);
       sizes.push(r);
@@ -185,7 +230,7 @@ async function main(): Promise<void> {
   }
 }
 
-function updateDoc(result: { date: string; machine: string; sizes: SizeResult[]; idle: Awaited<ReturnType<typeof idle>> | undefined }): void {
+function updateDoc(result: { date: string; machine: string; sizes: SizeResult[]; idle: IdleResult | undefined }): void {
   const rows = result.sizes.map((s) =>
     `| ${s.services} | ${s.tasks} | ${Object.values(s.callsPerPass).reduce((a, b) => a + b, 0)} (${Object.entries(s.callsPerPass).map(([k, v]) => `${k} ${v}`).join(', ')}) | ${s.writes} | ${s.cpuMsPerPass.p50} ms | ${s.cpuMsPerPass.max} ms | ${s.wallMsPerPass.p50} ms |`);
   const i = result.idle;
@@ -196,7 +241,10 @@ function updateDoc(result: { date: string; machine: string; sizes: SizeResult[];
     '|---|---|---|---|---|---|---|',
     ...rows,
     '',
-    i ? `Idle \`warden run\` at ${i.services} services over ${i.seconds} s: RSS ${i.rssMb.start} MB at the start, ${i.rssMb.max} MB at most, ${i.rssMb.end} MB at the end; CPU ${i.cpuPercentOfCore}% of one core (a resync pass every 30 s).` : 'Idle: not measured in this run.',
+    i
+      ? `Idle \`warden run\` (node dist/cli.js, as in the image) at ${i.services} services over ${i.seconds} s, ${i.passes} passes (a resync every 30 s): ` +
+        `RSS ${i.rssMb.start} MB at the start, ${i.rssMb.median} MB median, ${i.rssMb.max} MB at most, ${i.rssMb.end} MB at the end; CPU ${i.cpuPercentOfCore}% of one core.`
+      : 'Idle: not measured in this run.',
   ], `## Pass cost and idle footprint\n\n${PASS_COST_INTRO}`);
 }
 
@@ -205,8 +253,10 @@ const PASS_COST_INTRO = [
   'pending, without containers, so the engine holds thousands of tasks on two cores), each forced once so',
   'that every slot has a task history. A controller in the benchmark process runs 20 passes against the',
   'lab with a desired state naming every service (replicas and placement, both in sync) and the port',
-  'counts its calls; the CPU is the process\'s user + system time over each pass. Then a real `warden run`',
-  'idles at 1,000 services while its RSS and CPU are read from /proc.',
+  'counts its calls; the CPU is the process\'s user + system time over each pass. Then a real `warden run`,',
+  'compiled as the image runs it (`node dist/cli.js`), idles at 1,000 services while its RSS and CPU are read',
+  'from /proc. Both wait first until the engine\'s events have been quiet for a while: the forced updates',
+  'keep the managers busy, and warden passing, for tens of seconds after they are sent.',
   '',
   'Run it: `npm run bench:pass-cost` (root; lab 8; SIZES and IDLE_SECONDS override the defaults).',
 ].join('\n');

@@ -13,7 +13,7 @@ import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
 import type { Action, ActionRecord, Drift, Observed, PlanContext, Reconciler } from '../reconcilers/types.js';
 import { applyAction, settleAction, TerminalActionError, type ApplyResult } from './apply.js';
 import type { Metrics, SuppressReason } from './metrics.js';
-import { leaderOf, managerHealth, observe, type HostPort, type ManagerHealth } from './observe.js';
+import { EngineIdentity, leaderOf, managerHealth, observe, type HostPort, type ManagerHealth } from './observe.js';
 import { DEFAULT_FLAP, massScaleDown, Safety, type FlapOptions, type HeldObject } from './safety.js';
 
 /** ECHO_WINDOW_MS is how long after warden writes an object its first event counts as the write's echo (default 2 s). */
@@ -141,6 +141,8 @@ export class Controller {
   // Memory between passes, handed to plans in the PlanContext (empty again after a restart).
   private readonly unreachableSince = new Map<string, number>();
   private readonly applied = new Map<string, ActionRecord>();
+  // Which node this engine is, read from /info only now and then (see EngineIdentity).
+  private readonly identity = new EngineIdentity();
   private passCounter = 0;
   private running: Promise<PassResult> | undefined;
 
@@ -344,11 +346,14 @@ export class Controller {
     }
     const desired = loaded.state;
 
+    // The engine may have restarted, left or joined a swarm: ask it again who it is.
+    if (reasons.some((r) => r === 'events-connected' || r === 'resync')) this.identity.forget();
     let observed: Observed;
     try {
-      observed = await observe(this.port, desired, this.reconcilers, () => this.clock.now(), this.host, signal);
+      observed = await observe(this.port, desired, this.reconcilers, () => this.clock.now(), this.host, signal, this.identity);
       this.engineAnswered = true;
     } catch (err) {
+      this.identity.forget();
       result.error = `cannot read the cluster: ${(err as Error).message}`;
       if (err instanceof EngineError && err.code === 'no-quorum') {
         this.engineAnswered = true;

@@ -2,7 +2,7 @@
 // (tasks only as far as a reconciler in force asked for them); what the engine cannot tell (the hosts'
 // files, the registry's probe) is read through the host port, before any plan runs.
 import type { DesiredState } from '../desired-state/types.js';
-import type { DockerPort, SwarmTask } from '../docker/port.js';
+import type { DockerPort, EngineInfo, SwarmNode, SwarmTask } from '../docker/port.js';
 import type { FileObservation, Observed, ProbeObservation, Reconciler, TaskNeed } from '../reconcilers/types.js';
 
 /** HostPort is what warden observes outside the engine: files under the host root, the registry's probe. */
@@ -14,9 +14,38 @@ export interface HostPort {
 }
 
 /**
- * observe reads info, nodes and services (with status) in parallel, then the tasks the reconcilers need
- * (the running ones in one call, every task of a few named services in one call each), and the host
- * observations the desired state calls for.
+ * EngineIdentity remembers the engine's `GET /info` between passes. /info is the slowest read of a pass
+ * (the engine walks its drivers, plugins and containers for it: about 12 ms on the lab, when nodes and
+ * services take 2 to 3 ms each), and a pass needs it only to know which node its engine is, which changes
+ * only when the engine leaves or joins a swarm. The controller forgets it when the events stream
+ * reconnects (the engine may have restarted) and at every resync; a pass reads it again at once when the
+ * nodes list does not show the remembered node as a reachable manager.
+ */
+export class EngineIdentity {
+  private info: EngineInfo | undefined;
+
+  /** forget makes the next pass read /info again. */
+  forget(): void {
+    this.info = undefined;
+  }
+
+  /** read returns /info: the remembered one while the nodes list still shows it, else a fresh read. */
+  async read(port: DockerPort, nodes: Promise<SwarmNode[]>): Promise<EngineInfo> {
+    const known = this.info;
+    if (!known) return (this.info = await port.info());
+    if (showsSelf(await nodes, known)) return known;
+    return (this.info = await port.info());
+  }
+}
+
+function showsSelf(nodes: readonly SwarmNode[], info: EngineInfo): boolean {
+  return info.nodeId !== '' && nodes.some((n) => n.id === info.nodeId && n.manager?.reachability === 'reachable');
+}
+
+/**
+ * observe reads info, nodes and services (with status) in parallel (info only when `identity` does not
+ * remember it), then the tasks the reconcilers need (the running ones in one call, every task of a few
+ * named services in one call each), and the host observations the desired state calls for.
  */
 export async function observe(
   port: DockerPort,
@@ -25,8 +54,12 @@ export async function observe(
   now: () => number,
   host: HostPort = {},
   signal?: AbortSignal,
+  identity: EngineIdentity = new EngineIdentity(),
 ): Promise<Observed> {
-  const [info, nodes, services] = await Promise.all([port.info(), port.listNodes(), port.listServices()]);
+  const listed = port.listNodes();
+  // A rejected read is awaited by Promise.all below; this only keeps it from counting as unhandled first.
+  listed.catch(() => undefined);
+  const [info, nodes, services] = await Promise.all([identity.read(port, listed), listed, port.listServices()]);
   const need = taskNeed(desired, reconcilers, services);
   const byId = new Map(services.map((s) => [s.id, s]));
   const [tasks, files, registry] = await Promise.all([

@@ -49,9 +49,12 @@ export interface WardenDaemon {
 }
 
 /** startWardenRun starts `warden run ARGS --listen 127.0.0.1:PORT` and waits until /readyz answers 200. */
-export async function startWardenRun(args: string[], opts: { readyTimeoutMs?: number; stderr?: 'inherit' | 'ignore' } = {}): Promise<WardenDaemon> {
+export async function startWardenRun(
+  args: string[],
+  opts: { readyTimeoutMs?: number; stderr?: 'inherit' | 'ignore'; /** entry is the script node runs (default bin/warden.js; dist/cli.js is what the image runs). */ entry?: string } = {},
+): Promise<WardenDaemon> {
   const port = await freePort();
-  const child = spawn(process.execPath, [WARDEN_BIN, 'run', ...args, '--listen', `127.0.0.1:${port}`], {
+  const child = spawn(process.execPath, [opts.entry ?? WARDEN_BIN, 'run', ...args, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'pipe', opts.stderr ?? 'inherit'],
   });
   let logs = '';

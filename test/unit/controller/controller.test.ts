@@ -46,6 +46,29 @@ describe('a pass', () => {
     expect(result.results.find((r) => r.id === 'replicas')?.drift).toEqual([]);
   });
 
+  it('reads /info (which node this engine is) only at the first pass, at a resync, after the events stream reconnects, and when the nodes list stops showing it', async () => {
+    const { port, controller } = setup({ replicas: 3 });
+    const infos = (): number => port.calls.filter((c) => c === 'info').length;
+    await controller.pass(['update']);
+    await controller.pass(['service-update']);
+    expect(infos()).toBe(1);
+    await controller.pass(['resync']);
+    expect(infos()).toBe(2);
+    await controller.pass(['events-connected']);
+    expect(infos()).toBe(3);
+    // The engine left the swarm and joined again as another node: the remembered id is gone from the list.
+    port.nodes[0]!.id = 'm1-again';
+    port.selfNodeId = 'm1-again';
+    const result = await controller.pass(['node-update']);
+    expect(infos()).toBe(4);
+    expect(result.leader).toBe(true);
+    // A remembered id that is no longer a reachable manager is asked again, and not taken as the leader.
+    port.nodes[0]!.manager = { leader: false, reachability: 'unreachable', addr: '10.0.0.1:2377' };
+    port.nodes[1]!.manager = { leader: true, reachability: 'reachable', addr: '10.0.0.2:2377' };
+    expect((await controller.pass(['node-update'])).leader).toBe(false);
+    expect(infos()).toBe(5);
+  });
+
   it('corrects drift with the version it read, and counts it', async () => {
     const { port, controller, metrics } = setup({ replicas: 1 });
     const result = await controller.pass();
