@@ -13,6 +13,9 @@ import { latencySummary, machine, until, writeDocSection, writeResults } from '.
 import { startWardenRun, type WardenDaemon } from '../test/support/warden.js';
 
 const RUNS = Number(process.env.RUNS ?? 50);
+/** BURST is how many services are updated at once in the burst part; BURSTS how many bursts are sent. */
+const BURST = Number(process.env.BURST ?? 100);
+const BURSTS = Number(process.env.BURSTS ?? 5);
 const LAB = Number(process.env.WARDEN_BENCH_LAB ?? 8);
 
 async function main(): Promise<void> {
@@ -64,6 +67,33 @@ async function main(): Promise<void> {
         seen.slice(mark).find((s) => s.event.id === svc.id && s.event.attributes['replicas.old'] === '2' && s.event.attributes['replicas.new'] === '1'), 10_000);
       samples.push(fixed.at - t0);
     }
+    // A burst: BURST services (not in the desired state, no tasks) updated at once, BURST events within
+    // a fraction of a second. Passes are counted from /status until warden has been idle for 2 s.
+    const quiet = Array.from({ length: BURST }, (_, i) => `burst_${i}`);
+    for (let i = 0; i < quiet.length; i += 10) {
+      await Promise.all(quiet.slice(i, i + 10).map((n) => lab.docker(leader, ['service', 'create', '--detach', '--quiet', '--name', n, '--replicas', '0', 'busybox:lab', 'sleep', '86400'])));
+    }
+    const passId = async (): Promise<number> => ((await (await fetch(`${warden!.url}/status`)).json()) as { lastPass?: { passId: number } }).lastPass?.passId ?? 0;
+    const settled = async (): Promise<number> => {
+      let last = await passId();
+      let since = performance.now();
+      return until('warden idle for 2 s', async () => {
+        const now = await passId();
+        if (now !== last) [last, since] = [now, performance.now()];
+        return performance.now() - since > 2_000 ? now : undefined;
+      }, 60_000);
+    };
+    const bursts: Array<{ events: number; sentInMs: number; passes: number }> = [];
+    for (let b = 0; b < BURSTS; b++) {
+      const before = await settled();
+      const specs = await Promise.all(quiet.map((n) => lport.inspectService(n)));
+      const mark = seen.length;
+      const t0 = performance.now();
+      await Promise.all(specs.map((svc) => lport.updateService(svc.id, svc.version, { ...structuredClone(svc.spec), Labels: { ...svc.spec.Labels, burst: String(b) } })));
+      const sentInMs = performance.now() - t0;
+      await until('every burst event', () => seen.length - mark >= BURST, 30_000);
+      bursts.push({ events: seen.length - mark, sentInMs: +sentInMs.toFixed(1), passes: (await settled()) - before });
+    }
     const result = {
       date: new Date().toISOString(),
       machine: machine(),
@@ -71,10 +101,11 @@ async function main(): Promise<void> {
       runs: RUNS,
       latencyMs: latencySummary(samples),
       samplesMs: samples.map((s) => +s.toFixed(1)),
+      bursts,
     };
     writeResults('latency', result);
     updateDoc(result);
-    process.stdout.write(`${JSON.stringify(result.latencyMs)}\n`);
+    process.stdout.write(`${JSON.stringify(result.latencyMs)} bursts ${JSON.stringify(bursts)}\n`);
   } finally {
     ac.abort();
     await warden?.stop();
@@ -83,14 +114,18 @@ async function main(): Promise<void> {
   }
 }
 
-function updateDoc(result: { date: string; machine: string; runs: number; latencyMs: Record<string, number> }): void {
+function updateDoc(result: { date: string; machine: string; runs: number; latencyMs: Record<string, number>; bursts: Array<{ events: number; sentInMs: number; passes: number }> }): void {
   const l = result.latencyMs;
+  const b = result.bursts;
   writeDocSection('latency', [
     `Measured ${result.date.slice(0, 10)} on ${result.machine}, ${result.runs} runs:`,
     '',
     '| p50 | p90 | p99 | max | mean |',
     '|---|---|---|---|---|',
     `| ${l.p50} ms | ${l.p90} ms | ${l.p99} ms | ${l.max} ms | ${l.mean} ms |`,
+    '',
+    `Bursts of ${b[0]?.events ?? 0} service events (${b.length} bursts, each sent in ${Math.min(...b.map((x) => x.sentInMs))} to ` +
+      `${Math.max(...b.map((x) => x.sentInMs))} ms): ${b.map((x) => x.passes).join(', ')} passes (at most ${Math.max(...b.map((x) => x.passes))}).`,
   ]);
 }
 

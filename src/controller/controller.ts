@@ -52,7 +52,7 @@ export interface ControllerOptions {
    * that arrive during a pass wait, after it, until they have been quiet this long.
    */
   debounceMs?: number;
-  /** maxDelayMs bounds how long a steady stream of triggers can hold a pass back (default 500 ms). */
+  /** maxDelayMs bounds how long a steady stream of triggers can hold a pass back (default 1 s). */
   maxDelayMs?: number;
   flap?: FlapOptions;
 }
@@ -169,7 +169,7 @@ export class Controller {
     this.dryRun = opts.dryRun ?? false;
     this.leaderOnly = opts.leaderOnly ?? true;
     this.debounceMs = opts.debounceMs ?? 50;
-    this.maxDelayMs = opts.maxDelayMs ?? 500;
+    this.maxDelayMs = opts.maxDelayMs ?? 1_000;
     this.safety = new Safety(opts.flap ?? DEFAULT_FLAP);
   }
 
