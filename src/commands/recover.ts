@@ -41,8 +41,8 @@ export async function recoverCommand(opts: RecoverOptions): Promise<number> {
   const out = opts.out ?? process.stdout;
   const report: RecoverReport = logFormatFor(opts.logFormat, out) === 'text'
     ? new TextReport(out)
-    // pino's own destination on fd 1 when nothing is injected (as `apply`): it is written synchronously,
-    // so no line is lost when the command exits.
+    // pino's own destination on fd 1 when nothing is injected (as `apply`): pino flushes it when the
+    // process exits, so no line is lost to cli.ts's exit.
     : new JsonReport(opts.out ? createLogger('info', opts.out) : createLogger('info'));
   const fail = (message: string): number => {
     report.error(message);
