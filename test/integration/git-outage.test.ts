@@ -129,7 +129,8 @@ describe('the git source fails under warden run', () => {
     expect(await scrape(w, 'warden_desired_state_failed_info')).toEqual([{ labels: { source, revision: 'unknown' }, value: 1 }]);
     expect(await scrape(w, 'warden_desired_state_info')).toEqual([{ labels: { cluster: 'lab', source, revision: a }, value: 1 }]);
     await revert(leader, w, name, 5, 2, 1);
-    expect(w.logs()).toContain('"msg":"desired state failed to load; the last good one stays in force"');
+    // pino writes asynchronously: the line may trail the state /status already shows.
+    await waitUntil('the failed load logged', () => w.logs().includes('"msg":"desired state failed to load; the last good one stays in force"'), { timeoutMs: 5_000 });
 
     // (b') The server is back with A unchanged: the error clears, though no new revision came.
     await git.start();
