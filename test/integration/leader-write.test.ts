@@ -98,14 +98,15 @@ describe('the leader\'s node dies in the middle of a write', () => {
 
     // The leader's instance: its port stops the leader's dockerd just before the first update goes out.
     const real = counting(createDockerPort({ host: oldLeader.host, requestTimeoutMs: 5_000 }));
-    const fault: { stoppedMs?: number; error?: unknown } = {};
+    const fault: { stoppedMs?: number; stoppedAt?: number; error?: unknown } = {};
     const port: CountingPort = {
       ...real, // a plain object of bound methods, one of which this test replaces
       async updateService(id, version, spec) {
         if (fault.stoppedMs === undefined) {
           const t = performance.now();
           await lab.stopDaemon(oldLeader);
-          fault.stoppedMs = performance.now() - t;
+          fault.stoppedAt = performance.now();
+          fault.stoppedMs = fault.stoppedAt - t;
         }
         try {
           return await real.updateService(id, version, spec);
@@ -152,7 +153,7 @@ describe('the leader\'s node dies in the middle of a write', () => {
     const bystander = others.find((i) => i !== onNew)!;
     await waitUntil('the new leader\'s instance to correct the drift', async () =>
       (await portFor(newLeader).inspectService(name)).replicas === 3 && (await corrections(onNew)) === 1, { timeoutMs: 60_000, intervalMs: 100 });
-    process.stderr.write(`leader mid-write: corrected by ${newLeader.name} ${((performance.now() - t0) / 1000).toFixed(1)} s after the fault\n`);
+    process.stderr.write(`leader mid-write: corrected by ${newLeader.name} ${((performance.now() - fault.stoppedAt!) / 1000).toFixed(1)} s after the leader's dockerd exited\n`);
     // The desired replicas, and every other field as the service was created.
     expect((await portFor(newLeader).inspectService(name)).spec).toEqual(withReplicas(spec0, 3));
 
