@@ -6,7 +6,8 @@ import { validateCommand } from './commands/validate.js';
 import { schemaCommand } from './commands/schema.js';
 import { exportCommand } from './commands/export.js';
 import { labCommand } from './commands/lab.js';
-import { planCommand, applyCommand, runCommand, type HostRootOptions, type LogFormat } from './commands/controller.js';
+import { planCommand, applyCommand, runCommand, type HostRootOptions } from './commands/controller.js';
+import type { LogFormat } from './commands/log-format.js';
 import { recoverCommand, type RecoverOptions } from './commands/recover.js';
 import type { SourceOptions } from './desired-state/open-source.js';
 import type { EngineOptions } from './docker/engine.js';
@@ -26,6 +27,13 @@ export function envFlag(name: string, env: NodeJS.ProcessEnv = process.env): boo
 function dryRunOption(): Option {
   // Not commander's .env(): it would turn WARDEN_DRY_RUN=false into --dry-run. See envFlag.
   return new Option('--dry-run', 'change nothing, as policy.mode: observe (env WARDEN_DRY_RUN=true|false)');
+}
+
+// apply and recover: one-shot commands report to people on a terminal and in JSON lines elsewhere.
+function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'text: a summary for people (default on a terminal); json: log lines (default otherwise)')
+    .choices(['text', 'json'])
+    .env('WARDEN_LOG_FORMAT');
 }
 
 function hostOption(): Option {
@@ -88,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
       cmd
         .description('run one pass and apply it (0 converged, 1 drift remains, 2 error)')
         .addOption(dryRunOption())
-        .addOption(new Option('--log-format <format>', 'text: a summary for people (default on a terminal); json: log lines (default otherwise)').choices(['text', 'json']).env('WARDEN_LOG_FORMAT'))
+        .addOption(logFormatOption())
         .action(async (opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean; logFormat?: LogFormat }) =>
           set(await applyCommand({ ...opts, dryRun: opts.dryRun ?? envFlag('WARDEN_DRY_RUN') ?? false })));
     } else {
@@ -112,6 +120,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(hostOption().env('WARDEN_HOST'))
     .addOption(new Option('--wave-timeout <seconds>', 'how long one wave may take to converge').env('WARDEN_WAVE_TIMEOUT').default(180)
       .argParser((v) => Number.parseInt(v, 10)))
+    .addOption(logFormatOption())
     .action(async (opts: RecoverOptions & { waveTimeout: number }) => {
       if (!Number.isInteger(opts.waveTimeout) || opts.waveTimeout <= 0) {
         process.stderr.write('warden recover: --wave-timeout must be a whole number of seconds, more than 0\n');

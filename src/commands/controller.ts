@@ -11,6 +11,7 @@ import type { DesiredStateSource, LoadedState } from '../desired-state/source.js
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
 import { HostFiles } from '../host/files.js';
 import { probeRegistry } from '../host/probe.js';
+import { logFormatFor, type LogFormat } from './log-format.js';
 
 /** HostRootOptions is --host-root: where warden sees the hosts' file system (default `/`). */
 export interface HostRootOptions {
@@ -89,7 +90,7 @@ export async function applyCommand(opts: SourceOptions & EngineOptions & HostRoo
   const got = await loadOnce(opts);
   if (typeof got === 'number') return got;
   // People get a summary at the end (and warnings as they come); programs get JSON lines on stdout.
-  const text = (opts.logFormat ?? (process.stdout.isTTY ? 'text' : 'json')) === 'text';
+  const text = logFormatFor(opts.logFormat, process.stdout) === 'text';
   const controller = oneShotController(opts, opts.dryRun ?? false, text ? createLogger('warn', process.stderr) : createLogger('info'));
   controller.setDesired(got.loaded);
   const passes: PassResult[] = [];
@@ -222,9 +223,6 @@ export async function runCommand(
 function summary(loaded: LoadedState): { cluster: string; source: string; revision: string } {
   return { cluster: loaded.state.cluster, source: loaded.source, revision: loaded.revision };
 }
-
-/** LogFormat is how one-shot commands report: `text` for people (the default on a terminal), `json` lines. */
-export type LogFormat = 'text' | 'json';
 
 /** formatApplySummary tells a person what `apply` changed, what it held and why, and what failed. */
 export function formatApplySummary(passes: readonly PassResult[], converged: boolean): string {

@@ -4,12 +4,15 @@
 // forced update through the one apply path, waiting for each wave to converge before the next. A service
 // whose dependency did not converge is not restarted: it is named with the reason.
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
 import { applyAction, restartProgress } from '../controller/apply.js';
 import { openSource, type SourceOptions } from '../desired-state/open-source.js';
 import type { DesiredState } from '../desired-state/types.js';
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
 import type { DockerPort, SwarmService } from '../docker/port.js';
 import { probeRegistry } from '../host/probe.js';
+import { createLogger } from '../controller/log.js';
+import { logFormatFor, type LogFormat } from './log-format.js';
 import { dependencyGraph, findCycle, waves } from '../reconcilers/ordering.js';
 import { isIgnored, type Action, type Observed, type ProbeObservation } from '../reconcilers/types.js';
 
@@ -22,6 +25,8 @@ export const RECOVER_CLUSTER_TIMEOUT_MS = 120_000;
 export interface RecoverOptions extends SourceOptions, EngineOptions {
   /** waveTimeoutMs overrides RECOVER_WAVE_TIMEOUT_MS. */
   waveTimeoutMs?: number;
+  /** logFormat is --log-format: text lines for people, JSON log lines (default: text on a terminal, else json). */
+  logFormat?: LogFormat;
   port?: DockerPort;
   probe?: (url: string, signal?: AbortSignal) => Promise<ProbeObservation>;
   out?: NodeJS.WritableStream & { isTTY?: boolean };
@@ -34,35 +39,43 @@ type ServiceOutcome = { name: string; state: 'converged' | 'failed' | 'skipped';
 /** recoverCommand restarts everything in dependency order: 0 all converged, 1 some did not (named), 2 error. */
 export async function recoverCommand(opts: RecoverOptions): Promise<number> {
   const out = opts.out ?? process.stdout;
-  const write = (line: string): void => void out.write(`${line}\n`);
+  const report: RecoverReport = logFormatFor(opts.logFormat, out) === 'text'
+    ? new TextReport(out)
+    // pino's own destination on fd 1 when nothing is injected (as `apply`): pino flushes it when the
+    // process exits, so no line is lost to cli.ts's exit.
+    : new JsonReport(opts.out ? createLogger('info', opts.out) : createLogger('info'));
+  const fail = (message: string): number => {
+    report.error(message);
+    process.stderr.write(`warden recover: ${message}\n`);
+    return 2;
+  };
   let desired: DesiredState;
   try {
     desired = (await openSource(opts).load(opts.signal)).state;
   } catch (err) {
+    // The loader's message is FILE:LINE:COL: ..., as `validate` prints it: no prefix.
+    report.error((err as Error).message);
     process.stderr.write(`${(err as Error).message}\n`);
     return 2;
   }
   const port = opts.port ?? createDockerPort({ host: opts.host });
   const probe = opts.probe ?? probeRegistry;
-  const progress = new Progress(out);
   try {
-    await waitForCluster(port, write, progress, opts.signal);
+    await waitForCluster(port, report, opts.signal);
     const services = await port.listServices();
     const graph = dependencyGraph(desired, services);
     const cycle = findCycle(graph);
-    if (cycle) {
-      process.stderr.write(`warden recover: dependency cycle ${cycle.join(' → ')} (through the registry's images): nothing was restarted\n`);
-      return 2;
-    }
+    if (cycle) return fail(`dependency cycle ${cycle.join(' → ')} (through the registry's images): nothing was restarted`);
     if (graph.size === 0) {
-      write('nothing to recover: the file names no services and no registry');
+      report.nothing();
       return 0;
     }
     const plan = waves(graph);
     const outcomes = new Map<string, ServiceOutcome>();
-    write(`recovering ${graph.size} service(s) in ${plan.length} wave(s)`);
+    report.started(graph.size, plan);
     for (const [i, wave] of plan.entries()) {
-      write(`wave ${i + 1}/${plan.length}: ${wave.join(', ')}`);
+      const w = { wave: i + 1, waves: plan.length };
+      report.wave(w, wave);
       const current = new Map((await port.listServices()).map((s) => [s.name, s]));
       const restarting: SwarmService[] = [];
       for (const name of wave) {
@@ -77,32 +90,164 @@ export async function recoverCommand(opts: RecoverOptions): Promise<number> {
         if (skip !== undefined || !svc) {
           const o = skip ?? { name, state: 'skipped', detail: 'missing from the cluster' };
           outcomes.set(name, o);
-          write(`  ${o.state === 'converged' ? 'left   ' : 'skipped'} ${name}: ${o.detail}`);
+          report.notRestarted(w, o);
           continue;
         }
         await restart(port, svc);
+        report.restarted(w, svc.name, svc.forceUpdate + 1);
         restarting.push(svc);
       }
-      for (const o of await converge(port, desired, restarting, probe, opts.waveTimeoutMs ?? RECOVER_WAVE_TIMEOUT_MS, write, progress, opts.signal)) outcomes.set(o.name, o);
+      for (const o of await converge(port, desired, restarting, probe, opts.waveTimeoutMs ?? RECOVER_WAVE_TIMEOUT_MS, w, report, opts.signal)) outcomes.set(o.name, o);
     }
-    progress.clear();
-    const bad = [...outcomes.values()].filter((o) => o.state !== 'converged');
-    if (bad.length === 0) {
-      write(`recovered: all ${outcomes.size} service(s) converged`);
-      return 0;
-    }
-    write(`not recovered: ${bad.map((o) => `${o.name} (${o.detail})`).join('; ')}`);
-    return 1;
+    report.finished([...outcomes.values()]);
+    return [...outcomes.values()].every((o) => o.state === 'converged') ? 0 : 1;
   } catch (err) {
-    progress.clear();
-    process.stderr.write(`warden recover: ${(err as Error).message}\n`);
-    return 2;
+    return fail((err as Error).message);
+  }
+}
+
+/** WaveNumber says which wave of how many an event belongs to. */
+type WaveNumber = { wave: number; waves: number };
+
+/** ClusterCheck is what the wait for the managers and nodes found. */
+interface ClusterCheck {
+  managers: { reachable: number; total: number };
+  nodes: { ready: number; total: number };
+  /** notReady names the nodes the recovery goes on without (empty when every node is ready). */
+  notReady: string[];
+}
+
+/**
+ * RecoverReport is how recover tells what it does, one call per event: TextReport writes the lines a
+ * person reads (and a progress line on a terminal), JsonReport one pino log line per event.
+ */
+interface RecoverReport {
+  /** waiting is progress while nothing is decided yet (the managers, a wave); shown only on a terminal. */
+  waiting(text: string): void;
+  cluster(check: ClusterCheck): void;
+  nothing(): void;
+  started(services: number, plan: string[][]): void;
+  wave(w: WaveNumber, services: string[]): void;
+  restarted(w: WaveNumber, service: string, forceUpdate: number): void;
+  notRestarted(w: WaveNumber, outcome: ServiceOutcome): void;
+  converged(w: WaveNumber, service: string, detail: { running: string; probe?: string; seconds: number }): void;
+  failed(w: WaveNumber, service: string, detail: string): void;
+  finished(outcomes: ServiceOutcome[]): void;
+  /** error is the end of a recovery that could not run (exit 2). */
+  error(message: string): void;
+}
+
+function clusterLine(c: ClusterCheck): string {
+  const line = `managers ${c.managers.reachable}/${c.managers.total} reachable, nodes ${c.nodes.ready}/${c.nodes.total} ready`;
+  return c.notReady.length > 0 ? `${line}; going on without ${c.notReady.join(', ')}` : line;
+}
+
+// The lines for people: what the reference shows. Errors go to stderr, from recoverCommand.
+class TextReport implements RecoverReport {
+  private readonly progress: Progress;
+  constructor(private readonly out: NodeJS.WritableStream & { isTTY?: boolean }) {
+    this.progress = new Progress(out);
+  }
+
+  private line(text: string): void {
+    this.progress.clear();
+    this.out.write(`${text}\n`);
+  }
+
+  waiting(text: string): void {
+    this.progress.show(text);
+  }
+  cluster(c: ClusterCheck): void {
+    this.line(clusterLine(c));
+  }
+  nothing(): void {
+    this.line('nothing to recover: the file names no services and no registry');
+  }
+  started(services: number, plan: string[][]): void {
+    this.line(`recovering ${services} service(s) in ${plan.length} wave(s)`);
+  }
+  wave(w: WaveNumber, services: string[]): void {
+    this.line(`wave ${w.wave}/${w.waves}: ${services.join(', ')}`);
+  }
+  restarted(): void {
+    // Said when the service converges or fails: a line per service.
+  }
+  notRestarted(_w: WaveNumber, o: ServiceOutcome): void {
+    this.line(`  ${o.state === 'converged' ? 'left   ' : 'skipped'} ${o.name}: ${o.detail}`);
+  }
+  converged(_w: WaveNumber, service: string, d: { running: string; probe?: string; seconds: number }): void {
+    this.line(`  ok      ${service}: ${d.running} running${d.probe ? `, probe ${d.probe}` : ''} after ${d.seconds.toFixed(1)} s`);
+  }
+  failed(_w: WaveNumber, service: string, detail: string): void {
+    this.line(`  FAILED  ${service}: ${detail}`);
+  }
+  finished(outcomes: ServiceOutcome[]): void {
+    const bad = outcomes.filter((o) => o.state !== 'converged');
+    this.line(bad.length === 0
+      ? `recovered: all ${outcomes.length} service(s) converged`
+      : `not recovered: ${bad.map((o) => `${o.name} (${o.detail})`).join('; ')}`);
+  }
+  error(): void {
+    this.progress.clear();
+  }
+}
+
+// One JSON line per event, for programs and log collectors: a constant message, the data in fields.
+// The last line is always `recovery finished`, with the outcome and the exit code.
+class JsonReport implements RecoverReport {
+  constructor(private readonly log: Logger) {}
+
+  waiting(): void {
+    // Progress is for a person watching; a log gets the events.
+  }
+  cluster(c: ClusterCheck): void {
+    if (c.notReady.length === 0) this.log.info({ managers: c.managers, nodes: c.nodes }, 'cluster ready');
+    else this.log.warn({ managers: c.managers, nodes: c.nodes, notReady: c.notReady }, 'going on without the nodes that are not ready');
+  }
+  nothing(): void {
+    this.log.info({ outcome: 'nothing to recover', exitCode: 0, services: 0 }, 'recovery finished');
+  }
+  started(services: number, plan: string[][]): void {
+    this.log.info({ services, waves: plan.length, plan }, 'recovery started');
+  }
+  wave(w: WaveNumber, services: string[]): void {
+    this.log.info({ ...w, services }, 'wave started');
+  }
+  restarted(w: WaveNumber, service: string, forceUpdate: number): void {
+    this.log.info({ ...w, service, forceUpdate }, 'service restarted');
+  }
+  notRestarted(w: WaveNumber, o: ServiceOutcome): void {
+    // Left alone on purpose (a job, the ignore label) is not a problem; held back (missing, a dependency
+    // that did not converge) is.
+    if (o.state === 'converged') this.log.info({ ...w, service: o.name, reason: o.detail }, 'service left alone');
+    else this.log.warn({ ...w, service: o.name, reason: o.detail }, 'service held');
+  }
+  converged(w: WaveNumber, service: string, d: { running: string; probe?: string; seconds: number }): void {
+    this.log.info({ ...w, service, running: d.running, ...(d.probe ? { probe: d.probe } : {}), seconds: Number(d.seconds.toFixed(1)) }, 'service converged');
+  }
+  failed(w: WaveNumber, service: string, detail: string): void {
+    this.log.error({ ...w, service, reason: detail }, 'service did not converge');
+  }
+  finished(outcomes: ServiceOutcome[]): void {
+    const bad = outcomes.filter((o) => o.state !== 'converged');
+    const fields = {
+      outcome: bad.length === 0 ? 'recovered' : 'not recovered',
+      exitCode: bad.length === 0 ? 0 : 1,
+      services: outcomes.length,
+      converged: outcomes.length - bad.length,
+      notConverged: bad.map((o) => ({ service: o.name, reason: o.detail })),
+    };
+    if (bad.length === 0) this.log.info(fields, 'recovery finished');
+    else this.log.error(fields, 'recovery finished');
+  }
+  error(message: string): void {
+    this.log.error({ outcome: 'error', exitCode: 2, err: { message } }, 'recovery finished');
   }
 }
 
 // The managers first: the swarm must have quorum (the list calls answer) and its nodes should be ready.
 // Nodes that stay down are named and the recovery goes on: what can run elsewhere should.
-async function waitForCluster(port: DockerPort, write: (l: string) => void, progress: Progress, signal?: AbortSignal): Promise<void> {
+async function waitForCluster(port: DockerPort, report: RecoverReport, signal?: AbortSignal): Promise<void> {
   const deadline = performance.now() + RECOVER_CLUSTER_TIMEOUT_MS;
   let last = '';
   for (;;) {
@@ -112,15 +257,18 @@ async function waitForCluster(port: DockerPort, write: (l: string) => void, prog
       const ready = nodes.filter((n) => n.state === 'ready');
       const managers = nodes.filter((n) => n.manager);
       const reachable = managers.filter((n) => n.manager?.reachability === 'reachable');
-      state = `managers ${reachable.length}/${managers.length} reachable, nodes ${ready.length}/${nodes.length} ready`;
+      const check: ClusterCheck = {
+        managers: { reachable: reachable.length, total: managers.length },
+        nodes: { ready: ready.length, total: nodes.length },
+        notReady: [],
+      };
+      state = clusterLine(check);
       if (ready.length === nodes.length && reachable.length === managers.length) {
-        progress.clear();
-        write(state);
+        report.cluster(check);
         return;
       }
       if (performance.now() >= deadline) {
-        progress.clear();
-        write(`${state}; going on without ${nodes.filter((n) => n.state !== 'ready').map((n) => n.hostname).join(', ')}`);
+        report.cluster({ ...check, notReady: nodes.filter((n) => n.state !== 'ready').map((n) => n.hostname) });
         return;
       }
     } catch (err) {
@@ -128,7 +276,7 @@ async function waitForCluster(port: DockerPort, write: (l: string) => void, prog
       state = `waiting for the managers: ${(err as Error).message}`;
       if (performance.now() >= deadline) throw new Error(`the swarm did not answer within ${RECOVER_CLUSTER_TIMEOUT_MS / 1000} s: ${(err as Error).message}`);
     }
-    if (state !== last) progress.show(state);
+    if (state !== last) report.waiting(state);
     last = state;
     await sleep(500, undefined, signal ? { signal } : {});
   }
@@ -144,15 +292,15 @@ async function restart(port: DockerPort, svc: SwarmService): Promise<void> {
 }
 
 // Waits until every restarted service of the wave runs all its tasks (and the registry's probe answers),
-// printing a line per service as it converges; at the deadline the rest fail with the engine's error.
+// reporting each service as it converges; at the deadline the rest fail with the engine's error.
 async function converge(
   port: DockerPort,
   desired: DesiredState,
   restarted: SwarmService[],
   probe: (url: string, signal?: AbortSignal) => Promise<ProbeObservation>,
   timeoutMs: number,
-  write: (l: string) => void,
-  progress: Progress,
+  w: WaveNumber,
+  report: RecoverReport,
   signal?: AbortSignal,
 ): Promise<ServiceOutcome[]> {
   const started = performance.now();
@@ -166,26 +314,26 @@ async function converge(
       const svc = now.get(id);
       if (!svc) {
         pending.delete(id);
-        outcomes.push({ name: before.name, state: 'failed', detail: 'removed while recovering' });
+        const o: ServiceOutcome = { name: before.name, state: 'failed', detail: 'removed while recovering' };
+        report.failed(w, o.name, o.detail);
+        outcomes.push(o);
         continue;
       }
       const running = svc.status ? `${svc.status.runningTasks}/${svc.status.desiredTasks}` : '?';
       // Converged means the restarted tasks run, not the old ones that still count right after the write.
       let ok = svc.forceUpdate > before.forceUpdate && (await restartProgress(port, svc)).done;
-      let note = '';
+      let probeNote: string | undefined;
       if (ok && desired.registry?.service === svc.name) {
         const answer = await probe(desired.registry.probe, signal);
         ok = answer.ok;
-        note = ok ? ', probe answers' : `, probe: ${answer.detail}`;
+        probeNote = ok ? 'answers' : answer.detail;
       }
       if (ok) {
         pending.delete(id);
-        const secs = ((performance.now() - started) / 1000).toFixed(1);
-        progress.clear();
-        write(`  ok      ${svc.name}: ${running} running${note} after ${secs} s`);
+        report.converged(w, svc.name, { running, ...(probeNote ? { probe: probeNote } : {}), seconds: (performance.now() - started) / 1000 });
         outcomes.push({ name: svc.name, state: 'converged', detail: `${running} running` });
       } else {
-        states.push(`${svc.name} ${running}${note}`);
+        states.push(`${svc.name} ${running}${probeNote ? `, probe: ${probeNote}` : ''}`);
       }
     }
     if (pending.size === 0) break;
@@ -195,13 +343,12 @@ async function converge(
         const running = current?.status ? `${current.status.runningTasks}/${current.status.desiredTasks} running` : 'no task counts';
         const error = await lastError(port, svc);
         const detail = `${running} after ${Math.round(timeoutMs / 1000)} s${error ? `: ${error}` : ''}`;
-        progress.clear();
-        write(`  FAILED  ${svc.name}: ${detail}`);
+        report.failed(w, svc.name, detail);
         outcomes.push({ name: svc.name, state: 'failed', detail });
       }
       break;
     }
-    progress.show(`  waiting ${Math.round((performance.now() - started) / 1000)} s: ${states.join(', ')}`);
+    report.waiting(`  waiting ${Math.round((performance.now() - started) / 1000)} s: ${states.join(', ')}`);
     await sleep(500, undefined, signal ? { signal } : {});
   }
   return outcomes;

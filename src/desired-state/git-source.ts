@@ -210,6 +210,11 @@ export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
   async function watchRepo(signal: AbortSignal, handlers: SourceHandlers): Promise<void> {
     let reported = lastRevision;
     let attempted = lastRevision;
+    // A failure to read (a fetch, or git itself) was the last thing reported: it replaced the verdict on
+    // the head (a good load, or the head's own load error), so the next round that reads the head reports
+    // its verdict again, even for the same commit. Otherwise an outage of the git server would leave its
+    // error (and warden_desired_state_valid 0) in place until someone pushed.
+    let unreadable = false;
     while (!signal.aborted) {
       // Cleared before the fetch starts: a refresh from now on asks for one more round after this one,
       // since the push it announces may have landed after this fetch read the ref.
@@ -217,14 +222,21 @@ export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
       fetching = true;
       try {
         await serialized(async () => {
-          const sha = await fetch(signal);
-          // The same commit as last time: its content cannot have changed, so neither can its verdict.
-          if (sha === attempted) return;
-          attempted = sha;
-          const loaded = await loadAt(sha, signal);
-          if (loaded.revision !== reported) {
-            reported = loaded.revision;
-            handlers.onLoad(loaded);
+          try {
+            const sha = await fetch(signal);
+            // The same commit as last time: its content cannot have changed, so neither can its verdict.
+            if (sha === attempted && !unreadable) return;
+            attempted = sha;
+            const loaded = await loadAt(sha, signal);
+            if (loaded.revision !== reported || unreadable) {
+              reported = loaded.revision;
+              handlers.onLoad(loaded);
+            }
+            unreadable = false;
+          } catch (err) {
+            // A broken file is a verdict on its commit, reported once; anything else is worth reading again.
+            unreadable = !(err instanceof DesiredStateError);
+            throw err;
           }
         });
       } catch (err) {

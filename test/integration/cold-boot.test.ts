@@ -1,7 +1,7 @@
 // Issue 9 on the real lab swarm: after a cold boot with the registry's node last, swarm alone leaves the
 // applications dead for good (their restart attempts are spent); warden's ordering reconciler, and
 // `warden recover`, bring every service to running = desired, the registry first and each service after
-// its dependencies, as the engine's own task timestamps show.
+// its dependencies, as the engine's own task timestamps show; recover, not on a terminal, says so in JSON lines.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,7 +103,7 @@ describe('cold boot with the registry inside the swarm', () => {
     for (const app of s.apps) expect((await port.inspectService(app)).forceUpdate).toBeGreaterThanOrEqual(1);
   });
 
-  it('warden recover runs the same scenario: waves in order, a line per service, exit 0', async () => {
+  it('warden recover runs the same scenario: waves in order, a JSON line per event when not on a terminal, exit 0', async () => {
     const s = scenario!;
     expect(s).toBeDefined();
     await coldBoot(lab, s);
@@ -112,20 +112,33 @@ describe('cold boot with the registry inside the swarm', () => {
     const file = join(dir, 'recover.yml');
     writeFileSync(file, s.yaml);
     const m = await anyManager(lab);
+    // stdout is a pipe here, not a terminal: recover writes pino JSON lines, one per event.
     const result = await runWarden(['recover', '-f', file, '-H', m.host, '--wave-timeout', '120']);
     // Every assertion carries recover's own output, so that a failure says what it printed.
     const out = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
     expect(result.stderr, out).toBe('');
     expect(result.code, out).toBe(0);
-    const lines = result.stdout.split('\n');
-    const at = (re: RegExp): number => lines.findIndex((l) => re.test(l));
-    expect(at(/^wave 1\/3: .*-registry$/), out).toBeGreaterThan(-1);
-    expect(at(new RegExp(`ok +${s.registry}: 1/1 running, probe answers`)), out).toBeGreaterThan(at(/^wave 1\/3/));
-    expect(at(new RegExp(`^wave 2/3: ${s.apps[0]}$`)), out).toBeGreaterThan(at(new RegExp(`ok +${s.registry}`)));
-    expect(at(new RegExp(`ok +${s.apps[0]}: 2/2 running`)), out).toBeGreaterThan(at(/^wave 2\/3/));
-    expect(at(new RegExp(`^wave 3/3: ${s.apps[1]}$`)), out).toBeGreaterThan(at(new RegExp(`ok +${s.apps[0]}`)));
-    expect(at(new RegExp(`ok +${s.apps[1]}: 2/2 running`)), out).toBeGreaterThan(at(/^wave 3\/3/));
-    expect(lines, out).toContain('recovered: all 3 service(s) converged');
+    const lines = result.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    for (const l of lines) expect(l, out).toMatchObject({ app: 'swarm-warden', time: expect.any(String), msg: expect.any(String) });
+    const at = (msg: string, fields: Record<string, unknown> = {}): number =>
+      lines.findIndex((l) => l.msg === msg && Object.entries(fields).every(([k, v]) => JSON.stringify(l[k]) === JSON.stringify(v)));
+    expect(lines[0], out).toMatchObject({ msg: 'cluster ready', managers: { reachable: 3, total: 3 }, nodes: { ready: 5, total: 5 } });
+    expect(at('recovery started', { services: 3, waves: 3, plan: [[s.registry], [s.apps[0]], [s.apps[1]]] }), out).toBe(1);
+    // Each wave starts after the one before converged; each service is restarted, then converges.
+    const steps = [
+      at('wave started', { wave: 1, services: [s.registry] }),
+      at('service restarted', { wave: 1, service: s.registry }),
+      at('service converged', { wave: 1, service: s.registry, running: '1/1', probe: 'answers' }),
+      at('wave started', { wave: 2, services: [s.apps[0]] }),
+      at('service restarted', { wave: 2, service: s.apps[0] }),
+      at('service converged', { wave: 2, service: s.apps[0], running: `${REPLICAS}/${REPLICAS}` }),
+      at('wave started', { wave: 3, services: [s.apps[1]] }),
+      at('service restarted', { wave: 3, service: s.apps[1] }),
+      at('service converged', { wave: 3, service: s.apps[1], running: `${REPLICAS}/${REPLICAS}` }),
+      at('recovery finished', { outcome: 'recovered', exitCode: 0, services: 3, converged: 3 }),
+    ];
+    expect(steps, out).toEqual(steps.map((_, i) => i + 2));
+    expect(lines, out).toHaveLength(12);
     expect(await runningOf(lab, [s.registry, ...s.apps])).toEqual([1, REPLICAS, REPLICAS]);
     await expectOrder(s, answeredAt);
   });

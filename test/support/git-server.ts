@@ -19,6 +19,15 @@ export interface GitServer {
   fetches(): number;
   /** push commits `files` (path to text) in the work tree, pushes to main, and returns the commit SHA. */
   push(files: Record<string, string>, message?: string): Promise<string>;
+  /**
+   * forcePush replaces main's history with one new root commit of `files` (a force-push: no earlier commit
+   * is its ancestor) and returns its SHA.
+   */
+  forcePush(files: Record<string, string>, message?: string): Promise<string>;
+  /** stop stops serving (clients get "connection refused") and keeps the repositories; start serves them again. */
+  stop(): Promise<void>;
+  /** start serves the repositories again on the same address and port after stop. */
+  start(): Promise<void>;
   /** close stops the server and removes the repositories. */
   close(): Promise<void>;
 }
@@ -71,7 +80,15 @@ export async function startGitServer(opts: { host?: string } = {}): Promise<GitS
     });
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const url = `http://${host}:${(server.address() as { port: number }).port}/repo.git`;
+  const port = (server.address() as { port: number }).port;
+  const url = `http://${host}:${port}/repo.git`;
+  let serving = true;
+  async function stop(): Promise<void> {
+    if (!serving) return;
+    serving = false;
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 
   async function git(...args: string[]): Promise<string> {
     const { stdout } = await run('git', args, { cwd: work, env: { ...process.env, ...GIT_ENV } });
@@ -91,9 +108,34 @@ export async function startGitServer(opts: { host?: string } = {}): Promise<GitS
       await git('push', '-q', url, 'HEAD:refs/heads/main');
       return git('rev-parse', 'HEAD');
     },
+    async forcePush(files, message = 'rewritten') {
+      // An orphan branch with only these files: a new root commit, unrelated to what main had.
+      await git('checkout', '-q', '--orphan', `rewrite-${Date.now()}`);
+      await git('rm', '-rq', '--cached', '--ignore-unmatch', '.');
+      for (const [f, text] of Object.entries(files)) {
+        await mkdir(path.dirname(path.join(work, f)), { recursive: true });
+        await writeFile(path.join(work, f), text);
+        await git('add', f);
+      }
+      await git('commit', '-q', '-m', message);
+      await git('push', '-q', '--force', url, 'HEAD:refs/heads/main');
+      return git('rev-parse', 'HEAD');
+    },
+    stop,
+    async start() {
+      if (serving) return;
+      // The same port, so that the URL warden was given works again.
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      serving = true;
+    },
     async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await stop();
       await rm(root, { recursive: true, force: true });
     },
   };

@@ -49,6 +49,14 @@ export async function runningManager(lab: Lab): Promise<LabNode> {
   });
 }
 
+/** leaderNode returns the lab node that is the Raft leader now, as a running manager reports it. */
+export async function leaderNode(lab: Lab): Promise<LabNode> {
+  const nodes = await portFor(await runningManager(lab)).listNodes();
+  const leader = nodes.find((n) => n.manager?.leader);
+  if (!leader) throw new Error('no leader');
+  return lab.node(leader.hostname);
+}
+
 /**
  * restoreLab brings the lab back to the healthy state every integration file starts from and leaves:
  * every engine running, every node ready and active with no labels, the lab's managers (and only they)

@@ -1,7 +1,7 @@
 // The git source against real repositories: git init in a temp dir, file:// URLs, and an HTTP
 // server (git http-backend behind basic auth) for credentials.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -152,6 +152,37 @@ describe('git source', { timeout: 30_000 }, () => {
     await expect.poll(() => w.errors.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
     await w.stop();
     expect(w.errors[0]?.message).toMatch(/cannot fetch/);
+  });
+
+  it('says again what the head is once the server answers after failed fetches, even for the same commit', async () => {
+    const first = await commit({ 'warden.yml': GOOD(1) });
+    const src = source();
+    await src.load();
+    const w = watching(src);
+    // The server goes away (its repository is no longer there) and comes back with the same commit.
+    await rename(origin, `${origin}.away`);
+    await expect.poll(() => w.errors.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+    expect(w.errors[0]?.message).toMatch(/cannot fetch/);
+    await rename(`${origin}.away`, origin);
+    // The good head is reported again, so that the failed fetch's error does not stay in force.
+    await expect.poll(() => w.loads.map((l) => l.revision), { timeout: 10_000 }).toEqual([first]);
+    const outage = w.errors.length;
+
+    // A broken head, then an outage: once the server answers, the broken commit's own error comes back.
+    const broken = await commit({ 'warden.yml': GOOD(1).replace('replicas: 1', 'replicas: one') });
+    await expect.poll(() => w.errors.length, { timeout: 10_000 }).toBe(outage + 1);
+    expect((w.errors[outage] as DesiredStateError).revision).toBe(broken);
+    await rename(origin, `${origin}.away`);
+    await expect.poll(() => w.errors.at(-1)?.message ?? '', { timeout: 10_000 }).toMatch(/cannot fetch/);
+    await rename(`${origin}.away`, origin);
+    await expect.poll(() => w.errors.at(-1), { timeout: 10_000 }).toBeInstanceOf(DesiredStateError);
+    expect((w.errors.at(-1) as DesiredStateError).revision).toBe(broken);
+    const reReported = w.errors.length;
+    // Then once only, as before the outage: the next report is the fixed commit's load.
+    const fixed = await commit({ 'warden.yml': GOOD(2) });
+    await expect.poll(() => w.loads.map((l) => l.revision), { timeout: 10_000 }).toEqual([first, fixed]);
+    await w.stop();
+    expect(w.errors).toHaveLength(reReported);
   });
 
   it('refuses credentials in the URL without repeating them', () => {
