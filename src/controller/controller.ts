@@ -354,6 +354,10 @@ export class Controller {
       this.engineAnswered = true;
     } catch (err) {
       this.identity.forget();
+      // An instance that cannot read the cluster cannot act: it does not claim to lead meanwhile.
+      this.leader = !this.leaderOnly;
+      result.leader = this.leader;
+      this.metrics.leader.set(this.leader ? 1 : 0);
       result.error = `cannot read the cluster: ${(err as Error).message}`;
       if (err instanceof EngineError && err.code === 'no-quorum') {
         this.engineAnswered = true;

@@ -199,11 +199,16 @@ describe('a pass', () => {
     expect(port.writes).toBe(1);
   });
 
-  it('reports an unreachable engine as a failed pass, changing nothing', async () => {
-    const { port, controller, metrics } = setup({ replicas: 1 });
+  it('reports an unreachable engine as a failed pass, changing nothing, and no longer claims to lead', async () => {
+    const { port, controller, metrics } = setup({ replicas: 3 });
+    expect((await controller.pass()).leader).toBe(true);
+    expect(await value(metrics, 'warden_leader')).toBe(1);
     port.listServices = () => Promise.reject(new EngineError('unreachable', 'connect ENOENT', undefined));
     const result = await controller.pass();
     expect(result.error).toMatch(/cannot read the cluster: connect ENOENT/);
+    expect(result.leader).toBe(false);
+    expect(controller.status().leader).toBe(false);
+    expect(await value(metrics, 'warden_leader')).toBe(0);
     expect(port.writes).toBe(0);
     expect(await value(metrics, 'warden_reconcile_total', { reconciler: 'replicas', result: 'error' })).toBe(1);
   });
