@@ -9,10 +9,10 @@ export const SUPPRESS_REASONS = ['observe', 'window', 'cap', 'flapping', 'quorum
 /** SuppressReason is one of SUPPRESS_REASONS. */
 export type SuppressReason = (typeof SUPPRESS_REASONS)[number];
 
-/** Metrics are the controller's instruments, registered on `registry`. */
 /** EVENT_LOOP_SAMPLE_MS is how often the process metrics' event-loop lag is sampled (default 100 ms). */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 
+/** Metrics are the controller's instruments, registered on `registry`. */
 export class Metrics {
   readonly registry: Registry;
   readonly driftObjects: Gauge<'reconciler'>;
