@@ -43,8 +43,8 @@ function showsSelf(nodes: readonly SwarmNode[], info: EngineInfo): boolean {
 }
 
 /**
- * observe reads info, nodes and services (with status) in parallel (info only when `identity` does not
- * remember it), then the tasks the reconcilers need (the running ones in one call, every task of a few
+ * observe reads info, nodes and services in parallel (info only when `identity` does not remember it;
+ * the services' task counts only when a reconciler reads them), then the tasks the reconcilers need (the running ones in one call, every task of a few
  * named services in one call each), and the host observations the desired state calls for.
  */
 export async function observe(
@@ -59,7 +59,8 @@ export async function observe(
   const listed = port.listNodes();
   // A rejected read is awaited by Promise.all below; this only keeps it from counting as unhandled first.
   listed.catch(() => undefined);
-  const [info, nodes, services] = await Promise.all([identity.read(port, listed), listed, port.listServices()]);
+  const status = reconcilers.some((r) => r.counts?.(desired) ?? false);
+  const [info, nodes, services] = await Promise.all([identity.read(port, listed), listed, port.listServices({ status })]);
   const need = taskNeed(desired, reconcilers, services);
   const byId = new Map(services.map((s) => [s.id, s]));
   const [tasks, files, registry] = await Promise.all([

@@ -25,7 +25,7 @@ export async function exportDesiredState(port: DockerPort, name: string, opts: E
   if (!info.controlAvailable) {
     throw new Error(`${info.hostname || 'this engine'} is not a swarm manager: export reads the swarm from a manager`);
   }
-  const [nodes, services] = await Promise.all([port.listNodes(), port.listServices()]);
+  const [nodes, services] = await Promise.all([port.listNodes(), port.listServices({ status: false })]);
   const keptNodes = nodes
     .filter((n) => n.labels[ignoreLabel] !== 'true')
     .sort((a, b) => (a.role === b.role ? a.hostname.localeCompare(b.hostname) : a.role === 'manager' ? -1 : 1));

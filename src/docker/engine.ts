@@ -95,8 +95,9 @@ class DockerodePort implements DockerPort {
     await this.call(`update node ${id}`, () => this.docker.getNode(id).update({ _query: { version }, _body: spec }));
   }
 
-  async listServices(): Promise<SwarmService[]> {
-    const raw = (await this.call('list services', () => this.docker.listServices({ status: true } as Docker.ServiceListOptions))) as unknown as RawService[];
+  async listServices(opts: { status?: boolean } = {}): Promise<SwarmService[]> {
+    const status = opts.status ?? true;
+    const raw = (await this.call('list services', () => this.docker.listServices({ status } as Docker.ServiceListOptions))) as unknown as RawService[];
     return raw.map(toService);
   }
 

@@ -65,7 +65,7 @@ export interface ServiceSpec {
   [key: string]: unknown;
 }
 
-/** SwarmService is one service of `GET /services?status=true`. */
+/** SwarmService is one service of `GET /services` (`status=true` for its task counts). */
 export interface SwarmService {
   id: string;
   version: number;
@@ -85,7 +85,7 @@ export interface SwarmService {
    * state is updating, paused, completed, rollback_started, rollback_paused or rollback_completed.
    */
   updateStatus?: { state: string; startedAt: string; completedAt: string; message: string };
-  /** status is ServiceStatus; absent when the engine did not report it. */
+  /** status is ServiceStatus; absent when it was not asked for, or the engine did not report it. */
   status?: { runningTasks: number; desiredTasks: number };
   updatedAt: string;
   spec: ServiceSpec;
@@ -157,8 +157,11 @@ export interface DockerPort {
   inspectNode(id: string): Promise<SwarmNode>;
   /** updateNode sends the whole spec with the version it was read at. */
   updateNode(id: string, version: number, spec: NodeSpec): Promise<void>;
-  /** listServices lists every service with its ServiceStatus. */
-  listServices(): Promise<SwarmService[]>;
+  /**
+   * listServices lists every service, with its ServiceStatus unless `status` is false: the task counts
+   * make the managers count every service's tasks, about twice the work of the list itself.
+   */
+  listServices(opts?: { status?: boolean }): Promise<SwarmService[]>;
   inspectService(id: string): Promise<SwarmService>;
   /** updateService sends the whole spec with the version it was read at. */
   updateService(id: string, version: number, spec: ServiceSpec): Promise<void>;

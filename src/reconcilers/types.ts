@@ -136,6 +136,12 @@ export interface Reconciler<Id extends string = string> {
    * Tasks are the largest response of a pass, so the snapshot reads only what someone asked for.
    */
   tasks?(desired: DesiredState, services: readonly SwarmService[]): Partial<TaskNeed>;
+  /**
+   * counts says whether the reconciler reads the services' task counts (`SwarmService.status`) under
+   * this desired state (default: no). The managers count every service's tasks for them, which doubles
+   * the cost of the services list, so a pass asks for them only when a reconciler in force reads them.
+   */
+  counts?(desired: DesiredState): boolean;
   /** plan is pure: no I/O, no clock but ctx.now; it returns no drift when its section is absent. */
   plan(desired: DesiredState, observed: Observed, ctx: PlanContext): Plan;
 }

@@ -17,7 +17,7 @@ export function counting(port: DockerPort): CountingPort {
     listNodes: () => (count('listNodes'), port.listNodes()),
     inspectNode: (id) => (count('inspectNode'), port.inspectNode(id)),
     updateNode: (id, version, spec) => (count('updateNode'), port.updateNode(id, version, spec)),
-    listServices: () => (count('listServices'), port.listServices()),
+    listServices: (opts) => (count('listServices'), port.listServices(opts)),
     inspectService: (id) => (count('inspectService'), port.inspectService(id)),
     updateService: (id, version, spec) => (count('updateService'), port.updateService(id, version, spec)),
     listTasks: (filter) => (count('listTasks'), port.listTasks(filter)),

@@ -79,9 +79,12 @@ export class FakePort implements DockerPort {
     Object.assign(n, { version: n.version + 1, spec, role: spec.Role, availability: spec.Availability, labels: spec.Labels ?? {} });
   }
 
-  async listServices(): Promise<SwarmService[]> {
-    this.calls.push('listServices');
-    return structuredClone(this.services);
+  async listServices(opts: { status?: boolean } = {}): Promise<SwarmService[]> {
+    this.calls.push(opts.status === false ? 'listServices' : 'listServices status');
+    const listed = structuredClone(this.services);
+    // As the engine does: no task counts unless asked for.
+    if (opts.status === false) for (const s of listed) delete s.status;
+    return listed;
   }
 
   async inspectService(id: string): Promise<SwarmService> {
