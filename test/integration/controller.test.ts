@@ -9,7 +9,7 @@ import { createDockerPort } from '../../src/docker/engine.js';
 import type { DockerPort } from '../../src/docker/port.js';
 import type { LabNode } from '../../src/lab/lab.js';
 import { counting, type CountingPort } from '../support/counting-port.js';
-import { createService, portFor, removeServices, restoreLab, runningManager, testLab, uniqueName } from '../support/lab.js';
+import { createService, leaderNode, portFor, removeServices, restoreLab, runningManager, testLab, uniqueName } from '../support/lab.js';
 import { waitUntil } from '../support/wait.js';
 
 const lab = testLab();
@@ -60,14 +60,6 @@ async function replicasOf(name: string): Promise<number | undefined> {
   return (await portFor(manager).inspectService(name)).replicas;
 }
 
-async function leaderNode(): Promise<LabNode> {
-  const manager = await runningManager(lab);
-  const nodes = await portFor(manager).listNodes();
-  const leader = nodes.find((n) => n.manager?.leader);
-  if (!leader) throw new Error('no leader');
-  return lab.node(leader.hostname);
-}
-
 afterEach(async () => {
   for (const ac of stops.splice(0)) ac.abort();
   await removeServices(lab, ...created.splice(0));
@@ -83,7 +75,7 @@ describe('the controller on the lab swarm', () => {
     const auto = await createService(lab, uniqueName('ctl-auto'), ['--replicas', '1', '--label', 'warden.ignore=true']);
     const agent = await createService(lab, uniqueName('ctl-agent'), ['--mode', 'global']);
     created.push(api, auto, agent);
-    const leader = await leaderNode();
+    const leader = await leaderNode(lab);
     const yaml = stateYaml([{ name: api, replicas: 2 }, { name: auto, replicas: 1 }, { name: agent, replicas: 3 }, { name: 'ctl-missing', replicas: 1 }]);
     const inst = await startInstance(leader, yaml);
 
@@ -111,7 +103,7 @@ describe('the controller on the lab swarm', () => {
     // Twenty more services, without tasks, to update all at once: twenty update events in a burst.
     const quiet = await Promise.all(Array.from({ length: 20 }, () => createService(lab, uniqueName('ctl-quiet'), ['--replicas', '0'])));
     created.push(...quiet);
-    const leader = await leaderNode();
+    const leader = await leaderNode(lab);
     const inst = await startInstance(leader, stateYaml([{ name, replicas: 1 }]));
     const port = portFor(leader);
     const services = await Promise.all(quiet.map((q) => port.inspectService(q)));
@@ -137,7 +129,7 @@ describe('the controller on the lab swarm', () => {
   it('meets a real version conflict by re-reading, keeping the other writer\'s change', async () => {
     const name = await createService(lab, uniqueName('ctl-conflict'), ['--replicas', '1']);
     created.push(name);
-    const leader = await leaderNode();
+    const leader = await leaderNode(lab);
     const real = createDockerPort({ host: leader.host });
     let interfered = false;
     // Another writer updates the service between warden's read and warden's write.
@@ -165,7 +157,7 @@ describe('the controller on the lab swarm', () => {
   it('stops fighting a service that something keeps scaling back, and says so', async () => {
     const name = await createService(lab, uniqueName('ctl-flap'), ['--replicas', '2']);
     created.push(name);
-    const leader = await leaderNode();
+    const leader = await leaderNode(lab);
     const inst = await startInstance(leader, stateYaml([{ name, replicas: 2 }]));
     await waitUntil('the first pass', () => inst.controller.status().lastPass !== undefined);
     // Something else scales the service to 1 each time warden has put it back.
@@ -189,7 +181,7 @@ describe('the controller on the lab swarm', () => {
     created.push(name);
     const yaml = stateYaml([{ name, replicas: 2 }]);
     const instances = await Promise.all(lab.managers.map((m) => startInstance(m, yaml)));
-    const oldLeader = await leaderNode();
+    const oldLeader = await leaderNode(lab);
     const onOld = instances.find((i) => i.node.name === oldLeader.name)!;
 
     await lab.docker(oldLeader, ['service', 'scale', '--detach', `${name}=1`]);
@@ -198,7 +190,7 @@ describe('the controller on the lab swarm', () => {
 
     await lab.stopDaemon(oldLeader);
     const newLeader = await waitUntil('a new leader', async () => {
-      const l = await leaderNode().catch(() => undefined);
+      const l = await leaderNode(lab).catch(() => undefined);
       return l && l.name !== oldLeader.name ? l : undefined;
     }, { timeoutMs: 60_000, intervalMs: 250 });
     const onNew = instances.find((i) => i.node.name === newLeader.name)!;
@@ -221,7 +213,7 @@ describe('the controller on the lab swarm', () => {
       return last.passId > before && last.error === undefined ? last : undefined;
     }, { timeoutMs: 90_000, intervalMs: 250 });
     expect(onOld.controller.status().leader).toBe(false);
-    const leaderNow = await leaderNode();
+    const leaderNow = await leaderNode(lab);
     const onLeader = instances.find((i) => i.node.name === leaderNow.name)!;
     const byOnLeader = await corrections(onLeader);
     await lab.docker(leaderNow, ['service', 'scale', '--detach', `${name}=3`]);

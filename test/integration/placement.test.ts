@@ -8,9 +8,8 @@ import { Metrics } from '../../src/controller/metrics.js';
 import { loadDesiredStateText } from '../../src/desired-state/load.js';
 import { createDockerPort } from '../../src/docker/engine.js';
 import type { DockerPort, ServiceSpec } from '../../src/docker/port.js';
-import type { LabNode } from '../../src/lab/lab.js';
 import { counting } from '../support/counting-port.js';
-import { createService, portFor, removeServices, restoreLab, runningManager, testLab, uniqueName } from '../support/lab.js';
+import { createService, leaderNode, removeServices, restoreLab, testLab, uniqueName } from '../support/lab.js';
 import { waitUntil } from '../support/wait.js';
 
 const lab = testLab();
@@ -26,12 +25,6 @@ afterEach(async () => {
 
 afterAll(() => restoreLab(lab));
 
-async function leaderNode(): Promise<LabNode> {
-  const nodes = await portFor(await runningManager(lab)).listNodes();
-  const leader = nodes.find((n) => n.manager?.leader);
-  if (!leader) throw new Error('no leader');
-  return lab.node(leader.hostname);
-}
 
 // withoutPlacement drops TaskTemplate.Placement, to compare everything else of two specs.
 function withoutPlacement(spec: ServiceSpec): ServiceSpec {
@@ -48,7 +41,7 @@ describe('placement on the lab swarm', () => {
       '--stop-grace-period', '1s', '--update-delay', '2s', '--restart-max-attempts', '3',
     ]);
     created.push(name);
-    const leader = await leaderNode();
+    const leader = await leaderNode(lab);
     const real = createDockerPort({ host: leader.host, requestTimeoutMs: 10_000 });
     // Platforms is set by the CLI only when it can ask a registry; set it here so that the test shows it kept.
     const made = await real.inspectService(name);
