@@ -44,8 +44,9 @@ function showsSelf(nodes: readonly SwarmNode[], info: EngineInfo): boolean {
 
 /**
  * observe reads info, nodes and services in parallel (info only when `identity` does not remember it;
- * the services' task counts only when a reconciler reads them), then the tasks the reconcilers need (the running ones in one call, every task of a few
- * named services in one call each), and the host observations the desired state calls for.
+ * the services' task counts only when a reconciler reads them), then the tasks the reconcilers need
+ * (the running ones in one call, every task of a few named services in one call each), and the host
+ * observations the desired state calls for.
  */
 export async function observe(
   port: DockerPort,
