@@ -18,7 +18,7 @@ import { createDockerPort } from '../src/docker/engine.js';
 import { labDown, labUp, type LabNode } from '../src/lab/lab.js';
 import { counting } from '../test/support/counting-port.js';
 import { waitUntil } from '../test/support/wait.js';
-import { startWardenRun } from '../test/support/warden.js';
+import { imageNodeFlags, startWardenRun } from '../test/support/warden.js';
 import { machine, writeDocSection, writeResults } from './support.js';
 
 const SIZES = (process.env.SIZES ?? '100,1000,5000').split(',').map(Number);
@@ -145,15 +145,17 @@ async function quiet(node: LabNode, ms: number): Promise<void> {
 }
 
 /**
- * idle runs `warden run` as the image does (node dist/cli.js, built first) at `n` services, once the
- * engine is quiet, for IDLE_SECONDS, and samples its RSS and CPU from /proc.
+ * idle runs `warden run` as the image does (node with the Dockerfile's flags, dist/cli.js built first)
+ * at `n` services, once the engine is quiet, for IDLE_SECONDS, and samples its RSS and CPU from /proc.
  */
 async function idle(node: LabNode, n: number, dir: string): Promise<IdleResult> {
   const file = join(dir, 'idle.yml');
   writeFileSync(file, desiredYaml(n));
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
   await quiet(node, 15_000);
-  const warden = await startWardenRun(['-f', file, '--host', node.host, '--log-level', 'warn'], { stderr: 'inherit', readyTimeoutMs: 120_000, entry: join(ROOT, 'dist/cli.js') });
+  const warden = await startWardenRun(['-f', file, '--host', node.host, '--log-level', 'warn'], {
+    stderr: 'inherit', readyTimeoutMs: 120_000, entry: join(ROOT, 'dist/cli.js'), nodeFlags: imageNodeFlags(),
+  });
   try {
     const pid = warden.child.pid!;
     const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
@@ -242,7 +244,7 @@ function updateDoc(result: { date: string; machine: string; sizes: SizeResult[];
     ...rows,
     '',
     i
-      ? `Idle \`warden run\` (node dist/cli.js, as in the image) at ${i.services} services over ${i.seconds} s, ${i.passes} passes (a resync every 30 s): ` +
+      ? `Idle \`warden run\` (node dist/cli.js with the image's NODE_OPTIONS, ${imageNodeFlags().join(' ')}) at ${i.services} services over ${i.seconds} s, ${i.passes} passes (a resync every 30 s): ` +
         `RSS ${i.rssMb.start} MB at the start, ${i.rssMb.median} MB median, ${i.rssMb.max} MB at most, ${i.rssMb.end} MB at the end; CPU ${i.cpuPercentOfCore}% of one core.`
       : 'Idle: not measured in this run.',
   ], `## Pass cost and idle footprint\n\n${PASS_COST_INTRO}`);

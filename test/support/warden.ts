@@ -1,6 +1,7 @@
 // Running warden's real command line from tests and benchmarks: a free port, and `warden run` as a
 // child process that is ready when its /readyz says so.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { waitUntil } from './wait.js';
@@ -51,10 +52,17 @@ export interface WardenDaemon {
 /** startWardenRun starts `warden run ARGS --listen 127.0.0.1:PORT` and waits until /readyz answers 200. */
 export async function startWardenRun(
   args: string[],
-  opts: { readyTimeoutMs?: number; stderr?: 'inherit' | 'ignore'; /** entry is the script node runs (default bin/warden.js; dist/cli.js is what the image runs). */ entry?: string } = {},
+  opts: {
+    readyTimeoutMs?: number;
+    stderr?: 'inherit' | 'ignore';
+    /** entry is the script node runs (default bin/warden.js; dist/cli.js is what the image runs). */
+    entry?: string;
+    /** nodeFlags go to node before the script (the image's are imageNodeFlags()). */
+    nodeFlags?: string[];
+  } = {},
 ): Promise<WardenDaemon> {
   const port = await freePort();
-  const child = spawn(process.execPath, [opts.entry ?? WARDEN_BIN, 'run', ...args, '--listen', `127.0.0.1:${port}`], {
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), opts.entry ?? WARDEN_BIN, 'run', ...args, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'pipe', opts.stderr ?? 'inherit'],
   });
   let logs = '';
@@ -79,4 +87,12 @@ export async function startWardenRun(
     throw new Error(`${(err as Error).message}\n${logs.split('\n').slice(-10).join('\n')}`);
   }
   return daemon;
+}
+
+/** imageNodeFlags reads the Dockerfile's NODE_OPTIONS, so that a benchmark runs warden as the image does. */
+export function imageNodeFlags(): string[] {
+  const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+  const options = /^ENV NODE_OPTIONS=(.*)$/m.exec(dockerfile)?.[1];
+  if (options === undefined) throw new Error('the Dockerfile sets no NODE_OPTIONS (ENV NODE_OPTIONS=... on a line of its own)');
+  return options.trim().split(/\s+/).filter(Boolean);
 }
