@@ -9,7 +9,7 @@ import { createDockerPort } from '../../src/docker/engine.js';
 import type { DockerPort } from '../../src/docker/port.js';
 import type { LabNode } from '../../src/lab/lab.js';
 import { counting, type CountingPort } from '../support/counting-port.js';
-import { createService, leaderNode, portFor, removeServices, restoreLab, runningManager, testLab, uniqueName } from '../support/lab.js';
+import { createService, leaderNode, portFor, removeServices, restoreLab, runningManager, swarmDiagnostics, testLab, uniqueName } from '../support/lab.js';
 import { waitUntil } from '../support/wait.js';
 
 const lab = testLab();
@@ -189,10 +189,15 @@ describe('the controller on the lab swarm', () => {
     for (const i of instances) if (i !== onOld) expect(await corrections(i)).toBe(0);
 
     await lab.stopDaemon(oldLeader);
+    // A failed read or the stopped node still named leader is the last observation if this times out,
+    // followed by what each manager's engine says of its swarm.
     const newLeader = await waitUntil('a new leader', async () => {
-      const l = await leaderNode(lab).catch(() => undefined);
-      return l && l.name !== oldLeader.name ? l : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 250 });
+      const l = await leaderNode(lab);
+      if (l.name === oldLeader.name) throw new Error(`the nodes list still names ${l.name}, stopped, as the leader`);
+      return l;
+    }, { timeoutMs: 60_000, intervalMs: 250 }).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await swarmDiagnostics(lab)}`);
+    });
     const onNew = instances.find((i) => i.node.name === newLeader.name)!;
 
     await lab.docker(newLeader, ['service', 'scale', '--detach', `${name}=4`]);

@@ -112,9 +112,17 @@ async function leaderNode(exclude?: LabNode): Promise<LabNode> {
   }, SLOW);
 }
 
-async function wardenStatus(node: LabNode): Promise<{ leader: boolean; revision?: string; drift: Record<string, { object: string }[]> } | undefined> {
+/** WardenStatus is the part of GET /status these tests read. */
+interface WardenStatus {
+  leader: boolean;
+  revision?: string;
+  lastPass?: { revision?: string; error?: string };
+  drift: Record<string, { object: string }[]>;
+}
+
+async function wardenStatus(node: LabNode): Promise<WardenStatus | undefined> {
   const res = await fetch(`http://${node.ip}:9095/status`, { signal: AbortSignal.timeout(3_000) }).catch(() => undefined);
-  return res?.ok ? ((await res.json()) as { leader: boolean; revision?: string; drift: Record<string, { object: string }[]> }) : undefined;
+  return res?.ok ? ((await res.json()) as WardenStatus) : undefined;
 }
 
 describe('warden deployed on the swarm it keeps', () => {
@@ -216,10 +224,11 @@ describe('warden deployed on the swarm it keeps', () => {
         return false;
       }), SLOW);
 
-    // One instance per manager, none on a worker, each ready with the revision pushed.
-    const statuses = await waitUntil('warden ready on every manager with the pushed revision', async () => {
+    // One instance per manager, none on a worker, each with a pass done on the revision pushed: an
+    // instance that has loaded it but not yet passed on it does not know yet whether it leads.
+    const statuses = await waitUntil('a pass on the pushed revision on every manager', async () => {
       const all = await Promise.all(lab.managers.map(wardenStatus));
-      return all.every((s) => s?.revision === revision) ? all : undefined;
+      return all.every((s) => s?.revision === revision && s.lastPass?.revision === revision && s.lastPass.error === undefined) ? all : undefined;
     }, SLOW);
     process.stderr.write(`deploy: stack deployed, ${lab.managers.length} instances on the pushed revision in ${Date.now() - started} ms\n`);
     const tasks = (await lab.docker(manager, ['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Node}}', WARDEN_SERVICE])).trim().split('\n').sort();

@@ -1,5 +1,6 @@
 // Helpers for integration tests on the lab swarm: the lab of this run, services made for a test and
 // removed after it, nodes stopped for a test and started again after it.
+import { existsSync, readFileSync } from 'node:fs';
 import { inject } from 'vitest';
 import { Lab, labUp, type LabNode } from '../../src/lab/lab.js';
 import { createDockerPort } from '../../src/docker/engine.js';
@@ -47,6 +48,27 @@ export async function runningManager(lab: Lab): Promise<LabNode> {
     }
     return undefined;
   });
+}
+
+/**
+ * swarmDiagnostics describes each running manager's swarm as its engine sees it (`docker info`'s Swarm
+ * part) and the last Raft lines of its dockerd log: what a test prints when the swarm does not do what
+ * it waits for (no leader elected, a node that does not rejoin).
+ */
+export async function swarmDiagnostics(lab: Lab): Promise<string> {
+  const parts: string[] = [];
+  for (const m of lab.managers) {
+    if (!lab.isRunning(m)) {
+      parts.push(`${m.name}: stopped`);
+      continue;
+    }
+    const swarm = await lab.docker(m, ['info', '--format', '{{json .Swarm}}'], 10_000).catch((err: Error) => err.message);
+    const raft = existsSync(m.logFile)
+      ? readFileSync(m.logFile, 'utf8').split('\n').filter((l) => /raft|leader|quorum|election/i.test(l)).slice(-8).join('\n')
+      : '(no log)';
+    parts.push(`${m.name}: ${swarm.trim()}\n${raft}`);
+  }
+  return parts.join('\n');
 }
 
 /** leaderNode returns the lab node that is the Raft leader now, as a running manager reports it. */
