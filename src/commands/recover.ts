@@ -319,9 +319,12 @@ async function converge(
         outcomes.push(o);
         continue;
       }
-      const running = svc.status ? `${svc.status.runningTasks}/${svc.status.desiredTasks}` : '?';
       // Converged means the restarted tasks run, not the old ones that still count right after the write.
-      let ok = svc.forceUpdate > before.forceUpdate && (await restartProgress(port, svc)).done;
+      const progress = svc.forceUpdate > before.forceUpdate ? await restartProgress(port, svc) : undefined;
+      let ok = progress?.done ?? false;
+      // Once converged, the count is the tasks' that decided it (the service's own counts, read a moment
+      // earlier with the list, can still show the old tasks going).
+      const running = (ok && progress?.running) || (svc.status ? `${svc.status.runningTasks}/${svc.status.desiredTasks}` : '?');
       let probeNote: string | undefined;
       if (ok && desired.registry?.service === svc.name) {
         const answer = await probe(desired.registry.probe, signal);

@@ -260,13 +260,21 @@ export async function settleAction(port: DockerPort, action: Action, opts: Settl
  * the write, the old tasks still run and count, and an update can complete while its new tasks are
  * rejected (the update "completes", nothing runs), which must end as a timeout, not as done.
  */
-export async function restartProgress(port: DockerPort, svc: SwarmService): Promise<{ done: boolean; state: string }> {
+export async function restartProgress(port: DockerPort, svc: SwarmService): Promise<RestartProgress> {
   const want = svc.status?.desiredTasks;
   const update = svc.updateStatus?.state ?? 'none';
   if (want === undefined) return { done: false, state: `update ${update}, no task counts` };
   const tasks = await port.listTasks({ serviceId: svc.id, desiredState: 'running' });
   const fresh = tasks.filter((t) => t.state === 'running' && (t.forceUpdate ?? 0) >= svc.forceUpdate).length;
-  return { done: fresh >= want, state: `update ${update}, ${fresh}/${want} restarted tasks running` };
+  return { done: fresh >= want, state: `update ${update}, ${fresh}/${want} restarted tasks running`, running: `${fresh}/${want}` };
+}
+
+/** RestartProgress is how far a forced restart is: `running` counts its restarted tasks over the desired count. */
+export interface RestartProgress {
+  done: boolean;
+  state: string;
+  /** running is `restarted/desired`, read from the tasks (absent without task counts). */
+  running?: string;
 }
 
 function assertNever(x: never): never {

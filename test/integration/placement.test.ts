@@ -57,9 +57,11 @@ describe('placement on the lab swarm', () => {
     const port: DockerPort = {
       ...base,
       async updateService(id, version, spec) {
+        // Recorded only once the engine took it: a write that meets a version conflict (the engine's
+        // own update status bumps the version between this read and the write) is not a correction.
         const held = await real.inspectService(id);
+        await base.updateService(id, version, spec);
         if (held.version === version) sent.push({ held: held.spec, sent: structuredClone(spec) });
-        return base.updateService(id, version, spec);
       },
     };
     const metrics = new Metrics({ processMetrics: false });

@@ -30,7 +30,7 @@ describe('restartProgress', () => {
   ])('$name', async ({ tasks, done, state }) => {
     const port = new TaskPort([svc], [], 'm1');
     port.tasks = tasks;
-    expect(await restartProgress(port, svc)).toEqual({ done, state });
+    expect(await restartProgress(port, svc)).toEqual({ done, state, running: state.split(' ')[2] });
   });
 
   it('makes settleAction end in a timeout for a restart whose tasks are rejected', async () => {
