@@ -3,7 +3,8 @@
 // Interleaved with those runs, the same drift on services warden does not manage is corrected by the
 // engine's floor: a minimal reactor in this process that does only what a pass must (on the event, list
 // nodes and services in parallel, then one update). Both see the same machine at the same moments, so
-// the difference between them is what warden adds.
+// the difference between them is what warden adds. A third kind of run changes an unrelated service just
+// before the drift, for the cost of a drift that arrives while a pass runs.
 // Writes bench/results/latency.json and the table in docs/performance.md.
 //
 //   npm run bench            (root; brings up lab 8 and tears it down; RUNS=50 by default)
@@ -76,11 +77,9 @@ async function main(): Promise<void> {
     };
 
     // One drift and the time until its correction shows on the events stream. It starts once warden is
-    // idle (the previous run's events handled, the echo of its own write looked at a second later): a
-    // drift that arrives during a pass waits for the coalescing window after it, which is measured on
-    // its own below.
-    // With `busy`, an unrelated service is changed just before the drift, so that the drift's event
-    // reaches warden while the pass for the unrelated one runs: it then waits for the coalescing window.
+    // idle (the previous run's events handled, the echo of its own write looked at a second later). With
+    // `busy`, an unrelated service is changed just before the drift, so that the drift's event reaches
+    // warden while the pass for the unrelated one runs: it then waits for the coalescing window.
     const drift = async (name: string, busy = false): Promise<number> => {
       await settled(ECHO_RECHECK_MS + 200);
       const svc = await until(`${name} at 1`, async () => {
