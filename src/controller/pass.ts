@@ -1,0 +1,224 @@
+// One pass: read one snapshot, ask each reconciler for its plan, let the safety rules decide, apply what is
+// allowed (./act.ts), and record the outcome in metrics, logs and the result that /status shows. Between
+// passes it remembers only what a snapshot cannot tell: which node this engine is, since when each manager
+// has been unreachable, and when each object was last corrected.
+import type { Logger } from 'pino';
+import type { LoadedState } from '../desired-state/source.js';
+import { EngineError } from '../docker/errors.js';
+import type { DockerPort } from '../docker/port.js';
+import type { ReconcilerId } from '../reconcilers/index.js';
+import type { ActionRecord, Drift, Observed, PlanContext, Reconciler } from '../reconcilers/types.js';
+import { appliedKey, type ActionOutcome, type Actor } from './act.js';
+import type { Metrics } from './metrics.js';
+import { EngineIdentity, leaderOf, managerHealth, observe, type HostPort, type ManagerHealth } from './observe.js';
+import { massScaleDown, type Safety } from './safety.js';
+
+/** ReconcilerResult is one reconciler's part of a pass. */
+export interface ReconcilerResult {
+  id: ReconcilerId;
+  drift: Drift[];
+  actions: ActionOutcome[];
+  /** blocked says why the reconciler held back (quorum lost), with what an operator must do. */
+  blocked?: string;
+  /** requeueAfterMs is the reconciler's request for another pass within this long. */
+  requeueAfterMs?: number;
+  error?: string;
+}
+
+/** PassResult is the outcome of one pass. */
+export interface PassResult {
+  passId: number;
+  reasons: string[];
+  startedAt: string;
+  durationMs: number;
+  leader: boolean;
+  revision: string | undefined;
+  results: ReconcilerResult[];
+  /** error is set when the pass could not run at all (no desired state, engine unreachable). */
+  error?: string;
+}
+
+/** QuorumStatus is the Raft membership at the last pass; lost is true when the swarm had no leader. */
+export type QuorumStatus = ManagerHealth & { lost: boolean; message?: string };
+
+/** PassOptions wire a Passes; everything is shared with the controller that owns it. */
+export interface PassOptions {
+  port: DockerPort;
+  metrics: Metrics;
+  safety: Safety;
+  actor: Actor;
+  reconcilers: readonly Reconciler<ReconcilerId>[];
+  host: HostPort;
+  now(): number;
+  /** applied is the memory of corrections between passes, shared with the actor that records them. */
+  applied: Map<string, ActionRecord>;
+  dryRun: boolean;
+  /** leaderOnly gates actions on this engine's node being the Raft leader. */
+  leaderOnly: boolean;
+}
+
+/** Passes runs passes one at a time and keeps what they learn between them. */
+export class Passes {
+  /** leader is true while this instance acts: it runs on the Raft leader's node (or leaderOnly is off). */
+  leader = false;
+  /** engineAnswered is true once the engine answered a read (no-quorum answers count). */
+  engineAnswered = false;
+  /** quorum is the Raft membership as the last pass saw it (undefined before the first read). */
+  quorum: QuorumStatus | undefined;
+
+  // Memory between passes, handed to plans in the PlanContext (empty again after a restart).
+  private readonly unreachableSince = new Map<string, number>();
+  // Which node this engine is, read from /info only now and then (see EngineIdentity).
+  private readonly identity = new EngineIdentity();
+  private counter = 0;
+
+  constructor(private readonly opts: PassOptions) {}
+
+  /** run runs one pass over `loaded`; with `planOnly` it decides everything and applies nothing. */
+  async run(loaded: LoadedState | undefined, reasons: string[], log: Logger, signal: AbortSignal | undefined, planOnly: boolean): Promise<PassResult> {
+    const { metrics, reconcilers } = this.opts;
+    const passId = ++this.counter;
+    const started = this.opts.now();
+    const plog = log.child({ passId });
+    const result: PassResult = {
+      passId,
+      reasons,
+      startedAt: new Date(started).toISOString(),
+      durationMs: 0,
+      leader: this.leader,
+      revision: loaded?.revision,
+      results: [],
+    };
+    const finish = (): PassResult => {
+      result.durationMs = this.opts.now() - started;
+      plog.debug({ reasons, durationMs: result.durationMs, leader: result.leader, error: result.error }, 'pass done');
+      return result;
+    };
+    if (!loaded) {
+      result.error = 'no desired state loaded';
+      return finish();
+    }
+    const desired = loaded.state;
+
+    // The engine may have restarted, left or joined a swarm: ask it again who it is.
+    if (reasons.some((r) => r === 'events-connected' || r === 'resync')) this.identity.forget();
+    let observed: Observed;
+    try {
+      observed = await observe(this.opts.port, desired, reconcilers, () => this.opts.now(), this.opts.host, signal, this.identity);
+      this.engineAnswered = true;
+    } catch (err) {
+      this.identity.forget();
+      // An instance that cannot read the cluster cannot act: it does not claim to lead meanwhile.
+      this.leader = !this.opts.leaderOnly;
+      result.leader = this.leader;
+      metrics.leader.set(this.leader ? 1 : 0);
+      result.error = `cannot read the cluster: ${(err as Error).message}`;
+      if (err instanceof EngineError && err.code === 'no-quorum') {
+        this.engineAnswered = true;
+        this.quorumLost(desired.managers !== undefined, plog);
+      } else {
+        plog.error({ err }, 'cannot read the cluster');
+      }
+      for (const r of reconcilers) metrics.reconciles.inc({ reconciler: r.id, result: 'error' });
+      return finish();
+    }
+
+    this.leader = !this.opts.leaderOnly || (observed.info.nodeId !== '' && leaderOf(observed) === observed.info.nodeId);
+    result.leader = this.leader;
+    metrics.leader.set(this.leader ? 1 : 0);
+    const health = managerHealth(observed);
+    metrics.swarmManagers.set({ status: 'reachable' }, health.reachable);
+    metrics.swarmManagers.set({ status: 'unreachable' }, health.unreachable);
+    metrics.faultTolerance.set(health.faultTolerance);
+    this.quorum = { ...health, lost: false };
+    this.trackUnreachable(observed);
+    const ctx: PlanContext = {
+      now: observed.at,
+      unreachableSince: this.unreachableSince,
+      lastApplied: () => undefined,
+    };
+
+    let budget = desired.policy.maxActionsPerPass;
+    for (const reconciler of reconcilers) {
+      const rlog = plog.child({ reconciler: reconciler.id });
+      const timer = metrics.reconcileDuration.startTimer({ reconciler: reconciler.id });
+      const rr: ReconcilerResult = { id: reconciler.id, drift: [], actions: [] };
+      result.results.push(rr);
+      try {
+        const plan = reconciler.plan(desired, observed, { ...ctx, lastApplied: (kind, object) => this.opts.applied.get(appliedKey(reconciler.id, kind, object)) });
+        rr.drift = plan.drift;
+        if (plan.requeueAfterMs !== undefined) rr.requeueAfterMs = plan.requeueAfterMs;
+        metrics.setDrift(reconciler.id, plan.drift.map((d) => d.object));
+        this.forgetSettled(reconciler.id, plan.drift);
+        if (plan.blocked) {
+          rr.blocked = plan.blocked.message;
+          if (this.leader && !planOnly) metrics.suppressed.inc({ reconciler: reconciler.id, reason: plan.blocked.reason });
+          rlog.warn({ reason: plan.blocked.reason }, plan.blocked.message);
+        }
+        const massHold = massScaleDown(plan.actions, observed.services);
+        if (massHold) {
+          rr.blocked = massHold;
+          if (this.leader) rlog.warn({ reason: 'cap' }, massHold);
+        }
+        for (const action of plan.actions) {
+          // An instance that is not on the leader only observes: its actions are the leader's to take
+          // (or to suppress), so they are not counted here.
+          if (!this.leader) {
+            rr.actions.push({ action, outcome: 'standby' });
+            continue;
+          }
+          let reason = this.opts.safety.suppression(action, desired, this.opts.now(), this.opts.dryRun);
+          if (!reason && budget <= 0) reason = 'cap';
+          if (!reason && massHold && action.kind === 'scale-service' && action.replicas === 0) reason = 'cap';
+          if (reason) {
+            rr.actions.push({ action, outcome: 'suppressed', reason });
+            if (!planOnly) metrics.suppressed.inc({ reconciler: reconciler.id, reason });
+            rlog.debug({ object: action.object, action: action.kind, reason }, 'action suppressed');
+            continue;
+          }
+          budget -= 1;
+          rr.actions.push(planOnly ? { action, outcome: 'planned' } : await this.opts.actor.apply(action, observed, loaded.revision, rlog, signal));
+        }
+        const failed = rr.actions.some((a) => a.outcome === 'failed');
+        metrics.reconciles.inc({ reconciler: reconciler.id, result: failed ? 'error' : 'success' });
+      } catch (err) {
+        rr.error = (err as Error).message;
+        metrics.reconciles.inc({ reconciler: reconciler.id, result: 'error' });
+        rlog.error({ err }, 'reconciler failed');
+      } finally {
+        timer();
+      }
+    }
+    metrics.lastSync.set(this.opts.now() / 1000);
+    return finish();
+  }
+
+  // How long each manager has been unreachable, without a break: reset when it is reachable again or gone.
+  private trackUnreachable(observed: Observed): void {
+    const unreachable = new Set(observed.nodes.filter((n) => n.manager?.reachability === 'unreachable').map((n) => n.id));
+    for (const id of this.unreachableSince.keys()) if (!unreachable.has(id)) this.unreachableSince.delete(id);
+    for (const id of unreachable) if (!this.unreachableSince.has(id)) this.unreachableSince.set(id, observed.at);
+  }
+
+  // An object that no longer drifts has left the state that asked for its actions: forget them.
+  private forgetSettled(reconciler: ReconcilerId, drift: Drift[]): void {
+    const drifting = new Set(drift.map((d) => d.object));
+    for (const key of this.opts.applied.keys()) {
+      const [r, , ...object] = key.split('/');
+      if (r === reconciler && !drifting.has(object.join('/'))) this.opts.applied.delete(key);
+    }
+  }
+
+  private quorumLost(managersInFile: boolean, log: Logger): void {
+    const message =
+      'the swarm has lost quorum: no manager can change anything until a majority of managers is back. If they ' +
+      'cannot come back, a person must run `docker swarm init --force-new-cluster --advertise-addr <addr>` on one ' +
+      'surviving manager; warden then grows the managers back to spec.managers.count. warden changes nothing meanwhile.';
+    this.quorum = { ...(this.quorum ?? { members: 0, reachable: 0, unreachable: 0 }), faultTolerance: 0, lost: true, message };
+    this.opts.metrics.faultTolerance.set(0);
+    if (this.opts.leaderOnly && this.leader) this.leader = false;
+    this.opts.metrics.leader.set(0);
+    if (managersInFile) this.opts.metrics.suppressed.inc({ reconciler: 'managers', reason: 'quorum' });
+    log.error({ quorum: 'lost' }, message);
+  }
+}

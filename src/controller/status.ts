@@ -1,0 +1,73 @@
+// What GET /status shows (contract §5): leader, source and revision, the last pass, drift by reconciler,
+// suppressed actions, held objects and quorum. Built from the controller's state on each request.
+import type { LoadedState } from '../desired-state/source.js';
+import type { Drift } from '../reconcilers/types.js';
+import type { SuppressReason } from './metrics.js';
+import type { PassResult, QuorumStatus } from './pass.js';
+import type { HeldObject } from './safety.js';
+
+/** ControllerStatus is what GET /status shows. */
+export interface ControllerStatus {
+  leader: boolean;
+  source: string | undefined;
+  revision: string | undefined;
+  cluster: string | undefined;
+  desiredStateValid: boolean;
+  desiredStateError: string | undefined;
+  /** failedRevision is the revision of the newest load that failed (undefined once a newer one loads). */
+  failedRevision: string | undefined;
+  engineAnswered: boolean;
+  lastPass: Omit<PassResult, 'results'> | undefined;
+  drift: Record<string, Drift[]>;
+  suppressed: Array<{ reconciler: string; object: string; action: string; reason: SuppressReason }>;
+  held: HeldObject[];
+  /** quorum is the Raft membership at the last pass; lost is true when the swarm had no leader. */
+  quorum: QuorumStatus | undefined;
+}
+
+/** StatusInputs are the parts of the controller's state that /status shows. */
+export interface StatusInputs {
+  leader: boolean;
+  loaded: LoadedState | undefined;
+  loadError: string | undefined;
+  failedRevision: string | undefined;
+  engineAnswered: boolean;
+  lastPass: PassResult | undefined;
+  held: HeldObject[];
+  quorum: QuorumStatus | undefined;
+}
+
+/** statusOf builds the /status document: drift and suppressed actions come from the last pass. */
+export function statusOf(s: StatusInputs): ControllerStatus {
+  const last = s.lastPass;
+  const drift: Record<string, Drift[]> = {};
+  const suppressed: ControllerStatus['suppressed'] = [];
+  for (const r of last?.results ?? []) {
+    drift[r.id] = r.drift;
+    for (const a of r.actions) {
+      if (a.outcome === 'suppressed' && a.reason) {
+        suppressed.push({ reconciler: r.id, object: a.action.object, action: a.action.kind, reason: a.reason });
+      }
+    }
+  }
+  let lastPass: ControllerStatus['lastPass'];
+  if (last) {
+    const { results: _results, ...rest } = last;
+    lastPass = rest;
+  }
+  return {
+    leader: s.leader,
+    source: s.loaded?.source,
+    revision: s.loaded?.revision,
+    cluster: s.loaded?.state.cluster,
+    desiredStateValid: s.loadError === undefined && s.loaded !== undefined,
+    desiredStateError: s.loadError,
+    failedRevision: s.failedRevision,
+    engineAnswered: s.engineAnswered,
+    lastPass,
+    drift,
+    suppressed,
+    held: s.held,
+    quorum: s.quorum,
+  };
+}
