@@ -1,8 +1,9 @@
 // `warden export`: a desired-state file written from what the swarm runs today, so an operator
 // starts from the live cluster instead of a blank page. The result is checked with the loader
 // before it is returned: an export that `warden validate` would refuse is a bug, not an output.
+// Pure over what the command read from the engine (src/commands/export.ts reads it).
 import { Document, isMap, isSeq, type Node } from 'yaml';
-import type { DockerPort, SwarmNode, SwarmService } from '../docker/port.js';
+import type { SwarmNode, SwarmService } from '../docker/port.js';
 import { loadDesiredStateText } from './load.js';
 import { API_VERSION } from './schema.js';
 import { DesiredStateError } from './source.js';
@@ -15,17 +16,21 @@ export interface ExportOptions {
   schemaUrl?: string;
 }
 
+/** LiveCluster is what export reads from a manager's engine: its hostname, the nodes and the services. */
+export interface LiveCluster {
+  /** hostname is the engine's, for the file's header comment ("" when unknown). */
+  hostname: string;
+  nodes: readonly SwarmNode[];
+  services: readonly SwarmService[];
+}
+
 // Hostnames the selector can match literally: no glob characters.
 const LITERAL_HOSTNAME = /^[A-Za-z0-9._-]+$/;
 
-/** exportDesiredState reads the cluster through the port and returns a valid desired-state file named `name`. */
-export async function exportDesiredState(port: DockerPort, name: string, opts: ExportOptions = {}): Promise<string> {
+/** exportDesiredState returns a valid desired-state file named `name` that describes `cluster`. */
+export async function exportDesiredState(cluster: LiveCluster, name: string, opts: ExportOptions = {}): Promise<string> {
   const ignoreLabel = opts.ignoreLabel ?? 'warden.ignore';
-  const info = await port.info();
-  if (!info.controlAvailable) {
-    throw new Error(`${info.hostname || 'this engine'} is not a swarm manager: export reads the swarm from a manager`);
-  }
-  const [nodes, services] = await Promise.all([port.listNodes(), port.listServices({ status: false })]);
+  const { nodes, services } = cluster;
   const keptNodes = nodes
     .filter((n) => n.labels[ignoreLabel] !== 'true')
     .sort((a, b) => (a.role === b.role ? a.hostname.localeCompare(b.hostname) : a.role === 'manager' ? -1 : 1));
@@ -60,7 +65,7 @@ export async function exportDesiredState(port: DockerPort, name: string, opts: E
   const doc = new Document({ apiVersion: API_VERSION, kind: 'ClusterState', metadata: { name }, spec });
   doc.commentBefore = [
     ` yaml-language-server: $schema=${opts.schemaUrl ?? './desired-state.schema.json'}`,
-    ` Exported by \`warden export\` from ${info.hostname || 'the swarm'} (${nodes.length} nodes, ${services.length} services).`,
+    ` Exported by \`warden export\` from ${cluster.hostname || 'the swarm'} (${nodes.length} nodes, ${services.length} services).`,
     ' Review it, add what the swarm cannot tell (managers.eligible, dependsOn, volumes, registry),',
     ' check it with `warden plan`, then set policy.mode to enforce.',
   ].join('\n');

@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { ClusterState, type ServiceEntry } from './schema.js';
 import { DesiredStateError, type LoadedState, type Problem } from './source.js';
 import { readStack } from './stacks.js';
-import type { DesiredService, DesiredState, ReconcilerId } from './types.js';
+import type { DesiredService, DesiredState } from './types.js';
 import { closest, parseDuration, parseOctalMode } from './validators.js';
 import { formatPath, nodeAt, parseYamlSource, problemAt, type PathSegment, type YamlSource } from './yaml-source.js';
 
@@ -208,7 +208,7 @@ function resolve(doc: ClusterState, services: DesiredService[] | undefined): Des
     cluster: doc.metadata.name,
     policy: {
       mode: spec.policy.mode,
-      reconcilers: spec.policy.reconcilers as Partial<Record<ReconcilerId, 'enforce' | 'observe'>>,
+      reconcilers: spec.policy.reconcilers,
       maxActionsPerPass: spec.policy.maxActionsPerPass,
       resync: spec.policy.resync,
       ignoreLabel: spec.policy.ignoreLabel,

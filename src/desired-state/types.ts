@@ -1,8 +1,8 @@
 // The resolved desired state: what the controller and the reconcilers consume. The loader
 // (./load.ts) produces it from the operator's file: defaults applied, durations in milliseconds,
 // stacks merged into `services`, paths resolved. Reconcilers never see the YAML or the zod schema.
-import type { ReconcilerId } from '../reconcilers/index.js';
-
+// This file imports nothing: the reconcilers read it, so it must not read them (the registry of
+// reconcilers, ../reconcilers/index.ts, is what the schema checks policy.reconcilers against).
 
 /** NodeSelector picks nodes; every field given must match (hostname is a glob). */
 export interface NodeSelector {
@@ -67,16 +67,14 @@ export interface DesiredRegistry {
   probe: string;
 }
 
-/** ReconcilerId names a reconciler; the registry (../reconcilers/index.ts) is the one list of them. */
-export type { ReconcilerId };
-
 /** PolicyMode is enforce (correct drift) or observe (report only). */
 export type PolicyMode = 'enforce' | 'observe';
 
 /** DesiredPolicy is spec.policy with its defaults applied. */
 export interface DesiredPolicy {
   mode: PolicyMode;
-  reconcilers: Partial<Record<ReconcilerId, PolicyMode>>;
+  /** reconcilers overrides mode by reconciler id; the schema admits only the registry's ids (default none). */
+  reconcilers: Partial<Record<string, PolicyMode>>;
   maxActionsPerPass: number;
   resync: string;
   disruptiveWindow?: { cron: string; durationMs: number };

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDockerPort } from '../../src/docker/engine.js';
+import { readLiveCluster } from '../../src/commands/export.js';
 import { exportDesiredState } from '../../src/desired-state/export.js';
 import { loadDesiredStateText } from '../../src/desired-state/load.js';
 import { restoreLab, testLab } from '../support/lab.js';
@@ -38,7 +39,7 @@ afterAll(async () => {
 
 describe('warden export on the lab swarm', () => {
   it('writes a file that validates and holds the managers, the node labels and the service', async () => {
-    const text = await exportDesiredState(createDockerPort({ host }), 'lab');
+    const text = await exportDesiredState(await readLiveCluster(createDockerPort({ host })), 'lab');
     const { state } = await loadDesiredStateText(text, 'export.yml');
     const managers = (await docker('node', 'ls', '--filter', 'role=manager', '-q')).split('\n').length;
     expect(state.cluster).toBe('lab');

@@ -1,6 +1,8 @@
-// exportDesiredState against a small fake of the Docker port that fails on any call export must not make.
+// exportDesiredState over a cluster as read, and readLiveCluster against a small fake of the Docker port
+// that fails on any call export must not make.
 import { describe, expect, it } from 'vitest';
 import type { DockerPort, EngineInfo, SwarmNode, SwarmService } from '../../../src/docker/port.js';
+import { readLiveCluster } from '../../../src/commands/export.js';
 import { exportDesiredState } from '../../../src/desired-state/export.js';
 import { loadDesiredStateText } from '../../../src/desired-state/load.js';
 
@@ -46,7 +48,7 @@ describe('exportDesiredState', () => {
         service('hands_off', { labels: { 'warden.ignore': 'true' } }),
       ],
     );
-    const text = await exportDesiredState(port, 'lab');
+    const text = await exportDesiredState(await readLiveCluster(port), 'lab');
     expect(text).toMatch(/^# yaml-language-server: \$schema=\.\/desired-state\.schema\.json\n/);
     const { state } = await loadDesiredStateText(text, 'export.yml');
     expect(state.cluster).toBe('lab');
@@ -67,18 +69,18 @@ describe('exportDesiredState', () => {
   });
 
   it('writes the odd count below an even manager count, and says why', async () => {
-    const text = await exportDesiredState(fakePort(['a', 'b', 'c', 'd'].map((h) => node(h, 'manager')), []), 'even');
+    const text = await exportDesiredState(await readLiveCluster(fakePort(['a', 'b', 'c', 'd'].map((h) => node(h, 'manager')), [])), 'even');
     expect(text).toContain('count: 3 # the swarm runs 4 managers; 3 tolerate as many failures');
     expect((await loadDesiredStateText(text, 'e.yml')).state.managers?.count).toBe(3);
   });
 
   it('matches nodes with a shared hostname by id', async () => {
-    const text = await exportDesiredState(fakePort([node('m1', 'manager'), { ...node('dup', 'worker'), id: 'aaa' }, { ...node('dup', 'worker'), id: 'bbb' }], []), 'x');
+    const text = await exportDesiredState(await readLiveCluster(fakePort([node('m1', 'manager'), { ...node('dup', 'worker'), id: 'aaa' }, { ...node('dup', 'worker'), id: 'bbb' }], [])), 'x');
     const { state } = await loadDesiredStateText(text, 'x.yml');
     expect(state.nodes?.map((n) => n.match)).toEqual([{ hostname: 'm1' }, { id: 'aaa' }, { id: 'bbb' }]);
   });
 
   it('refuses a worker engine', async () => {
-    await expect(exportDesiredState(fakePort([], [], { controlAvailable: false, hostname: 'w1' }), 'x')).rejects.toThrow('w1 is not a swarm manager');
+    await expect(readLiveCluster(fakePort([], [], { controlAvailable: false, hostname: 'w1' }))).rejects.toThrow('w1 is not a swarm manager');
   });
 });
