@@ -102,6 +102,9 @@ export async function applyCommand(opts: SourceOptions & EngineOptions & HostRoo
       process.stderr.write(`warden apply: ${applied.error}\n`);
       return 2;
     }
+    // A pass does not wait for the engine's asynchronous work (role changes, forced restarts); one apply
+    // does, for all of the pass's changes together, so that the next pass starts from their outcome.
+    await controller.settled();
     passes.push(applied);
     const progress = applied.results.some((r) => r.actions.some((a) => a.outcome === 'applied'));
     const failed = applied.results.some((r) => r.error !== undefined || r.actions.some((a) => a.outcome === 'failed'));

@@ -1,16 +1,18 @@
 // Acting on one planned action that the safety rules let through: the write itself goes through the one
-// apply path (./apply.ts); around it, this file keeps the books: the echo note, the log line of the
-// contract, the corrections metric, the memory of when an object was last corrected, the flapping and
-// refusal holds, and the wait for what the engine finishes asynchronously.
+// apply path (./apply.ts); around it, this file keeps the books: the leadership check before every write,
+// the echo note, the log line of the contract, the corrections metric, the memory of when an object was
+// last corrected, the flapping and refusal holds, and handing what the engine finishes asynchronously to
+// the follower (./settle.ts), so that the pass goes on at once.
 import type { Logger } from 'pino';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
 import type { FilePort } from '../host/port.js';
 import type { Action, ActionRecord, Observed } from '../reconcilers/types.js';
-import { applyAction, settleAction, TerminalActionError, type ApplyResult } from './apply.js';
+import { applyAction, TerminalActionError, type ApplyResult } from './apply.js';
 import type { Echoes } from './events.js';
 import type { Metrics, SuppressReason } from './metrics.js';
 import type { Safety } from './safety.js';
+import type { Settling } from './settle.js';
 
 /** ActionOutcome is what became of one planned action. */
 export interface ActionOutcome {
@@ -18,7 +20,8 @@ export interface ActionOutcome {
   /**
    * outcome: applied; already (a fresh read showed nothing to do); partial (a bounded fix made progress and
    * the next pass goes on); planned (a plan-only pass would apply
-   * it); suppressed; standby (this instance is not on the leader); failed.
+   * it); suppressed; standby (this instance is not on the leader, or found just before the write that it
+   * is no longer: then `error` says what the check read); failed.
    */
   outcome: ApplyResult | 'planned' | 'suppressed' | 'standby' | 'failed';
   reason?: SuppressReason;
@@ -36,8 +39,46 @@ export interface ActorOptions {
   applied: Map<string, ActionRecord>;
   /** files changes directories under the host root for fix-volume (absent: fix-volume is refused). */
   files?: FilePort;
-  /** settleTimeoutMs bounds how long an asynchronous action (role change, forced restart) is awaited. */
-  settleTimeoutMs: number;
+  /** settling follows what the engine finishes after the write returned (role changes, forced restarts). */
+  settling: Settling;
+}
+
+/** LeaderCheck is what the read before a write found: this engine's node, and whether it is the Raft leader. */
+export interface LeaderCheck {
+  /** node is this engine's node id; hostname its hostname (as the engine reports it). */
+  node: string;
+  hostname: string;
+  leader: boolean;
+  /** at is when the check read it (ISO 8601). */
+  at: string;
+}
+
+/** NotLeaderError ends an action before its write: this engine's node is not the Raft leader, or cannot say. */
+export class NotLeaderError extends Error {
+  override readonly name = 'NotLeaderError';
+  constructor(
+    message: string,
+    /** check is what the read found (absent when the read itself failed). */
+    readonly check?: LeaderCheck,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * checkLeader reads this engine's own node (one inspect, about as cheap as an engine call gets) and
+ * throws NotLeaderError unless it is the Raft leader now; it returns what it read.
+ */
+export async function checkLeader(port: DockerPort, nodeId: string, now: () => number): Promise<LeaderCheck> {
+  let check: LeaderCheck;
+  try {
+    const node = await port.inspectNode(nodeId);
+    check = { node: nodeId, hostname: node.hostname, leader: node.manager?.leader === true, at: new Date(now()).toISOString() };
+  } catch (err) {
+    throw new NotLeaderError(`cannot confirm that this engine's node ${nodeId} is the Raft leader: ${(err as Error).message}`);
+  }
+  if (!check.leader) throw new NotLeaderError(`this engine's node ${check.hostname} is no longer the Raft leader`, check);
+  return check;
 }
 
 /** appliedKey is the key of an action in the memory of corrections: reconciler, kind and object. */
@@ -49,16 +90,26 @@ export function appliedKey(reconciler: string, kind: string, object: string): st
 export class Actor {
   constructor(private readonly opts: ActorOptions) {}
 
-  /** apply carries out one action; it never throws: a failure is an outcome, logged once. */
-  async apply(action: Action, observed: Observed, revision: string, log: Logger, signal: AbortSignal | undefined): Promise<ActionOutcome> {
+  /**
+   * apply carries out one action; it never throws: a failure is an outcome, logged once. With `selfNodeId`
+   * (this engine's node, when actions are gated on leadership) every write is preceded by checkLeader,
+   * and the log lines of the action carry the check (`leaderCheck`); an action whose check finds another
+   * leader (or none it can confirm) writes nothing and ends as `standby`.
+   */
+  async apply(action: Action, observed: Observed, revision: string, log: Logger, signal: AbortSignal | undefined, selfNodeId?: string): Promise<ActionOutcome> {
     const { port, metrics, safety, echoes } = this.opts;
     const fields = { object: action.object, action: action.kind };
+    let leaderCheck: LeaderCheck | undefined;
+    const beforeWrite = selfNodeId === undefined ? undefined : async (): Promise<void> => {
+      leaderCheck = await checkLeader(port, selfNodeId, this.opts.now);
+    };
     // Noted before the write: the engine may deliver the write's event before its HTTP answer.
     const id = 'serviceId' in action ? action.serviceId : 'nodeId' in action ? action.nodeId : undefined;
     if (id !== undefined) echoes.note(id);
     try {
       const outcome = await applyAction(port, action, observed, {
         ...(signal ? { signal } : {}),
+        ...(beforeWrite ? { beforeWrite } : {}),
         onConflict: (attempt) => log.debug({ ...fields, attempt }, 'version conflict; re-reading'),
         ...(this.opts.files ? { files: this.opts.files } : {}),
         // One line per directory or file a volume fix changed, the volume's path as the object.
@@ -67,53 +118,35 @@ export class Actor {
       if (outcome === 'partial') {
         // A bounded fix of a large tree: progress, not flapping; the next pass goes on where it stopped.
         metrics.corrections.inc({ reconciler: action.reconciler, action: action.kind });
-        log.info({ ...fields, revision }, 'correction in progress; the next pass continues');
+        log.info({ ...fields, revision, leaderCheck }, 'correction in progress; the next pass continues');
       }
       if (outcome === 'applied') {
         metrics.corrections.inc({ reconciler: action.reconciler, action: action.kind });
-        log.info({ ...fields, before: action.before, after: action.after, revision }, 'corrected drift');
+        log.info({ ...fields, before: action.before, after: action.after, revision, leaderCheck }, 'corrected drift');
         const now = this.opts.now();
         const key = appliedKey(action.reconciler, action.kind, action.object);
         this.opts.applied.set(key, { at: now, count: (this.opts.applied.get(key)?.count ?? 0) + 1 });
         const hold = safety.recordCorrection(action, now);
         if (hold) log.warn({ ...fields, until: hold.until, why: hold.why }, 'object is flapping; leaving it alone for a while');
-        await this.settle(action, log, signal);
+        // The pass does not wait for the engine to finish: later passes see it in their snapshots.
+        this.opts.settling.follow(action, log);
       }
       if (outcome !== 'applied' && id !== undefined) echoes.forget(id);
       return { action, outcome };
     } catch (err) {
       if (id !== undefined) echoes.forget(id);
       const error = err as Error;
+      if (error instanceof NotLeaderError) {
+        log.warn({ ...fields, leaderCheck: error.check, err: error }, 'not the leader any more: nothing written; this instance stands by');
+        return { action, outcome: 'standby', error: error.message };
+      }
       if (error instanceof TerminalActionError) {
         const hold = safety.recordRefusal(action, this.opts.now(), error.message);
-        log.error({ ...fields, err: error, retryAfter: hold.until }, 'the engine refused the action; it needs the operator');
+        log.error({ ...fields, err: error, retryAfter: hold.until, leaderCheck }, 'the engine refused the action; it needs the operator');
       } else {
-        log.error({ ...fields, err: error, code: error instanceof EngineError ? error.code : undefined }, 'action failed; the next pass tries again');
+        log.error({ ...fields, err: error, code: error instanceof EngineError ? error.code : undefined, leaderCheck }, 'action failed; the next pass tries again');
       }
       return { action, outcome: 'failed', error: error.message };
-    }
-  }
-
-  /**
-   * settle waits, with a deadline, until the engine shows an asynchronous action done (a role change, a
-   * forced restart), logging progress. SIGTERM ends the wait at once; /livez is not held by it.
-   */
-  private async settle(action: Action, log: Logger, signal: AbortSignal | undefined): Promise<void> {
-    const fields = { object: action.object, action: action.kind };
-    const started = performance.now();
-    try {
-      const done = await settleAction(this.opts.port, action, {
-        timeoutMs: this.opts.settleTimeoutMs,
-        ...(signal ? { signal } : {}),
-        onProgress: (state) => log.info({ ...fields, state, waitedMs: Math.round(performance.now() - started) }, 'waiting for the engine to finish'),
-      });
-      if (done === 'done') {
-        if (performance.now() - started > 100) log.info({ ...fields, waitedMs: Math.round(performance.now() - started) }, 'the engine finished the change');
-      } else if (done === 'timeout') {
-        log.warn({ ...fields, waitedMs: Math.round(performance.now() - started) }, 'the engine has not finished the change yet; later passes wait for it');
-      }
-    } catch (err) {
-      if (!signal?.aborted) log.warn({ ...fields, err }, 'cannot follow the change; later passes look again');
     }
   }
 }

@@ -1,7 +1,7 @@
 // The one path through which every action reaches the engine. It writes the whole spec with the version
 // it read; on "update out of sequence" it re-reads and, when the change is still needed, tries again with
-// backoff. Refusals the operator must fix end the attempt at once (p-retry's AbortError).
-import { setTimeout as sleep } from 'node:timers/promises';
+// backoff. Refusals the operator must fix end the attempt at once (p-retry's AbortError). Every write,
+// retries included, is preceded by the caller's guard (the leadership check).
 import pRetry from 'p-retry';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort, NodeSpec, ServiceSpec, SwarmNode, SwarmService } from '../docker/port.js';
@@ -26,6 +26,11 @@ export interface ApplyOptions {
   files?: FilePort;
   /** onFileChange is told of each directory or file a fix-volume changed (one log line each). */
   onFileChange?: (change: FileChange) => void;
+  /**
+   * beforeWrite runs just before each write (every update call, retries included, and a volume fix); when
+   * it throws, nothing is written and the error ends the action (default: no guard).
+   */
+  beforeWrite?: () => Promise<void>;
 }
 
 /** TerminalActionError is an action the engine refused for a reason a retry cannot fix. */
@@ -43,6 +48,7 @@ export async function applyAction(port: DockerPort, action: Action, snapshot: Ob
       return withConflictRetry(opts, first, (id) => port.inspectService(id), action.serviceId, async (svc) => {
         const spec = mutateService(svc, action, first);
         if (!spec) return 'already';
+        await opts.beforeWrite?.();
         await port.updateService(svc.id, svc.version, spec);
         return 'applied';
       });
@@ -54,12 +60,14 @@ export async function applyAction(port: DockerPort, action: Action, snapshot: Ob
       return withConflictRetry(opts, first, (id) => port.inspectNode(id), action.nodeId, async (node) => {
         const spec = mutateNode(node, action);
         if (!spec) return 'already';
+        await opts.beforeWrite?.();
         await port.updateNode(node.id, node.version, spec);
         return 'applied';
       });
     }
     case 'fix-volume': {
       if (!opts.files) throw new TerminalActionError('this warden has no host root to change volumes under');
+      await opts.beforeWrite?.();
       try {
         const done = await opts.files.fix(action, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onFileChange ? { onChange: opts.onFileChange } : {}) });
         if (done.remaining) return 'partial';
@@ -192,65 +200,59 @@ export function mutateNode(node: SwarmNode, action: Action): NodeSpec | undefine
   }
 }
 
-/** SettleOptions bound the wait for an asynchronous action. */
-export interface SettleOptions {
-  timeoutMs: number;
-  /** intervalMs is the polling period (default 500 ms). */
-  intervalMs?: number;
-  /** progressEveryMs is how often onProgress is told the state (default 5 s). */
-  progressEveryMs?: number;
-  signal?: AbortSignal;
-  onProgress?: (state: string) => void;
+/** SettleState is how far the engine is with an asynchronous action: `state` says it for progress lines. */
+export interface SettleState {
+  done: boolean;
+  state: string;
 }
 
 /**
- * settleAction waits until the engine shows an asynchronous action done: a promoted node is a reachable
- * Raft member, a demoted one is none, a forced restart has converged (its update completed, running =
- * desired). Other actions are done when the write returns. It resolves `timeout` at the deadline and
- * `aborted` when the signal aborts; it never throws for a slow engine, only for a failing one.
+ * asynchronous tells whether the engine finishes an action after its write returned: a role change (swarm's
+ * role manager carries it out) and a forced restart (the updater replaces the tasks). The others are done
+ * when the write returns.
  */
-export async function settleAction(port: DockerPort, action: Action, opts: SettleOptions): Promise<'done' | 'timeout' | 'aborted'> {
-  let check: () => Promise<{ done: boolean; state: string }>;
+export function asynchronous(action: Action): boolean {
   switch (action.kind) {
     case 'promote-node':
-    case 'demote-node': {
-      const promote = action.kind === 'promote-node';
-      check = async () => {
-        const node = await port.inspectNode(action.nodeId);
-        const state = node.manager ? `raft member, ${node.manager.reachability}` : 'not a raft member';
-        return { done: promote ? node.manager?.reachability === 'reachable' : node.manager === undefined, state };
-      };
-      break;
-    }
+    case 'demote-node':
     case 'force-restart':
-      check = async () => {
-        const svc = (await port.listServices()).find((x) => x.id === action.serviceId);
-        if (!svc) return { done: true, state: 'service removed' };
-        return restartProgress(port, svc);
-      };
-      break;
+      return true;
     case 'scale-service':
     case 'update-placement':
     case 'update-node':
     case 'fix-volume':
-      return 'done';
+      return false;
     default:
       return assertNever(action);
   }
-  const deadline = performance.now() + opts.timeoutMs;
-  let nextProgress = performance.now() + (opts.progressEveryMs ?? 5_000);
-  for (;;) {
-    if (opts.signal?.aborted) return 'aborted';
-    const { done, state } = await check();
-    if (done) return 'done';
-    const now = performance.now();
-    if (now >= deadline) return 'timeout';
-    if (now >= nextProgress) {
-      opts.onProgress?.(state);
-      nextProgress = now + (opts.progressEveryMs ?? 5_000);
+}
+
+/**
+ * settleState reads once whether the engine shows an asynchronous action done: a promoted node is a
+ * reachable Raft member, a demoted one is none, a forced restart has converged (its restarted tasks run,
+ * running = desired; see restartProgress). `listed` shares one services list between several checks.
+ * An action that is not asynchronous is done. It throws only for a failing engine.
+ */
+export async function settleState(port: DockerPort, action: Action, listed: () => Promise<SwarmService[]> = () => port.listServices()): Promise<SettleState> {
+  switch (action.kind) {
+    case 'promote-node':
+    case 'demote-node': {
+      const node = await port.inspectNode(action.nodeId);
+      const state = node.manager ? `raft member, ${node.manager.reachability}` : 'not a raft member';
+      return { done: action.kind === 'promote-node' ? node.manager?.reachability === 'reachable' : node.manager === undefined, state };
     }
-    const ok = await sleep(Math.min(opts.intervalMs ?? 500, deadline - now), undefined, opts.signal ? { signal: opts.signal } : {}).then(() => true, () => false);
-    if (!ok) return 'aborted';
+    case 'force-restart': {
+      const svc = (await listed()).find((x) => x.id === action.serviceId);
+      if (!svc) return { done: true, state: 'service removed' };
+      return restartProgress(port, svc);
+    }
+    case 'scale-service':
+    case 'update-placement':
+    case 'update-node':
+    case 'fix-volume':
+      return { done: true, state: 'done when written' };
+    default:
+      return assertNever(action);
   }
 }
 

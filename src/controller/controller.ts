@@ -17,6 +17,7 @@ import type { HostPort } from './observe.js';
 import { Passes, type PassResult } from './pass.js';
 import { TriggerQueue } from './queue.js';
 import { DEFAULT_FLAP, Safety, type FlapOptions } from './safety.js';
+import { Settling } from './settle.js';
 import { statusOf, type ControllerStatus } from './status.js';
 
 export type { ActionOutcome } from './act.js';
@@ -44,7 +45,10 @@ export interface ControllerOptions {
   host?: HostPort;
   /** files changes directories under the host root for fix-volume (default none: fix-volume is refused). */
   files?: FilePort;
-  /** settleTimeoutMs bounds how long an asynchronous action (role change, forced restart) is awaited (default 120 s). */
+  /**
+   * settleTimeoutMs bounds how long an asynchronous action (role change, forced restart) is followed after
+   * its write, off the pass (default 120 s); see ./settle.ts.
+   */
   settleTimeoutMs?: number;
   /** dryRun is --dry-run: every reconciler observes (default false). */
   dryRun?: boolean;
@@ -71,6 +75,7 @@ export class Controller {
   private readonly queue: TriggerQueue;
   private readonly echoes = new Echoes();
   private readonly passes: Passes;
+  private readonly settling: Settling;
 
   private loaded: LoadedState | undefined;
   private loadError: string | undefined;
@@ -91,6 +96,8 @@ export class Controller {
     const now = (): number => this.clock.now();
     // When each object was last corrected: written by the actor, read by plans through the pass.
     const applied = new Map<string, ActionRecord>();
+    // An asynchronous change the engine finished (or that ran out of time) is worth a look at once.
+    this.settling = new Settling({ port: this.port, timeoutMs: opts.settleTimeoutMs ?? 120_000, onSettled: () => this.trigger('settled') });
     const actor = new Actor({
       port: this.port,
       metrics: this.metrics,
@@ -99,7 +106,7 @@ export class Controller {
       now,
       applied,
       ...(opts.files ? { files: opts.files } : {}),
-      settleTimeoutMs: opts.settleTimeoutMs ?? 120_000,
+      settling: this.settling,
     });
     this.passes = new Passes({
       port: this.port,
@@ -165,6 +172,7 @@ export class Controller {
       await this.loop(signal);
     } finally {
       clearTimeout(this.requeue);
+      this.settling.stop();
       resync?.stop();
       this.onResyncChange = undefined;
       await events;
@@ -199,6 +207,15 @@ export class Controller {
     } finally {
       this.running = undefined;
     }
+  }
+
+  /**
+   * settled resolves once the asynchronous actions applied so far are done or no longer followed (each
+   * within settleTimeoutMs), or when `signal` aborts: `warden apply` waits for it between passes, the
+   * daemon never does.
+   */
+  settled(signal?: AbortSignal): Promise<void> {
+    return this.settling.idle(signal);
   }
 
   /** status is the controller's state for GET /status. */

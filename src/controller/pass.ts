@@ -177,7 +177,15 @@ export class Passes {
             continue;
           }
           budget -= 1;
-          rr.actions.push(planOnly ? { action, outcome: 'planned' } : await this.opts.actor.apply(action, observed, loaded.revision, rlog, signal));
+          if (planOnly) {
+            rr.actions.push({ action, outcome: 'planned' });
+            continue;
+          }
+          // Leadership read at the start of the pass may be stale by now: each write checks it again.
+          const self = this.opts.leaderOnly ? observed.info.nodeId : undefined;
+          const outcome = await this.opts.actor.apply(action, observed, loaded.revision, rlog, signal, self);
+          rr.actions.push(outcome);
+          if (outcome.outcome === 'standby') this.leadershipLost(result, plog);
         }
         const failed = rr.actions.some((a) => a.outcome === 'failed');
         metrics.reconciles.inc({ reconciler: reconciler.id, result: failed ? 'error' : 'success' });
@@ -191,6 +199,16 @@ export class Passes {
     }
     metrics.lastSync.set(this.opts.now() / 1000);
     return finish();
+  }
+
+  // The check before a write found that this engine's node no longer leads: no further write in this
+  // pass (its remaining actions are the new leader's), and the instance reports itself a standby.
+  private leadershipLost(result: PassResult, log: Logger): void {
+    if (!this.leader) return;
+    this.leader = false;
+    result.leader = false;
+    this.opts.metrics.leader.set(0);
+    log.warn('leadership lost during the pass: no further writes; the next pass reads the cluster again');
   }
 
   // How long each manager has been unreachable, without a break: reset when it is reachable again or gone.

@@ -73,8 +73,10 @@ describe('a pass', () => {
     const { port, controller, metrics } = setup({ replicas: 1 });
     const result = await controller.pass();
     expect(port.calls.filter((c) => c.startsWith('update'))).toEqual(['updateService id-api']);
-    // The first write uses the snapshot: no extra read.
-    expect(port.calls.filter((c) => c.startsWith('inspect'))).toEqual([]);
+    // The first write uses the snapshot: no extra read of the service, only the leadership check of
+    // this engine's own node just before the write.
+    expect(port.calls.filter((c) => c.startsWith('inspect'))).toEqual(['inspectNode m1']);
+    expect(port.calls.slice(-2)).toEqual(['inspectNode m1', 'updateService id-api']);
     expect(port.services[0]?.replicas).toBe(3);
     expect(result.results.find((r) => r.id === 'replicas')?.actions[0]?.outcome).toBe('applied');
     expect(await value(metrics, 'warden_corrections_total', { reconciler: 'replicas', action: 'scale-service' })).toBe(1);
@@ -289,5 +291,142 @@ describe('metrics', () => {
     expect(text).toContain('warden_corrections_total{reconciler="replicas",action="scale-service"} 0');
     expect(text).toContain('warden_swarm_managers{status="unreachable"} 0');
     expect(text).toContain('warden_leader 0');
+  });
+});
+
+describe('leadership, checked before every write', () => {
+  // The snapshot shows m1 (this engine's node) leading; the check just before the write reads m2 leading.
+  function movesBeforeTheWrite(port: FakePort): void {
+    const inspect = port.inspectNode.bind(port);
+    port.inspectNode = async (id) => {
+      port.nodes[0]!.manager = { leader: false, reachability: 'reachable', addr: '10.0.0.1:2377' };
+      port.nodes[1]!.manager = { leader: true, reachability: 'reachable', addr: '10.0.0.2:2377' };
+      return inspect(id);
+    };
+  }
+
+  it('sends no write once the check reads that this node no longer leads, and stands by for the rest of the pass', async () => {
+    const services = ['a', 'b', 'c'].map((n) => fakeService(n, 1));
+    const { port, controller, metrics } = setup({ services });
+    movesBeforeTheWrite(port);
+    const result = await controller.pass();
+    expect(port.writes).toBe(0);
+    // One check: after it, the instance no longer acts, so the other actions are not even checked.
+    expect(port.calls.filter((c) => c.startsWith('inspectNode'))).toEqual(['inspectNode m1']);
+    const actions = result.results.find((r) => r.id === 'replicas')!.actions;
+    expect(actions.map((a) => a.outcome)).toEqual(['standby', 'standby', 'standby']);
+    expect(actions[0]?.error).toBe("this engine's node m1 is no longer the Raft leader");
+    expect(result.leader).toBe(false);
+    expect(controller.status().leader).toBe(false);
+    expect(await value(metrics, 'warden_leader')).toBe(0);
+    expect(await value(metrics, 'warden_corrections_total', { reconciler: 'replicas', action: 'scale-service' })).toBe(0);
+    // The next pass reads the new leader from its snapshot and stands by from the start.
+    expect((await controller.pass()).leader).toBe(false);
+    expect(port.writes).toBe(0);
+  });
+
+  it('sends no write when the check cannot read this engine\'s node', async () => {
+    const { port, controller } = setup({ replicas: 1 });
+    port.inspectNode = () => Promise.reject(new EngineError('unreachable', 'connect ECONNREFUSED', undefined));
+    const result = await controller.pass();
+    expect(port.writes).toBe(0);
+    expect(result.results.find((r) => r.id === 'replicas')?.actions[0]).toMatchObject({
+      outcome: 'standby', error: "cannot confirm that this engine's node m1 is the Raft leader: connect ECONNREFUSED",
+    });
+    expect(result.leader).toBe(false);
+  });
+
+  it('checks again before a retry after a version conflict, and logs the check with the write', async () => {
+    const { port, metrics } = setup({ replicas: 1 });
+    const lines: Array<Record<string, unknown>> = [];
+    const controller = new Controller({
+      port, metrics, logger: pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) }),
+      scheduler: () => ({ stop: () => undefined }),
+    });
+    controller.setDesired(loaded(desired({ services: [{ name: 'api', replicas: 3, origin: 'services' }] })));
+    port.conflicts = 1;
+    await controller.pass();
+    expect(port.calls.filter((c) => c.startsWith('inspectNode') || c.startsWith('updateService'))).toEqual([
+      'inspectNode m1', 'updateService id-api', 'inspectNode m1', 'updateService id-api',
+    ]);
+    expect(lines.find((l) => l.msg === 'corrected drift')).toMatchObject({
+      object: 'api', leaderCheck: { node: 'm1', hostname: 'm1', leader: true, at: expect.any(String) },
+    });
+  });
+
+  it('does not check when actions are not gated on leadership (warden apply)', async () => {
+    const port = new FakePort([fakeService('api', 1)], [fakeNode('m1', 'manager', false), fakeNode('m2', 'manager', true)], 'm1');
+    const controller = new Controller({ port, logger: silent, metrics: new Metrics({ processMetrics: false }), leaderOnly: false, scheduler: () => ({ stop: () => undefined }) });
+    controller.setDesired(loaded(desired({ services: [{ name: 'api', replicas: 3, origin: 'services' }] })));
+    await controller.pass();
+    expect(port.calls.filter((c) => c.startsWith('inspect'))).toEqual([]);
+    expect(port.writes).toBe(1);
+  });
+});
+
+describe('asynchronous actions', () => {
+  // A reconciler that asks for a forced restart of every service at once: one ordering wave.
+  const wave = {
+    id: 'ordering' as const,
+    actions: ['force-restart' as const],
+    plan: (_d: unknown, observed: { services: Array<{ id: string; name: string; forceUpdate: number }> }) => ({
+      drift: [],
+      actions: observed.services.filter((s) => s.forceUpdate === 0).map((s) => ({
+        kind: 'force-restart' as const, reconciler: 'ordering' as const, object: s.name, serviceId: s.id,
+        before: {}, after: {}, disruptive: false, ignored: false,
+      })),
+    }),
+  };
+
+  it('starts a wave\'s restarts together and does not hold the pass while the engine carries them out', async () => {
+    const services = ['a', 'b', 'c'].map((n) => fakeService(n, 2, { status: { runningTasks: 0, desiredTasks: 2 } }));
+    const port = new FakePort(services, [fakeNode('m1', 'manager', true)], 'm1');
+    const controller = new Controller({
+      port, logger: silent, metrics: new Metrics({ processMetrics: false }), reconcilers: [wave as never],
+      // The fake's restarted tasks never run: each restart would hold a waiting pass for the whole minute.
+      settleTimeoutMs: 60_000, scheduler: () => ({ stop: () => undefined }),
+    });
+    controller.setDesired(loaded(desired()));
+    const started = performance.now();
+    const result = await controller.pass();
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(result.results[0]?.actions.map((a) => a.outcome)).toEqual(['applied', 'applied', 'applied']);
+    // Written one after the other in the pass, with no read of their progress in between.
+    expect(port.calls.filter((c) => c.startsWith('updateService') || c.startsWith('listTasks'))).toEqual([
+      'updateService id-a', 'updateService id-b', 'updateService id-c',
+    ]);
+    // Another pass runs at once, while the three are still followed.
+    const next = await controller.pass();
+    expect(next.results[0]?.actions).toEqual([]);
+  });
+
+  it('follows them off the pass and asks for a pass when the engine is done or the deadline passes', async () => {
+    const services = ['a', 'b'].map((n) => fakeService(n, 2, { status: { runningTasks: 0, desiredTasks: 2 } }));
+    const port = new FakePort(services, [fakeNode('m1', 'manager', true)], 'm1');
+    const controller = new Controller({
+      port, logger: silent, metrics: new Metrics({ processMetrics: false }), reconcilers: [wave as never],
+      settleTimeoutMs: 1_500, scheduler: () => ({ stop: () => undefined }),
+    });
+    const passes: string[][] = [];
+    const original = controller.pass.bind(controller);
+    controller.pass = async (reasons, signal, planOnly) => {
+      passes.push(reasons ?? []);
+      return original(reasons, signal, planOnly);
+    };
+    controller.setDesired(loaded(desired()));
+    const ac = new AbortController();
+    const running = controller.start(ac.signal);
+    await vi.waitFor(() => expect(port.writes).toBe(2));
+    // Neither restart ever converges here (the fake lists no task): both are given up at the deadline,
+    // together, one round of checks, and that asks for a pass.
+    await controller.settled();
+    await vi.waitFor(() => expect(passes.some((r) => r.includes('settled'))).toBe(true));
+    // Each round of checks lists the services (with their task counts, which passes here do not ask
+    // for) once for both restarts.
+    const rounds = port.calls.filter((c) => c === 'listServices status').length;
+    expect(rounds).toBeGreaterThanOrEqual(1);
+    expect(port.calls.filter((c) => c.startsWith('listTasks service=')).length).toBe(rounds * 2);
+    ac.abort();
+    await running;
   });
 });

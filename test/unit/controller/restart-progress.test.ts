@@ -1,7 +1,7 @@
 // When a forced restart counts as converged: its restarted tasks run, not the old ones that still count
 // right after the write, and not an update that "completed" while its new tasks were rejected.
 import { describe, expect, it } from 'vitest';
-import { restartProgress, settleAction } from '../../../src/controller/apply.js';
+import { restartProgress, settleState } from '../../../src/controller/apply.js';
 import type { SwarmTask, TaskFilter } from '../../../src/docker/port.js';
 import type { Action } from '../../../src/reconcilers/types.js';
 import { fakeService, FakePort } from '../../support/fake-port.js';
@@ -33,10 +33,10 @@ describe('restartProgress', () => {
     expect(await restartProgress(port, svc)).toEqual({ done, state, running: state.split(' ')[2] });
   });
 
-  it('makes settleAction end in a timeout for a restart whose tasks are rejected', async () => {
+  it('keeps settleState from calling a restart whose tasks are rejected done', async () => {
     const port = new TaskPort([svc], [], 'm1');
     port.tasks = [task(1, 'rejected', 1, 'shutdown')];
     const action: Action = { kind: 'force-restart', reconciler: 'ordering', object: 'api', serviceId: svc.id, before: {}, after: {}, disruptive: false, ignored: false };
-    expect(await settleAction(port, action, { timeoutMs: 50, intervalMs: 10 })).toBe('timeout');
+    expect(await settleState(port, action)).toEqual({ done: false, state: 'update completed, 0/2 restarted tasks running', running: '0/2' });
   });
 });
