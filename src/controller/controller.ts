@@ -128,7 +128,7 @@ export class Controller {
     this.loaded = loaded;
     this.loadError = undefined;
     this.failedRevision = undefined;
-    this.safety.onRevision(loaded.revision);
+    this.safety.onDesired(loaded.state);
     this.metrics.setDesiredState(loaded.state.cluster, loaded.source, loaded.revision);
     if (previous?.state.policy.resync !== loaded.state.policy.resync) this.onResyncChange?.();
     this.log.info({ revision: loaded.revision, source: loaded.source, cluster: loaded.state.cluster }, 'desired state loaded');

@@ -2,7 +2,7 @@
 // disruptive window, the per-pass cap, flapping and the backoff after refusals. Pure bookkeeping over a
 // clock reading, so that the rules are tested without an engine or real time.
 import { createTask } from 'node-cron';
-import type { DesiredState, PolicyMode } from '../desired-state/types.js';
+import type { DesiredService, DesiredState, PolicyMode } from '../desired-state/types.js';
 import type { Action } from '../reconcilers/types.js';
 import type { SuppressReason } from './metrics.js';
 
@@ -22,6 +22,8 @@ export const DEFAULT_FLAP: FlapOptions = { threshold: 3, windowMs: 10 * 60_000, 
 export const REFUSAL_BACKOFF_MS = { first: 60_000, max: 30 * 60_000 };
 
 interface Hold {
+  reconciler: string;
+  object: string;
   until: number;
   backoffMs: number;
   why: string;
@@ -37,20 +39,36 @@ export interface HeldObject {
 
 /** Safety decides, action by action, whether an action may be applied now. */
 export class Safety {
-  private readonly corrections = new Map<string, number[]>();
+  private readonly corrections = new Map<string, { reconciler: string; object: string; at: number[] }>();
   private readonly flapping = new Map<string, Hold>();
   private readonly refused = new Map<string, Hold>();
-  private revision: string | undefined;
+  private desired: DesiredState | undefined;
 
   constructor(private readonly flap: FlapOptions = DEFAULT_FLAP) {}
 
-  /** onRevision forgets holds when the desired state changes: the operator may have fixed the cause. */
-  onRevision(revision: string): void {
-    if (revision === this.revision) return;
-    this.revision = revision;
-    this.flapping.clear();
-    this.refused.clear();
-    this.corrections.clear();
+  /**
+   * onDesired takes a newly loaded desired state. Holds belong to objects: an object's flapping hold,
+   * refusal backoffs and count of recent corrections are forgotten only when what the file asks of that
+   * object, for that reconciler, changed (see desiredFingerprint), since the operator may have fixed the
+   * cause there. A change elsewhere (another service, another file of the repository) leaves them.
+   */
+  onDesired(desired: DesiredState): void {
+    const previous = this.desired;
+    this.desired = desired;
+    if (!previous) return;
+    const changed = new Map<string, boolean>();
+    const differs = (reconciler: string, object: string): boolean => {
+      const key = `${reconciler}\u0000${object}`;
+      let d = changed.get(key);
+      if (d === undefined) {
+        d = desiredFingerprint(previous, reconciler, object) !== desiredFingerprint(desired, reconciler, object);
+        changed.set(key, d);
+      }
+      return d;
+    };
+    for (const map of [this.flapping, this.refused, this.corrections]) {
+      for (const [key, v] of map) if (differs(v.reconciler, v.object)) map.delete(key);
+    }
   }
 
   /**
@@ -72,15 +90,16 @@ export class Safety {
    */
   recordCorrection(action: Action, now: number): HeldObject | undefined {
     const key = objectKey(action);
-    const recent = (this.corrections.get(key) ?? []).filter((t) => t > now - this.flap.windowMs);
+    const recent = (this.corrections.get(key)?.at ?? []).filter((t) => t > now - this.flap.windowMs);
     recent.push(now);
-    this.corrections.set(key, recent);
+    const target = { reconciler: action.reconciler, object: action.object };
+    this.corrections.set(key, { ...target, at: recent });
     if (recent.length < this.flap.threshold) return undefined;
     const previous = this.flapping.get(key);
     const backoffMs = previous ? Math.min(previous.backoffMs * 2, this.flap.maxBackoffMs) : this.flap.backoffMs;
     const why = `corrected ${recent.length} times in ${Math.round(this.flap.windowMs / 60_000)} min: something else keeps changing it back`;
-    this.flapping.set(key, { until: now + backoffMs, backoffMs, why });
-    this.corrections.set(key, []);
+    this.flapping.set(key, { ...target, until: now + backoffMs, backoffMs, why });
+    this.corrections.set(key, { ...target, at: [] });
     return { key, reason: 'flapping', until: new Date(now + backoffMs).toISOString(), why };
   }
 
@@ -89,7 +108,7 @@ export class Safety {
     const key = actionKey(action);
     const previous = this.refused.get(key);
     const backoffMs = previous ? Math.min(previous.backoffMs * 2, REFUSAL_BACKOFF_MS.max) : REFUSAL_BACKOFF_MS.first;
-    this.refused.set(key, { until: now + backoffMs, backoffMs, why });
+    this.refused.set(key, { reconciler: action.reconciler, object: action.object, until: now + backoffMs, backoffMs, why });
     return { key, reason: 'backoff', until: new Date(now + backoffMs).toISOString(), why };
   }
 
@@ -137,6 +156,38 @@ export function inWindow(window: { cron: string; durationMs: number }, now: numb
     return false;
   } finally {
     void task.destroy();
+  }
+}
+
+/**
+ * desiredFingerprint is what the desired state asks of one object for one reconciler, as a string that
+ * changes exactly when that changes: a service's entry (its replicas for replicas, its placement for
+ * placement, whether it is rebalanced for rebalance, its dependsOn and the registry for ordering), a
+ * volume's entry by path. Nodes are matched by selectors, and managers are chosen among all nodes, so for
+ * those two any change of their section counts for every object. A reconciler not known here (a new one)
+ * gets the whole desired state: any new revision clears its holds, as all holds were cleared before.
+ */
+export function desiredFingerprint(desired: DesiredState, reconciler: string, object: string): string {
+  const service = (): DesiredService | undefined => desired.services?.find((s) => s.name === object);
+  switch (reconciler) {
+    case 'managers':
+      return JSON.stringify(desired.managers ?? null);
+    case 'nodes':
+      return JSON.stringify(desired.nodes ?? null);
+    case 'replicas':
+      return JSON.stringify(service()?.replicas ?? null);
+    case 'placement':
+      return JSON.stringify(service()?.placement ?? null);
+    case 'rebalance': {
+      const s = service();
+      return JSON.stringify(s ? (s.rebalance ?? desired.policy.rebalance) : null);
+    }
+    case 'ordering':
+      return JSON.stringify([service()?.dependsOn ?? null, desired.registry ?? null]);
+    case 'volumes':
+      return JSON.stringify(desired.volumes?.find((v) => v.path === object) ?? null);
+    default:
+      return JSON.stringify(desired);
   }
 }
 

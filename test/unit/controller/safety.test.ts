@@ -40,15 +40,16 @@ describe('Safety.suppression', () => {
     expect(s.suppression(scale({ disruptive: false }), windowed, now, false)).toBeUndefined();
   });
 
-  it('holds a refused action with a doubling backoff, and forgets it on a new revision', () => {
+  it('holds a refused action with a doubling backoff, and forgets it when the object\'s desired state changes', () => {
     const s = new Safety();
     const now = at('2026-11-21T12:00:00Z');
-    s.onRevision('r1');
+    const api = (replicas: number): ReturnType<typeof desired> => desired({ services: [{ name: 'api', replicas, origin: 'services' }] });
+    s.onDesired(api(3));
     expect(s.recordRefusal(scale(), now, 'bad').until).toBe('2026-11-21T12:01:00.000Z');
     expect(s.suppression(scale(), desired(), now + 59_000, false)).toBe('backoff');
     expect(s.suppression(scale(), desired(), now + 61_000, false)).toBeUndefined();
     expect(s.recordRefusal(scale(), now + 61_000, 'bad').until).toBe('2026-11-21T12:03:01.000Z');
-    s.onRevision('r2');
+    s.onDesired(api(4));
     expect(s.suppression(scale(), desired(), now + 62_000, false)).toBeUndefined();
   });
 
@@ -70,5 +71,77 @@ describe('Safety.suppression', () => {
     expect(effectiveMode(desired({ policy: { mode: 'observe', reconcilers: { replicas: 'enforce' } } }), 'replicas', false)).toBe('enforce');
     expect(effectiveMode(desired({ policy: { reconcilers: { replicas: 'observe' } } }), 'replicas', false)).toBe('observe');
     expect(effectiveMode(desired({ policy: { reconcilers: { replicas: 'enforce' } } }), 'replicas', true)).toBe('observe');
+  });
+});
+
+describe('holds belong to objects, not to revisions', () => {
+  const t = at('2026-11-21T12:00:00Z');
+  const base = desired({
+    services: [
+      { name: 'api', replicas: 3, placement: { constraints: ['node.role == worker'] }, origin: 'services' },
+      { name: 'web', replicas: 2, dependsOn: ['api'], origin: 'services' },
+    ],
+    nodes: [{ match: { hostname: 'db-*' }, labels: { function: 'db' } }],
+    volumes: [{ path: '/mnt/nas/pg', owner: 70, recursive: false }, { path: '/mnt/nas/es/data', owner: 1000, recursive: false }],
+    managers: { count: 3, replaceUnreachableAfterMs: 300_000 },
+    registry: { service: 'registry', address: '10.0.0.5:5000', probe: 'http://10.0.0.5:5000/v2/' },
+  });
+  const edit = (f: (d: ReturnType<typeof desired>) => void): ReturnType<typeof desired> => {
+    const d = structuredClone(base);
+    f(d);
+    return d;
+  };
+  const action = (reconciler: Action['reconciler'], object: string, kind: Action['kind'] = 'scale-service'): Action =>
+    ({ ...scale(), reconciler, object, kind } as Action);
+  // Every kind of hold on one object: a flapping hold and a refusal backoff.
+  function holdAll(s: Safety, a: Action): void {
+    for (let i = 0; i < 3; i++) s.recordCorrection(a, t + i);
+    s.recordRefusal({ ...a, kind: 'update-placement' } as Action, t, 'refused');
+  }
+  const heldKeys = (s: Safety): string[] => s.held(t + 10).map((h) => `${h.reason} ${h.key}`).sort();
+
+  it.each([
+    ['another service\'s replicas', 'replicas', 'api', (d: ReturnType<typeof desired>) => { d.services![1]!.replicas = 5; }, true],
+    ['a volume', 'replicas', 'api', (d: ReturnType<typeof desired>) => { d.volumes![1]!.owner = 1001; }, true],
+    ['the policy\'s resync', 'replicas', 'api', (d: ReturnType<typeof desired>) => { d.policy.resync = '*/5 * * * * *'; }, true],
+    ['its own replicas', 'replicas', 'api', (d: ReturnType<typeof desired>) => { d.services![0]!.replicas = 4; }, false],
+    ['its placement, for a replicas hold', 'replicas', 'api', (d: ReturnType<typeof desired>) => { d.services![0]!.placement = {}; }, true],
+    ['its placement, for a placement hold', 'placement', 'api', (d: ReturnType<typeof desired>) => { d.services![0]!.placement = {}; }, false],
+    ['its dependsOn, for an ordering hold', 'ordering', 'web', (d: ReturnType<typeof desired>) => { d.services![1]!.dependsOn = []; }, false],
+    ['the registry, for an ordering hold', 'ordering', 'web', (d: ReturnType<typeof desired>) => { d.registry!.address = '10.0.0.6:5000'; }, false],
+    ['another volume, for a volume hold', 'volumes', '/mnt/nas/pg', (d: ReturnType<typeof desired>) => { d.volumes![1]!.owner = 1001; }, true],
+    ['its own volume entry', 'volumes', '/mnt/nas/pg', (d: ReturnType<typeof desired>) => { d.volumes![0]!.mode = 0o700; }, false],
+    ['the nodes section, for a node hold', 'nodes', 'db-1', (d: ReturnType<typeof desired>) => { d.nodes![0]!.labels = { function: 'database' }; }, false],
+    ['a service, for a node hold', 'nodes', 'db-1', (d: ReturnType<typeof desired>) => { d.services![0]!.replicas = 4; }, true],
+    ['the managers section, for a managers hold', 'managers', 'manager-2', (d: ReturnType<typeof desired>) => { d.managers!.count = 5; }, false],
+    ['the service removed from the file', 'replicas', 'api', (d: ReturnType<typeof desired>) => { d.services!.shift(); }, false],
+  ] as const)('a change to %s: holds kept: %s', (_what, reconciler, object, change, kept) => {
+    const s = new Safety();
+    s.onDesired(base);
+    holdAll(s, action(reconciler, object));
+    const before = heldKeys(s);
+    expect(before).toEqual([`backoff ${reconciler}/${object}/update-placement`, `flapping ${reconciler}/${object}`]);
+    s.onDesired(edit(change));
+    expect(heldKeys(s)).toEqual(kept ? before : []);
+  });
+
+  it('keeps every hold when the same desired state loads again (a commit to another file)', () => {
+    const s = new Safety();
+    s.onDesired(base);
+    holdAll(s, action('replicas', 'api'));
+    s.onDesired(structuredClone(base));
+    expect(heldKeys(s)).toHaveLength(2);
+  });
+
+  it('forgets the count of recent corrections with the object\'s holds, and only theirs', () => {
+    const s = new Safety({ threshold: 3, windowMs: 600_000, backoffMs: 300_000, maxBackoffMs: 3_600_000 });
+    s.onDesired(base);
+    const api = action('replicas', 'api');
+    const web = action('replicas', 'web');
+    for (const a of [api, api, web, web]) s.recordCorrection(a, t);
+    s.onDesired(edit((d) => { d.services![0]!.replicas = 4; }));
+    // api starts counting again; web's two corrections still count.
+    expect(s.recordCorrection(api, t + 1)).toBeUndefined();
+    expect(s.recordCorrection(web, t + 1)).toMatchObject({ key: 'replicas/web', reason: 'flapping' });
   });
 });
