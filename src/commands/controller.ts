@@ -2,6 +2,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Controller, type ControllerOptions, type PassResult } from '../controller/controller.js';
+import type { HostPort } from '../controller/host.js';
 import { createLogger } from '../controller/log.js';
 import { Metrics } from '../controller/metrics.js';
 import { serve } from '../controller/server.js';
@@ -131,9 +132,16 @@ export async function applyCommand(opts: SourceOptions & EngineOptions & HostRoo
   return 0;
 }
 
+/** RunWiring replaces parts of the daemon's real wiring (default none: the real host port under --host-root). */
+export interface RunWiring {
+  /** host replaces the real host port: tests give one whose reads hang, as a dead NFS server makes them. */
+  host?: HostPort;
+}
+
 /** runCommand is the daemon: it runs until SIGTERM or SIGINT, then exits 0. */
 export async function runCommand(
   opts: SourceOptions & EngineOptions & HostRootOptions & { dryRun?: boolean; listen: string; logLevel: string; webhookSecretFile?: string },
+  wiring: RunWiring = {},
 ): Promise<number> {
   const logger = createLogger(opts.logLevel);
   let source: DesiredStateSource;
@@ -162,14 +170,14 @@ export async function runCommand(
       return 2;
     }
   }
-  const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false, ...hostWiring(opts) });
+  const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false, ...hostWiring(opts), ...(wiring.host ? { host: wiring.host } : {}) });
   const stop = new AbortController();
   let looping = false;
   let server: Server;
   try {
     server = await serve(opts.listen, {
       registry: metrics.registry,
-      live: () => looping,
+      live: () => (looping ? controller.liveness() : 'the controller loop is not running'),
       ready: () => controller.ready,
       status: () => controller.status(),
       ...(webhook ? { webhook } : {}),

@@ -41,6 +41,8 @@ export interface ActorOptions {
   files?: FilePort;
   /** settling follows what the engine finishes after the write returned (role changes, forced restarts). */
   settling: Settling;
+  /** onFilesChanged is told after a volume fix changed files: the host is read again at once. */
+  onFilesChanged?: () => void;
 }
 
 /** LeaderCheck is what the read before a write found: this engine's node, and whether it is the Raft leader. */
@@ -115,6 +117,7 @@ export class Actor {
         // One line per directory or file a volume fix changed, the volume's path as the object.
         onFileChange: (c) => log.info({ ...fields, path: c.path, created: c.created, before: c.before, after: c.after, revision }, 'changed a file'),
       });
+      if (action.kind === 'fix-volume' && outcome !== 'already') this.opts.onFilesChanged?.();
       if (outcome === 'partial') {
         // A bounded fix of a large tree: progress, not flapping; the next pass goes on where it stopped.
         metrics.corrections.inc({ reconciler: action.reconciler, action: action.kind });

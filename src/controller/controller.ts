@@ -12,8 +12,8 @@ import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
 import type { ActionRecord, Reconciler } from '../reconcilers/types.js';
 import { Actor } from './act.js';
 import { Echoes, followEvents } from './events.js';
+import { HostObserver, type HostPort } from './host.js';
 import type { Metrics } from './metrics.js';
-import type { HostPort } from './observe.js';
 import { Passes, type PassResult } from './pass.js';
 import { TriggerQueue } from './queue.js';
 import { DEFAULT_FLAP, Safety, type FlapOptions } from './safety.js';
@@ -24,6 +24,13 @@ export type { ActionOutcome } from './act.js';
 export { ECHO_RECHECK_MS, ECHO_WINDOW_MS } from './events.js';
 export type { PassResult, ReconcilerResult } from './pass.js';
 export type { ControllerStatus } from './status.js';
+
+/**
+ * LIVENESS_STALL_MS is how long a pass may wait with no answer from anything it awaits (an engine call, a
+ * volume fix) before the loop counts as stuck and /livez fails (default 2 min: four times the engine
+ * client's 30 s request timeout, which bounds every call a pass makes; the host is read off the pass).
+ */
+export const LIVENESS_STALL_MS = 120_000;
 
 /** Clock is the controller's time source, injected so that tests control it. */
 export interface Clock {
@@ -43,6 +50,8 @@ export interface ControllerOptions {
   reconcilers?: readonly Reconciler<ReconcilerId>[];
   /** host observes what the engine cannot tell: files under the host root, the registry's probe. */
   host?: HostPort;
+  /** hostReadTimeoutMs bounds one read of the host, off the pass (default HOST_READ_TIMEOUT_MS, 10 s). */
+  hostReadTimeoutMs?: number;
   /** files changes directories under the host root for fix-volume (default none: fix-volume is refused). */
   files?: FilePort;
   /**
@@ -62,6 +71,8 @@ export interface ControllerOptions {
   /** maxDelayMs bounds how long a steady stream of triggers can hold a pass back (default 1 s). */
   maxDelayMs?: number;
   flap?: FlapOptions;
+  /** stallMs is how long a pass may go without any answer before liveness() says stuck (default LIVENESS_STALL_MS). */
+  stallMs?: number;
 }
 
 /** Controller runs passes against one engine. */
@@ -76,6 +87,13 @@ export class Controller {
   private readonly echoes = new Echoes();
   private readonly passes: Passes;
   private readonly settling: Settling;
+  private readonly host: HostObserver;
+  // True while start() runs: passes then never wait for the host; one-shot passes (plan, apply) read it.
+  private started = false;
+  private readonly stallMs: number;
+  // When the pass in flight started, and when anything a pass awaited last answered (monotonic ms).
+  private passStarted: number | undefined;
+  private lastAnswer = 0;
 
   private loaded: LoadedState | undefined;
   private loadError: string | undefined;
@@ -93,28 +111,46 @@ export class Controller {
     this.scheduler = opts.scheduler ?? ((expr, fn) => cronSchedule(expr, fn, { noOverlap: true }));
     this.safety = new Safety(opts.flap ?? DEFAULT_FLAP);
     this.queue = new TriggerQueue(opts.debounceMs ?? 50, opts.maxDelayMs ?? 1_000);
+    this.stallMs = opts.stallMs ?? LIVENESS_STALL_MS;
     const now = (): number => this.clock.now();
+    // What passes call is watched for answers (liveness); the follow-up of asynchronous actions is not,
+    // so that its answers cannot hide a pass that is stuck.
+    const answered = (): void => {
+      this.lastAnswer = performance.now();
+    };
+    const passPort = watchAnswers(this.port, answered);
+    const files = opts.files ? watchAnswers(opts.files, answered) : undefined;
     // When each object was last corrected: written by the actor, read by plans through the pass.
     const applied = new Map<string, ActionRecord>();
     // An asynchronous change the engine finished (or that ran out of time) is worth a look at once.
     this.settling = new Settling({ port: this.port, timeoutMs: opts.settleTimeoutMs ?? 120_000, onSettled: () => this.trigger('settled') });
+    // The host is read off the pass; an answer that differs from the last is worth a look at once.
+    this.host = new HostObserver({
+      host: opts.host ?? {}, now, log: this.log, onChange: () => this.trigger('host'),
+      ...(opts.hostReadTimeoutMs !== undefined ? { readTimeoutMs: opts.hostReadTimeoutMs } : {}),
+    });
     const actor = new Actor({
-      port: this.port,
+      port: passPort,
       metrics: this.metrics,
       safety: this.safety,
       echoes: this.echoes,
       now,
       applied,
-      ...(opts.files ? { files: opts.files } : {}),
+      ...(files ? { files } : {}),
       settling: this.settling,
+      onFilesChanged: () => this.host.filesChanged(),
     });
     this.passes = new Passes({
-      port: this.port,
+      port: passPort,
       metrics: this.metrics,
       safety: this.safety,
       actor,
       reconcilers: opts.reconcilers ?? RECONCILERS,
-      host: opts.host ?? {},
+      hostView: async () => {
+        if (this.started) this.host.nudge();
+        else await this.host.refresh();
+        return this.host.view();
+      },
       now,
       applied,
       dryRun: opts.dryRun ?? false,
@@ -129,6 +165,7 @@ export class Controller {
     this.loadError = undefined;
     this.failedRevision = undefined;
     this.safety.onDesired(loaded.state);
+    this.host.want(loaded.state);
     this.metrics.setDesiredState(loaded.state.cluster, loaded.source, loaded.revision);
     if (previous?.state.policy.resync !== loaded.state.policy.resync) this.onResyncChange?.();
     this.log.info({ revision: loaded.revision, source: loaded.source, cluster: loaded.state.cluster }, 'desired state loaded');
@@ -167,7 +204,9 @@ export class Controller {
     };
     this.onResyncChange = scheduleResync;
     scheduleResync();
+    this.started = true;
     const events = followEvents(this.port, signal, this.echoes, (reason) => this.trigger(reason), this.log);
+    const host = this.host.start(signal);
     try {
       await this.loop(signal);
     } finally {
@@ -175,7 +214,7 @@ export class Controller {
       this.settling.stop();
       resync?.stop();
       this.onResyncChange = undefined;
-      await events;
+      await Promise.all([events, host]);
     }
   }
 
@@ -197,6 +236,7 @@ export class Controller {
    */
   async pass(reasons: string[] = ['manual'], signal?: AbortSignal, planOnly = false): Promise<PassResult> {
     while (this.running) await this.running.catch(() => undefined);
+    this.passStarted = performance.now();
     const run = this.passes.run(this.loaded, reasons, this.log, signal, planOnly).then((result) => {
       this.lastPass = result;
       return result;
@@ -206,7 +246,20 @@ export class Controller {
       return await run;
     } finally {
       this.running = undefined;
+      this.passStarted = undefined;
     }
+  }
+
+  /**
+   * liveness is true unless the loop is stuck: a pass in flight that has waited longer than stallMs
+   * (default 2 min) since it started or since anything it awaits last answered; then it says so. Waiting
+   * for triggers is not stuck, however long; the host and the engine's asynchronous work are off the pass.
+   */
+  liveness(now = performance.now()): true | string {
+    if (this.passStarted === undefined) return true;
+    const quietMs = now - Math.max(this.passStarted, this.lastAnswer);
+    if (quietMs <= this.stallMs) return true;
+    return `the pass in flight has had no answer for ${Math.round(quietMs / 1000)} s (more than ${Math.round(this.stallMs / 1000)} s): the controller loop is stuck`;
   }
 
   /**
@@ -231,4 +284,21 @@ export class Controller {
       quorum: this.passes.quorum,
     });
   }
+}
+
+// watchAnswers wraps a port so that every call's answer (or failure) is noted: the pass in flight is
+// alive while the calls it awaits keep answering. Methods are looked up at each call, so that tests may
+// replace one on the wrapped object; the events stream is not a call with an answer and is passed as is.
+function watchAnswers<T extends object>(target: T, answered: () => void): T {
+  return new Proxy(target, {
+    get(t, prop) {
+      const value: unknown = Reflect.get(t, prop, t);
+      if (typeof value !== 'function' || prop === 'events') return value;
+      return (...args: unknown[]): unknown => {
+        const result: unknown = (value as (...a: unknown[]) => unknown).apply(t, args);
+        if (result instanceof Promise) result.then(answered, answered);
+        return result;
+      };
+    },
+  });
 }

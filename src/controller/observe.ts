@@ -1,17 +1,11 @@
 // Reading the cluster: one snapshot per pass. The engine is read with a fixed number of list calls
-// (tasks only as far as a reconciler in force asked for them); what the engine cannot tell (the hosts'
-// files, the registry's probe) is read through the host port, before any plan runs.
+// (tasks only as far as a reconciler in force asked for them). What the engine cannot tell (the hosts'
+// files, the registry's probe) is read off the pass (./host.ts); the pass adds its last answers.
 import type { DesiredState } from '../desired-state/types.js';
 import type { DockerPort, EngineInfo, SwarmNode, SwarmTask } from '../docker/port.js';
-import type { FileObservation, Observed, ProbeObservation, Reconciler, TaskNeed } from '../reconcilers/types.js';
+import type { Observed, Reconciler, TaskNeed } from '../reconcilers/types.js';
 
-/** HostPort is what warden observes outside the engine: files under the host root, the registry's probe. */
-export interface HostPort {
-  /** inspectPaths reports each desired volume path under the host root; it never follows a symlink. */
-  inspectPaths?(volumes: NonNullable<DesiredState['volumes']>, signal?: AbortSignal): Promise<Map<string, FileObservation>>;
-  /** probe asks the registry whether it answers (an HTTP GET with a short timeout). */
-  probe?(url: string, signal?: AbortSignal): Promise<ProbeObservation>;
-}
+export type { HostPort } from './host.js';
 
 /**
  * EngineIdentity remembers the engine's `GET /info` between passes. /info is the slowest read of a pass
@@ -45,16 +39,13 @@ function showsSelf(nodes: readonly SwarmNode[], info: EngineInfo): boolean {
 /**
  * observe reads info, nodes and services in parallel (info only when `identity` does not remember it;
  * the services' task counts only when a reconciler reads them), then the tasks the reconcilers need
- * (the running ones in one call, every task of a few named services in one call each), and the host
- * observations the desired state calls for.
+ * (the running ones in one call, every task of a few named services in one call each).
  */
 export async function observe(
   port: DockerPort,
   desired: DesiredState,
   reconcilers: readonly Reconciler[],
   now: () => number,
-  host: HostPort = {},
-  signal?: AbortSignal,
   identity: EngineIdentity = new EngineIdentity(),
 ): Promise<Observed> {
   const listed = port.listNodes();
@@ -64,12 +55,8 @@ export async function observe(
   const [info, nodes, services] = await Promise.all([identity.read(port, listed), listed, port.listServices({ status })]);
   const need = taskNeed(desired, reconcilers, services);
   const byId = new Map(services.map((s) => [s.id, s]));
-  const [tasks, files, registry] = await Promise.all([
-    readTasks(port, need, byId),
-    desired.volumes && host.inspectPaths ? host.inspectPaths(desired.volumes, signal) : undefined,
-    desired.registry && host.probe ? host.probe(desired.registry.probe, signal) : undefined,
-  ]);
-  return { info, nodes, services, tasks, at: now(), ...(files ? { files } : {}), ...(registry ? { registry } : {}) };
+  const tasks = await readTasks(port, need, byId);
+  return { info, nodes, services, tasks, at: now() };
 }
 
 /** PER_SERVICE_TASK_READS is how many services' tasks are read one call each before one full list is cheaper (default 8). */

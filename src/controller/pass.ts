@@ -9,8 +9,9 @@ import type { DockerPort } from '../docker/port.js';
 import type { ReconcilerId } from '../reconcilers/index.js';
 import type { ActionRecord, Drift, Observed, PlanContext, Reconciler } from '../reconcilers/types.js';
 import { appliedKey, type ActionOutcome, type Actor } from './act.js';
+import { HOST_READERS, type HostView } from './host.js';
 import type { Metrics } from './metrics.js';
-import { EngineIdentity, leaderOf, managerHealth, observe, type HostPort, type ManagerHealth } from './observe.js';
+import { EngineIdentity, leaderOf, managerHealth, observe, type ManagerHealth } from './observe.js';
 import { massScaleDown, type Safety } from './safety.js';
 
 /** ReconcilerResult is one reconciler's part of a pass. */
@@ -22,7 +23,10 @@ export interface ReconcilerResult {
   blocked?: string;
   /** requeueAfterMs is the reconciler's request for another pass within this long. */
   requeueAfterMs?: number;
+  /** error says why the reconciler could not plan (its plan threw, or the host could not be observed). */
   error?: string;
+  /** pending says what the reconciler waits for before it can plan at all (the host's first answer). */
+  pending?: string;
 }
 
 /** PassResult is the outcome of one pass. */
@@ -48,7 +52,8 @@ export interface PassOptions {
   safety: Safety;
   actor: Actor;
   reconcilers: readonly Reconciler<ReconcilerId>[];
-  host: HostPort;
+  /** hostView gives the host's last answers (./host.ts); the daemon's never waits for the host. */
+  hostView(): Promise<HostView>;
   now(): number;
   /** applied is the memory of corrections between passes, shared with the actor that records them. */
   applied: Map<string, ActionRecord>;
@@ -103,8 +108,12 @@ export class Passes {
     // The engine may have restarted, left or joined a swarm: ask it again who it is.
     if (reasons.some((r) => r === 'events-connected' || r === 'resync')) this.identity.forget();
     let observed: Observed;
+    let host: HostView;
     try {
-      observed = await observe(this.opts.port, desired, reconcilers, () => this.opts.now(), this.opts.host, signal, this.identity);
+      [observed, host] = await Promise.all([
+        observe(this.opts.port, desired, reconcilers, () => this.opts.now(), this.identity),
+        this.opts.hostView(),
+      ]);
       this.engineAnswered = true;
     } catch (err) {
       this.identity.forget();
@@ -132,6 +141,9 @@ export class Passes {
     metrics.faultTolerance.set(health.faultTolerance);
     this.quorum = { ...health, lost: false };
     this.trackUnreachable(observed);
+    // The host's last answers, with when they were taken (read off the pass: see ./host.ts).
+    if (host.files) Object.assign(observed, { files: host.files, filesAt: host.filesAt });
+    if (host.registry) Object.assign(observed, { registry: host.registry, registryAt: host.registryAt });
     const ctx: PlanContext = {
       now: observed.at,
       unreachableSince: this.unreachableSince,
@@ -145,6 +157,18 @@ export class Passes {
       const rr: ReconcilerResult = { id: reconciler.id, drift: [], actions: [] };
       result.results.push(rr);
       try {
+        if (HOST_READERS.has(reconciler.id) && desired.volumes && (host.filesError !== undefined || host.filesPending)) {
+          // Never "in sync" on what was not seen: an error until the host answers again. The
+          // observer logged the failure once; the drift metrics keep what the last answer showed.
+          if (host.filesError !== undefined) {
+            rr.error = `cannot observe the host: ${host.filesError}`;
+            metrics.reconciles.inc({ reconciler: reconciler.id, result: 'error' });
+            rlog.debug({ err: rr.error }, 'not planned: the host is not observed');
+          } else {
+            rr.pending = 'the first read of the volume paths is under way';
+          }
+          continue;
+        }
         const plan = reconciler.plan(desired, observed, { ...ctx, lastApplied: (kind, object) => this.opts.applied.get(appliedKey(reconciler.id, kind, object)) });
         rr.drift = plan.drift;
         if (plan.requeueAfterMs !== undefined) rr.requeueAfterMs = plan.requeueAfterMs;

@@ -8,7 +8,8 @@ import { WEBHOOK_PATH, type WebhookHandler } from './webhook.js';
 /** Probes are what the endpoints report. */
 export interface Probes {
   registry: Registry;
-  live(): boolean;
+  /** live is true while the controller loop runs and is not stuck; otherwise it says why not. */
+  live(): true | string;
   ready(): boolean;
   status(): unknown;
   /** webhook serves `POST /hooks/git`; absent (the default) makes that path 404. */
@@ -50,10 +51,12 @@ export async function serve(listen: string, probes: Probes): Promise<Server> {
           (err: Error) => text(500, `${err.message}\n`),
         );
         return;
-      case '/livez':
-        if (probes.live()) text(200, 'ok\n');
-        else text(503, 'the controller loop is not running\n');
+      case '/livez': {
+        const live = probes.live();
+        if (live === true) text(200, 'ok\n');
+        else text(503, `${live}\n`);
         return;
+      }
       case '/readyz':
         if (probes.ready()) text(200, 'ok\n');
         else text(503, 'not ready: the desired state is not loaded or the engine has not answered\n');

@@ -19,6 +19,8 @@ export interface ControllerStatus {
   engineAnswered: boolean;
   lastPass: Omit<PassResult, 'results'> | undefined;
   drift: Record<string, Drift[]>;
+  /** errors maps a reconciler to why it could not plan at the last pass (absent when every one planned). */
+  errors: Record<string, string>;
   suppressed: Array<{ reconciler: string; object: string; action: string; reason: SuppressReason }>;
   held: HeldObject[];
   /** quorum is the Raft membership at the last pass; lost is true when the swarm had no leader. */
@@ -41,9 +43,11 @@ export interface StatusInputs {
 export function statusOf(s: StatusInputs): ControllerStatus {
   const last = s.lastPass;
   const drift: Record<string, Drift[]> = {};
+  const errors: Record<string, string> = {};
   const suppressed: ControllerStatus['suppressed'] = [];
   for (const r of last?.results ?? []) {
     drift[r.id] = r.drift;
+    if (r.error !== undefined) errors[r.id] = r.error;
     for (const a of r.actions) {
       if (a.outcome === 'suppressed' && a.reason) {
         suppressed.push({ reconciler: r.id, object: a.action.object, action: a.action.kind, reason: a.reason });
@@ -66,6 +70,7 @@ export function statusOf(s: StatusInputs): ControllerStatus {
     engineAnswered: s.engineAnswered,
     lastPass,
     drift,
+    errors,
     suppressed,
     held: s.held,
     quorum: s.quorum,

@@ -45,8 +45,12 @@ export interface Observed {
   tasks: SwarmTask[];
   /** files maps each spec.volumes path to what the host root shows (absent without spec.volumes). */
   files?: ReadonlyMap<string, FileObservation>;
+  /** filesAt is when `files` was read (ms since the epoch): the host is read off the pass. */
+  filesAt?: number;
   /** registry is the registry probe's answer (absent without spec.registry). */
   registry?: ProbeObservation;
+  /** registryAt is when `registry` was read (ms since the epoch). */
+  registryAt?: number;
   /** at is when the snapshot was read (ms since the epoch). */
   at: number;
 }

@@ -430,3 +430,66 @@ describe('asynchronous actions', () => {
     await running;
   });
 });
+
+describe('the host, observed off the pass', () => {
+  const volumes = [{ path: '/mnt/nas/pg', owner: 70, recursive: false }];
+  // A hard NFS mount whose server is gone: lstat never returns, and the read ignores its signal.
+  const hung = { inspectPaths: () => new Promise<never>(() => undefined) };
+
+  it('corrects the engine\'s drift without waiting for a read that hangs, and makes it an error of volumes at its deadline', async () => {
+    const port = new FakePort([fakeService('api', 1)], [fakeNode('m1', 'manager', true)], 'm1');
+    const metrics = new Metrics({ processMetrics: false });
+    const controller = new Controller({ port, logger: silent, metrics, host: hung, hostReadTimeoutMs: 200, scheduler: () => ({ stop: () => undefined }) });
+    const ac = new AbortController();
+    const running = controller.start(ac.signal);
+    const started = performance.now();
+    controller.setDesired(loaded(desired({ services: [{ name: 'api', replicas: 3, origin: 'services' }], volumes })));
+    await vi.waitFor(() => expect(port.services[0]?.replicas).toBe(3), { timeout: 150 });
+    expect(performance.now() - started).toBeLessThan(150);
+    // Before the deadline volumes waits for its first answer: neither an error nor in sync.
+    expect(controller.status().errors).toEqual({});
+    // At the deadline the observer asks for a pass: volumes is in error, never "in sync".
+    await vi.waitFor(() => expect(controller.status().errors.volumes).toBe('cannot observe the host: the volume paths read has not answered within 0.2 s; no answer yet'), { timeout: 2_000 });
+    expect(await value(metrics, 'warden_reconcile_total', { reconciler: 'volumes', result: 'error' })).toBeGreaterThanOrEqual(1);
+    expect(controller.liveness()).toBe(true);
+    ac.abort();
+    const stopping = performance.now();
+    await running;
+    expect(performance.now() - stopping).toBeLessThan(100);
+  });
+
+  it('waits in a one-shot pass (plan, apply) for the read, up to its deadline', async () => {
+    const port = new FakePort([fakeService('api', 3)], [fakeNode('m1', 'manager', true)], 'm1');
+    const controller = new Controller({ port, logger: silent, metrics: new Metrics({ processMetrics: false }), host: hung, hostReadTimeoutMs: 100 });
+    controller.setDesired(loaded(desired({ volumes })));
+    const started = performance.now();
+    const result = await controller.pass(['plan'], undefined, true);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(95);
+    expect(result.results.find((r) => r.id === 'volumes')?.error).toMatch(/^cannot observe the host: the volume paths read has not answered within 0.1 s/);
+  });
+
+  it('plans volumes on the answer when it comes', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const host = { inspectPaths: async () => new Map([['/mnt/nas/pg', { kind: 'directory' as const, uid: 0, gid: 0, mode: 0o755 }]]) };
+    const controller = new Controller({ port, logger: silent, metrics: new Metrics({ processMetrics: false }), host });
+    controller.setDesired(loaded(desired({ volumes })));
+    const result = await controller.pass(['plan'], undefined, true);
+    expect(result.results.find((r) => r.id === 'volumes')?.drift).toEqual([{ object: '/mnt/nas/pg', message: 'owner 0 (wants 70)' }]);
+  });
+});
+
+describe('liveness', () => {
+  it('says the loop is stuck when a pass has had no answer for longer than stallMs, and not while it waits for triggers', async () => {
+    const port = new FakePort([fakeService('api', 3)], [fakeNode('m1', 'manager', true)], 'm1');
+    const controller = new Controller({ port, logger: silent, metrics: new Metrics({ processMetrics: false }), stallMs: 100, scheduler: () => ({ stop: () => undefined }) });
+    controller.setDesired(loaded(desired({ services: [{ name: 'api', replicas: 3, origin: 'services' }] })));
+    await controller.pass();
+    expect(controller.liveness(performance.now() + 10_000)).toBe(true);
+    // An engine call that never answers (the client's timeout would end it; this one has none).
+    port.listServices = () => new Promise(() => undefined);
+    void controller.pass();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(controller.liveness()).toBe(true);
+    expect(controller.liveness(performance.now() + 150)).toMatch(/^the pass in flight has had no answer for 0 s \(more than 0 s\): the controller loop is stuck$/);
+  });
+});
