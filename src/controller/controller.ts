@@ -210,6 +210,7 @@ export class Controller {
     try {
       await this.loop(signal);
     } finally {
+      this.started = false;
       clearTimeout(this.requeue);
       this.settling.stop();
       resync?.stop();

@@ -31,11 +31,6 @@ export class TriggerQueue {
     this.wake?.();
   }
 
-  /** waitingSinceMs is how long the oldest pending reason has waited (0 when none is pending). */
-  waitingSinceMs(now = performance.now()): number {
-    return this.pending.size === 0 ? 0 : now - this.firstPendingAt;
-  }
-
   /** next resolves with the reasons of the next pass once it is due, or undefined once the signal aborts. */
   async next(signal: AbortSignal): Promise<string[] | undefined> {
     while (!signal.aborted) {
