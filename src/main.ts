@@ -37,7 +37,18 @@ function logFormatOption(): Option {
 }
 
 function hostOption(): Option {
-  return new Option('-H, --host <url>', 'Docker engine: unix:///path or tcp://host:port (default: DOCKER_HOST, then the local socket)');
+  return new Option('-H, --host <url>', 'Docker engine: unix:///path, tcp://host:port or ssh://[user@]host[:port] (default: DOCKER_HOST, then the docker context)');
+}
+
+// Not commander's .env(): DOCKER_CONTEXT yields to DOCKER_HOST and goes with -H, as in the docker CLI,
+// where --context and -H together are an error. resolveEndpoint reads it.
+function contextOption(): Option {
+  return new Option('--context <name>', 'docker context to use (env: DOCKER_CONTEXT, after DOCKER_HOST; default: the docker config\'s currentContext)');
+}
+
+// The engine's flags, on every command that reaches it.
+function engineOptions(cmd: Command): Command {
+  return cmd.addOption(hostOption().env('WARDEN_HOST')).addOption(contextOption());
 }
 
 function sourceOptions(cmd: Command): Command {
@@ -74,18 +85,15 @@ export async function main(argv: string[]): Promise<number> {
     .description('print the JSON Schema of the desired-state file')
     .action(() => set(schemaCommand()));
 
-  program
-    .command('export')
+  engineOptions(program.command('export'))
     .description('write a desired-state file from the live cluster')
-    .addOption(hostOption().env('WARDEN_HOST'))
     .addOption(new Option('-o, --output <file>', 'write to this file instead of stdout').env('WARDEN_EXPORT_OUTPUT'))
     .addOption(new Option('--name <name>', 'metadata.name of the exported file').env('WARDEN_EXPORT_NAME'))
     .action(async (opts: EngineOptions & { output?: string; name?: string }) => set(await exportCommand(opts)));
 
   for (const name of ['plan', 'apply', 'run'] as const) {
     const cmd = program.command(name);
-    sourceOptions(cmd)
-      .addOption(hostOption().env('WARDEN_HOST'))
+    engineOptions(sourceOptions(cmd))
       .addOption(new Option('--host-root <dir>', 'where the hosts\' file system (the shared mounts) is seen, for spec.volumes').env('WARDEN_HOST_ROOT').default('/'));
     if (name === 'plan') {
       cmd
@@ -115,9 +123,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
-  sourceOptions(program.command('recover'))
+  engineOptions(sourceOptions(program.command('recover')))
     .description('restart every service in dependency order now, the registry first (0 all converged, 1 some did not, 2 error)')
-    .addOption(hostOption().env('WARDEN_HOST'))
     .addOption(new Option('--wave-timeout <seconds>', 'how long one wave may take to converge').env('WARDEN_WAVE_TIMEOUT').default(180)
       .argParser((v) => Number.parseInt(v, 10)))
     .addOption(logFormatOption())

@@ -49,7 +49,7 @@ async function loadOnce(opts: SourceOptions): Promise<Loaded | number> {
 
 function oneShotController(opts: EngineOptions & HostRootOptions, dryRun: boolean, logger: Logger): Controller {
   return new Controller({
-    port: createDockerPort({ host: opts.host }),
+    port: createDockerPort({ host: opts.host, context: opts.context }),
     ...hostWiring(opts),
     logger,
     metrics: new Metrics({ processMetrics: false }),
@@ -140,7 +140,7 @@ export async function runCommand(
     logger.fatal({ err }, 'cannot open the desired-state source');
     return 2;
   }
-  const port = createDockerPort({ host: opts.host });
+  const port = createDockerPort({ host: opts.host, context: opts.context });
   const metrics = new Metrics();
   let webhook: WebhookHandler | undefined;
   if (opts.webhookSecretFile !== undefined && opts.webhookSecretFile !== '') {

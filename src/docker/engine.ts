@@ -1,54 +1,72 @@
 // The Docker port implemented with dockerode: the only file that imports it. It finds the engine as the
-// docker CLI does, parses only the fields warden uses, and turns every failure into an EngineError.
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+// docker CLI does (./context.ts; ssh:// through ./ssh.ts), parses only the fields warden uses, and turns
+// every failure into an EngineError.
+import type { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
+import { resolveEndpoint, type EngineEndpoint } from './context.js';
 import { EngineError, classifyEngineError } from './errors.js';
 import type {
   DockerPort, EngineEvent, EngineInfo, NodeSpec, ServiceMode, ServiceSpec, StreamItem, SwarmNode, SwarmService,
   SwarmTask, TaskFilter, TaskState,
 } from './port.js';
+import { parseSshUrl, SshEngineAgent, type SshOptions } from './ssh.js';
+
+export { DEFAULT_SOCKET } from './context.js';
 
 /** EngineOptions say where the engine is; absent fields come from the environment as for the docker CLI. */
 export interface EngineOptions {
-  /** host is unix:///path, tcp://host:port or npipe-less equivalents; default DOCKER_HOST, then the local socket. */
+  /** host is unix:///path, tcp://host:port or ssh://[user@]host[:port]; default: the context's, see resolveEndpoint. */
   host?: string;
-  /** env defaults to process.env (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH). */
+  /** context is a docker context's name (--context); default DOCKER_CONTEXT, then the docker config's currentContext. */
+  context?: string;
+  /** env defaults to process.env (DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, HOME, SSH_AUTH_SOCK). */
   env?: NodeJS.ProcessEnv;
+  /** ssh overrides where the SSH material is read (known_hosts files); default OpenSSH's places. */
+  ssh?: Omit<SshOptions, 'env'>;
   /** requestTimeoutMs bounds every call but the events stream; default 30 s. */
   requestTimeoutMs?: number;
 }
 
-/** DEFAULT_SOCKET is where the engine listens when nothing else is said. */
-export const DEFAULT_SOCKET = '/var/run/docker.sock';
-
 /** dockerConnection turns engine options into dockerode's, as the docker CLI resolves them. */
-export function dockerConnection(opts: EngineOptions = {}): Docker.DockerOptions & { describe: string } {
+export function dockerConnection(opts: EngineOptions = {}): ConnectionOptions & { describe: string } {
   const env = opts.env ?? process.env;
-  const host = opts.host || env.DOCKER_HOST || `unix://${DEFAULT_SOCKET}`;
-  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length), describe: host };
-  if (host.startsWith('/')) return { socketPath: host, describe: `unix://${host}` };
-  const m = /^(tcp|https?):\/\/([^:/]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(host);
-  if (!m) throw new EngineError('unreachable', `cannot use engine address ${host}: expected unix:///path or tcp://host:port`, undefined);
-  // As the docker CLI reads it: any non-empty value turns TLS on, "0" and "false" included.
-  const tls = Boolean(env.DOCKER_TLS_VERIFY);
-  const base = { host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3] ?? (tls ? 2376 : 2375)) };
-  if (!tls) return { ...base, protocol: 'http', describe: host };
-  const certPath = env.DOCKER_CERT_PATH || join(homedir(), '.docker');
-  try {
-    return {
-      ...base,
-      protocol: 'https',
-      ca: readFileSync(join(certPath, 'ca.pem')),
-      cert: readFileSync(join(certPath, 'cert.pem')),
-      key: readFileSync(join(certPath, 'key.pem')),
-      describe: host,
-    };
-  } catch (err) {
-    throw new EngineError('unreachable', `DOCKER_TLS_VERIFY is set but the certificates in ${certPath} cannot be read: ${(err as Error).message}`, undefined, { cause: err });
+  const endpoint = resolveEndpoint({ host: opts.host, context: opts.context, env });
+  return { ...connectionTo(endpoint, opts, env), describe: describeEndpoint(endpoint) };
+}
+
+// What logs and errors call the engine: its address, and the context it came from when one was used.
+function describeEndpoint(endpoint: EngineEndpoint): string {
+  return endpoint.context === 'default' ? endpoint.host : `${endpoint.host} (context ${endpoint.context})`;
+}
+
+/** ConnectionOptions are dockerode's options, with the HTTP agent the modem also takes (ssh, TLS without verification). */
+export type ConnectionOptions = Docker.DockerOptions & { agent?: HttpAgent };
+
+function connectionTo(endpoint: EngineEndpoint, opts: EngineOptions, env: NodeJS.ProcessEnv): ConnectionOptions {
+  const { host } = endpoint;
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+  if (host.startsWith('ssh://')) {
+    let agent: SshEngineAgent;
+    try {
+      agent = new SshEngineAgent(parseSshUrl(host), { ...opts.ssh, env });
+    } catch (err) {
+      throw new EngineError('unreachable', (err as Error).message, undefined, { cause: err });
+    }
+    // The HTTP host is a placeholder, as the CLI's http://docker.example.com: the agent makes every
+    // connection, over SSH.
+    return { protocol: 'http', host: 'docker', port: 80, agent };
   }
+  const m = /^(tcp|https?):\/\/([^:/]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(host);
+  if (!m) throw new EngineError('unreachable', `cannot use engine address ${host}: expected unix:///path, tcp://host:port or ssh://[user@]host[:port]`, undefined);
+  const tls = endpoint.tls;
+  const base = { host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3] ?? (tls ? 2376 : 2375)) };
+  if (!tls) return { ...base, protocol: 'http' };
+  const material = { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) };
+  // The modem passes only ca/cert/key on; a context's SkipTLSVerify needs an agent of its own.
+  if (endpoint.skipTLSVerify) return { ...base, protocol: 'https', ...material, agent: new HttpsAgent({ ...material, rejectUnauthorized: false }) };
+  return { ...base, protocol: 'https', ...material };
 }
 
 /** createDockerPort connects to the engine (lazily: nothing is sent until the first call). */
