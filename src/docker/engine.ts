@@ -13,8 +13,6 @@ import type {
 } from './port.js';
 import { parseSshUrl, SshEngineAgent, type SshOptions } from './ssh.js';
 
-export { DEFAULT_SOCKET } from './context.js';
-
 /** EngineOptions say where the engine is; absent fields come from the environment as for the docker CLI. */
 export interface EngineOptions {
   /** host is unix:///path, tcp://host:port or ssh://[user@]host[:port]; default: the context's, see resolveEndpoint. */

@@ -523,7 +523,7 @@ class ChannelSocket extends Duplex {
     channel.stderr.on('data', (chunk: Buffer) => {
       if (this.stderr.length < 4096) this.stderr += chunk.toString('utf8');
     });
-    channel.on('error', (err: Error) => this.destroy(new Error(`${describe}: ${err.message}`)));
+    channel.on('error', (err: Error) => this.fail(new Error(`${describe}: ${err.message}`)));
     // 'close' comes after the remote command's exit status and all its output: a failure of the remote
     // command (no docker there, no engine behind it) is an error with what it said.
     channel.on('close', (code: number | null | undefined, signal?: string) => {
@@ -531,9 +531,7 @@ class ChannelSocket extends Duplex {
       if (failed && !this.destroyed) {
         const said = this.stderr.trim().split('\n').slice(-3).join(' ').trim();
         const how = typeof code === 'number' ? `exit status ${code}` : `signal ${signal}`;
-        // Only to a listener: the HTTP client drops its own once it has given up on the socket (a parse
-        // error on what the remote shell printed), and an unheard 'error' would end the process.
-        this.destroy(this.listenerCount('error') > 0 ? new Error(`${describe}: docker system dial-stdio ended (${how})${said ? `: ${said}` : ''}`) : undefined);
+        this.fail(new Error(`${describe}: docker system dial-stdio ended (${how})${said ? `: ${said}` : ''}`));
         return;
       }
       this.push(null);
@@ -590,6 +588,12 @@ class ChannelSocket extends Duplex {
 
   unref(): this {
     return this;
+  }
+
+  // An error goes only to a listener: the HTTP client drops its own once it has given up on the socket
+  // (a parse error on what a remote login shell printed), and an unheard 'error' would end the process.
+  private fail(err: Error): void {
+    this.destroy(this.listenerCount('error') > 0 ? err : undefined);
   }
 
   /** closeWhenIdle closes the channel after `ms` unless it is used again first (0 cancels). */
