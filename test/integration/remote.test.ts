@@ -102,6 +102,16 @@ describe('warden over ssh://', () => {
     const again = await runWarden(['plan', '-f', file, '--host', sshd.url, '--output', 'json'], env(hashed));
     expect(again.code).toBe(1);
     expect(JSON.parse(again.stdout)).toMatchObject({ inSync: false, cluster: 'lab' });
+
+    // A key restricted to dial-stdio on the manager, as operator-guide.md advises for CI, is enough.
+    sshd.authorize('restrict,command="docker system dial-stdio"');
+    try {
+      const restricted = await runWarden(['plan', '-f', file, '--host', sshd.url], env(plain));
+      expect(restricted.stderr).toBe('');
+      expect(restricted.code).toBe(1);
+    } finally {
+      sshd.authorize('');
+    }
   });
 
   it('refuses an unknown host key and a changed one, before logging in, and says what to do', async () => {

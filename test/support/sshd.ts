@@ -31,6 +31,8 @@ export interface LabSshd {
   netns(): string;
   /** running tells whether it runs. */
   running(): boolean;
+  /** authorize rewrites authorized_keys with these options before the key (sshd reads it at each login). */
+  authorize(options: string): void;
   stop(): Promise<void>;
   /** start starts it again, same keys, same config. */
   start(): Promise<void>;
@@ -106,6 +108,10 @@ export async function startLabSshd(node: LabNode): Promise<LabSshd> {
     accepted: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('Accepted publickey for root')).length : 0),
     netns: () => readlinkSync(`/proc/${child!.pid}/ns/net`),
     running: () => child !== undefined && child.exitCode === null && child.signalCode === null,
+    authorize: (options: string) => {
+      const key = readFileSync(join(dir, 'client_key.pub'), 'utf8');
+      writeFileSync(join(dir, 'authorized_keys'), options ? `${options} ${key}` : key);
+    },
     stop,
     start,
   };
