@@ -139,51 +139,70 @@ describe('warden over ssh://', () => {
 });
 
 describe('docker contexts made by the docker CLI', () => {
-  it('over ssh and over a socket, chosen by --context, DOCKER_CONTEXT and currentContext, as the CLI chooses', async () => {
-    const name = await createService(lab, uniqueName('remote-ctx'), ['--replicas', '1']);
-    created.push(name);
-    const file = stateFile(name, 2);
-    const config = join(dir, 'docker-config');
-    const docker = (...args: string[]): string =>
-      execFileSync('docker', args, { env: { PATH: process.env.PATH, DOCKER_CONFIG: config, HOME: config }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  let config: string;
+  let laptop: string;
+  const docker = (...args: string[]): string =>
+    execFileSync('docker', args, { env: { PATH: process.env.PATH, DOCKER_CONFIG: config, HOME: config }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const withConfig = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => env(laptop, { DOCKER_CONFIG: config, ...extra });
+
+  beforeAll(() => {
+    config = join(dir, 'docker-config');
     docker('context', 'create', 'lab-ssh', '--docker', `host=${sshd.url}`);
     docker('context', 'create', 'lab-unix', '--docker', `host=${lab.managers[1]!.host}`);
     docker('context', 'create', 'lab-gone', '--docker', `host=unix:///run/wlab/${lab.layout.id}/gone.sock`);
-    const laptop = home('laptop', `${manager1.ip} ${sshd.hostKeyLine}\n`);
-    const withConfig = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => env(laptop, { DOCKER_CONFIG: config, ...extra });
-    const plan = (args: string[], e: NodeJS.ProcessEnv) => runWarden(['plan', '-f', file, ...args], e);
-    const drift = `drift   ${name}: replicas 1 (wants 2)`;
+    laptop = home('laptop', `${manager1.ip} ${sshd.hostKeyLine}\n`);
+  });
 
+  async function drifting(): Promise<{ file: string; drift: string }> {
+    const name = await createService(lab, uniqueName('remote-ctx'), ['--replicas', '1']);
+    created.push(name);
+    return { file: stateFile(name, 2), drift: `drift   ${name}: replicas 1 (wants 2)` };
+  }
+
+  it('over ssh and over a socket, chosen by --context, DOCKER_CONTEXT and currentContext', async () => {
+    const { file, drift } = await drifting();
+    // Each context by each way of choosing it, with the other one as currentContext but in the last case:
+    // only the ssh one logs in, once per run, so the logins tell which endpoint was used.
     let logins = sshd.accepted();
-    const viaFlag = await plan(['--context', 'lab-ssh'], withConfig());
-    expect(viaFlag.stdout).toContain(drift);
-    expect(viaFlag.code).toBe(1);
-    expect(sshd.accepted()).toBe(++logins);
+    for (const [context, other] of [['lab-ssh', 'lab-unix'], ['lab-unix', 'lab-ssh']] as const) {
+      const overSsh = context === 'lab-ssh';
+      for (const [how, args, extra, current] of [
+        ['--context', ['--context', context], {}, other],
+        ['DOCKER_CONTEXT', [], { DOCKER_CONTEXT: context }, other],
+        ['currentContext', [], {}, context],
+      ] as const) {
+        docker('context', 'use', current);
+        const result = await runWarden(['plan', '-f', file, ...args], withConfig(extra));
+        expect(result.stdout, `${context} by ${how}: ${result.stderr}`).toContain(drift);
+        expect(result.code).toBe(1);
+        if (overSsh) logins += 1;
+        expect(sshd.accepted(), `${context} by ${how}`).toBe(logins);
+      }
+    }
+  });
 
-    const viaEnv = await plan([], withConfig({ DOCKER_CONTEXT: 'lab-unix' }));
-    expect(viaEnv.stdout).toContain(drift);
-    expect(sshd.accepted()).toBe(logins);
-    // The context's endpoint is the one used: a context pointing nowhere fails, naming it.
-    const gone = await plan([], withConfig({ DOCKER_CONTEXT: 'lab-gone' }));
-    expect(gone.code).toBe(2);
-    expect(gone.stderr).toContain(`/run/wlab/${lab.layout.id}/gone.sock`);
-
+  it('in the docker CLI\'s order, and refused as the CLI refuses', async () => {
+    const { file } = await drifting();
+    const plan = (args: string[], e: NodeJS.ProcessEnv) => runWarden(['plan', '-f', file, ...args], e);
     docker('context', 'use', 'lab-ssh');
-    const current = await plan([], withConfig());
-    expect(current.stdout).toContain(drift);
-    expect(sshd.accepted()).toBe(++logins);
+    let logins = sshd.accepted();
     // DOCKER_HOST wins over currentContext; --context wins over DOCKER_HOST.
     expect((await plan([], withConfig({ DOCKER_HOST: lab.managers[1]!.host }))).code).toBe(1);
     expect(sshd.accepted()).toBe(logins);
     expect((await plan(['--context', 'lab-ssh'], withConfig({ DOCKER_HOST: lab.managers[1]!.host }))).code).toBe(1);
     expect(sshd.accepted()).toBe(++logins);
 
+    // The context's endpoint is the one used: a context pointing nowhere fails, naming it.
+    const gone = await plan([], withConfig({ DOCKER_CONTEXT: 'lab-gone' }));
+    expect(gone.code).toBe(2);
+    expect(gone.stderr).toContain(`/run/wlab/${lab.layout.id}/gone.sock`);
     const both = await plan(['--context', 'lab-ssh', '--host', lab.managers[1]!.host], withConfig());
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('conflicting options: cannot specify both --host and --context');
     const missing = await plan(['--context', 'nope'], withConfig());
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain(`context "nope" (--context) does not exist in ${join(config, 'contexts')}`);
+    expect(sshd.accepted()).toBe(logins);
   });
 });
 
