@@ -1,5 +1,5 @@
 // `warden lab`: up and down leave nothing behind, also after an `up` killed halfway. Runs on its own lab
-// number (7), so that it never touches the lab the other integration tests share.
+// number (1), so that it never touches the lab the other integration tests share.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,9 +9,9 @@ import { labDown, labUp, ping } from '../../src/lab/lab.js';
 import { waitUntil } from '../support/wait.js';
 import { WARDEN_BIN } from '../support/warden.js';
 
-const LAB = 7;
+const LAB = 1;
 
-/** leftovers lists everything of lab 7 still on the machine: it must be empty after `down`. */
+/** leftovers lists everything of lab 1 still on the machine: it must be empty after `down`. */
 async function leftovers(): Promise<string[]> {
   const found: string[] = [];
   for (const ns of (await run('ip', ['netns', 'list'])).split('\n')) if (ns.startsWith(`wlab${LAB}-`)) found.push(`netns ${ns}`);
