@@ -136,7 +136,8 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--managers <n>', 'number of managers').env('WARDEN_LAB_MANAGERS').default(3).argParser((v) => Number.parseInt(v, 10)))
     .addOption(new Option('--workers <n>', 'number of workers').env('WARDEN_LAB_WORKERS').default(2).argParser((v) => Number.parseInt(v, 10)))
     .addOption(new Option('--lab <id>', 'lab number 0-9, for several labs side by side').env('WARDEN_LAB').default('0'))
-    .action(async (opts: { managers: number; workers: number; lab: string }) => set(await labCommand('up', opts)));
+    .addOption(new Option('--engine <version>', "the nodes' Docker engine: newest, a major.minor from Debian's archive (20.10, 26.1, 28.5, ...), or system (the dockerd on PATH)").env('WARDEN_LAB_ENGINE').default('newest'))
+    .action(async (opts: { managers: number; workers: number; lab: string; engine: string }) => set(await labCommand('up', opts)));
   lab
     .command('down')
     .description('remove the lab swarm and everything it left behind')
