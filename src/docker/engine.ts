@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
+import { negotiateApiVersion, MIN_API_VERSION } from './engine-versions.js';
 import { EngineError, classifyEngineError } from './errors.js';
 import type {
   DockerPort, EngineEvent, EngineInfo, NodeSpec, ServiceMode, ServiceSpec, StreamItem, SwarmNode, SwarmService,
@@ -62,11 +63,41 @@ export function createDockerPort(opts: EngineOptions = {}): DockerPort & { reado
 }
 
 class DockerodePort implements DockerPort {
+  // The API version both clients speak, asked of the engine before the first call and again after the
+  // engine was unreachable (it may have been upgraded meanwhile).
+  private negotiated: Promise<void> | undefined;
+
   constructor(
     private readonly docker: Docker,
     private readonly stream: Docker,
     readonly describe: string,
   ) {}
+
+  /**
+   * negotiate sets both clients to the API version warden speaks with this engine (engine-versions.ts), as
+   * the docker CLI negotiates: versioned paths, so that a newer engine answers in the shape warden was
+   * tested with and an older one is not asked for what it cannot do.
+   */
+  private negotiate(): Promise<void> {
+    this.negotiated ??= (async () => {
+      let server: string | undefined;
+      try {
+        server = ((await this.docker.version()) as { ApiVersion?: string }).ApiVersion;
+      } catch (err) {
+        throw toEngineError('ask the engine its API version', err);
+      }
+      const version = negotiateApiVersion(server ?? '');
+      if (!version) {
+        throw new EngineError('refused', `the engine speaks Engine API ${server ?? '(unknown)'}; warden needs ${MIN_API_VERSION} (Docker 20.10) or newer`, undefined);
+      }
+      (this.docker.modem as { version?: string }).version = `v${version}`;
+      (this.stream.modem as { version?: string }).version = `v${version}`;
+    })();
+    this.negotiated.catch(() => {
+      this.negotiated = undefined;
+    });
+    return this.negotiated;
+  }
 
   async info(): Promise<EngineInfo> {
     const raw = (await this.call('info', () => this.docker.info())) as RawInfo;
@@ -122,6 +153,7 @@ class DockerodePort implements DockerPort {
     while (!signal.aborted) {
       let body: NodeJS.ReadableStream;
       try {
+        await this.negotiate();
         body = (await this.stream.getEvents({
           filters: { type: ['service', 'node'] },
           abortSignal: signal,
@@ -144,15 +176,19 @@ class DockerodePort implements DockerPort {
         (body as unknown as { destroy?: () => void }).destroy?.();
       }
       if (signal.aborted) return;
+      this.negotiated = undefined; // the engine may come back as another version
       yield { type: 'disconnected', error };
     }
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    await this.negotiate();
     try {
       return await fn();
     } catch (err) {
-      throw toEngineError(what, err);
+      const error = toEngineError(what, err);
+      if (error.code === 'unreachable') this.negotiated = undefined;
+      throw error;
     }
   }
 }
