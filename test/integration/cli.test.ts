@@ -158,8 +158,11 @@ describe('warden on the command line', () => {
     expect(metrics).toContain('warden_actions_suppressed_total{reconciler="replicas",reason="cap"} 0');
     expect(metrics).toMatch(/warden_reconcile_duration_seconds_count\{reconciler="replicas"\} [1-9]/);
     expect(metrics).toContain('process_cpu_seconds_total');
+    expect(metrics).toMatch(new RegExp(`^warden_build_info\\{version="${PACKAGE_VERSION.replaceAll('.', '\\.')}",revision="${HEAD}(-dirty)?"\\} 1$`, 'm'));
     const status = (await (await fetch(`${url}/status`)).json()) as Record<string, unknown>;
     expect(status).toMatchObject({ leader: true, cluster: 'lab', desiredStateValid: true });
+    expect(status.version).toEqual({ version: PACKAGE_VERSION, revision: expect.stringMatching(new RegExp(`^${HEAD}(-dirty)?$`)) });
+    expect(Object.keys(status)[0]).toBe('version');
     expect((await portFor(manager).inspectService(name)).replicas).toBe(2);
 
     // Scrapers keep connections open: 100 kept alive after a request, 100 that never sent one. SIGTERM

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Metrics } from '../../src/controller/metrics.js';
 import { main } from '../../src/main.js';
 import {
   BUILD_INFO_FILE, UNKNOWN_REVISION, buildInfo, checkRevision, formatVersion, gitRevision, readBuildInfo, writeBuildInfo,
@@ -123,6 +124,15 @@ describe('the build info', () => {
     // The worktree may be clean or not while tests run; the commit is HEAD's either way.
     expect(info.revision).toMatch(new RegExp(`^${git(repoRoot, 'rev-parse', 'HEAD')}(-dirty)?$`));
     expect(formatVersion(info)).toBe(`warden version ${version}, revision ${info.revision}`);
+  });
+});
+
+describe('warden_build_info', () => {
+  it('is one series at 1 with the version and revision, from the start', async () => {
+    const metrics = new Metrics({ processMetrics: false, build: { version: '0.1.0', revision: 'abc1234' } });
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('# TYPE warden_build_info gauge');
+    expect(text.split('\n').filter((l) => l.startsWith('warden_build_info'))).toEqual(['warden_build_info{version="0.1.0",revision="abc1234"} 1']);
   });
 });
 
