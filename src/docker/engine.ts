@@ -8,8 +8,8 @@ import Docker from 'dockerode';
 import { negotiateApiVersion, MIN_API_VERSION } from './engine-versions.js';
 import { EngineError, classifyEngineError } from './errors.js';
 import type {
-  DockerPort, EngineEvent, EngineInfo, NodeSpec, ServiceMode, ServiceSpec, StreamItem, SwarmNode, SwarmService,
-  SwarmTask, TaskFilter, TaskState,
+  DockerPort, EngineEvent, EngineInfo, EngineVersion, NodeSpec, ServiceMode, ServiceSpec, StreamItem, SwarmNode, SwarmService,
+  SwarmTask, TaskFilter, TaskState, VersionPort,
 } from './port.js';
 
 /** EngineOptions say where the engine is; absent fields come from the environment as for the docker CLI. */
@@ -53,7 +53,7 @@ export function dockerConnection(opts: EngineOptions = {}): Docker.DockerOptions
 }
 
 /** createDockerPort connects to the engine (lazily: nothing is sent until the first call). */
-export function createDockerPort(opts: EngineOptions = {}): DockerPort & { readonly describe: string } {
+export function createDockerPort(opts: EngineOptions = {}): DockerPort & VersionPort & { readonly describe: string } {
   const { describe, ...conn } = dockerConnection(opts);
   // Two clients: calls get a timeout; the events stream gets none, since the modem's timeout is an idle
   // timeout that would cut a quiet stream.
@@ -62,7 +62,7 @@ export function createDockerPort(opts: EngineOptions = {}): DockerPort & { reado
   return new DockerodePort(docker, stream, describe);
 }
 
-class DockerodePort implements DockerPort {
+class DockerodePort implements DockerPort, VersionPort {
   // The API version both clients speak, asked of the engine before the first call and again after the
   // engine was unreachable (it may have been upgraded meanwhile).
   private negotiated: Promise<void> | undefined;
@@ -111,6 +111,16 @@ class DockerodePort implements DockerPort {
       managers: raw.Swarm?.Managers ?? 0,
       nodes: raw.Swarm?.Nodes ?? 0,
     };
+  }
+
+  async version(): Promise<EngineVersion> {
+    // Not through call(): this is the question negotiation itself asks, and it must be answered by an
+    // engine too old for warden too, so that `warden version` can say which version it is.
+    try {
+      return toEngineVersion((await this.docker.version()) as unknown as RawVersion);
+    } catch (err) {
+      throw toEngineError('version', err);
+    }
   }
 
   async listNodes(): Promise<SwarmNode[]> {
@@ -248,6 +258,46 @@ interface RawInfo {
   Name?: string;
   ServerVersion?: string;
   Swarm?: { NodeID?: string; NodeAddr?: string; LocalNodeState?: string; ControlAvailable?: boolean; Managers?: number; Nodes?: number };
+}
+
+/** RawVersion is `GET /version` as the engine sends it (only the fields `warden version` shows). */
+export interface RawVersion {
+  Platform?: { Name?: string };
+  Components?: Array<{ Name?: string; Version?: string; Details?: Record<string, unknown> }>;
+  Version?: string;
+  ApiVersion?: string;
+  MinAPIVersion?: string;
+  GitCommit?: string;
+  GoVersion?: string;
+  Os?: string;
+  Arch?: string;
+  KernelVersion?: string;
+  BuildTime?: string;
+  Experimental?: boolean | string;
+}
+
+/** toEngineVersion reads `GET /version` leniently: a field an older engine lacks is "" (components: none). */
+export function toEngineVersion(raw: RawVersion): EngineVersion {
+  const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+  return {
+    platform: text(raw.Platform?.Name),
+    version: text(raw.Version),
+    apiVersion: text(raw.ApiVersion),
+    minApiVersion: text(raw.MinAPIVersion),
+    gitCommit: text(raw.GitCommit),
+    goVersion: text(raw.GoVersion),
+    os: text(raw.Os),
+    arch: text(raw.Arch),
+    kernelVersion: text(raw.KernelVersion),
+    buildTime: text(raw.BuildTime),
+    // Engines before API 1.40 sent "true"/"false" as a string.
+    experimental: raw.Experimental === true || raw.Experimental === 'true',
+    components: (Array.isArray(raw.Components) ? raw.Components : []).map((c) => ({
+      name: text(c.Name),
+      version: text(c.Version),
+      details: Object.fromEntries(Object.entries(c.Details && typeof c.Details === 'object' ? c.Details : {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
+    })),
+  };
 }
 
 interface RawNode {
