@@ -6,10 +6,11 @@ import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
 import { resolveEndpoint, type EngineEndpoint } from './context.js';
+import { negotiateApiVersion, MIN_API_VERSION } from './engine-versions.js';
 import { EngineError, classifyEngineError } from './errors.js';
 import type {
-  DockerPort, EngineEvent, EngineInfo, NodeSpec, ServiceMode, ServiceSpec, StreamItem, SwarmNode, SwarmService,
-  SwarmTask, TaskFilter, TaskState,
+  DockerPort, EngineEvent, EngineInfo, EngineVersion, NodeSpec, ServiceMode, ServiceSpec, StreamItem, SwarmNode, SwarmService,
+  SwarmTask, TaskFilter, TaskState, VersionPort,
 } from './port.js';
 import { parseSshUrl, SshEngineAgent, type SshOptions } from './ssh.js';
 
@@ -68,7 +69,7 @@ function connectionTo(endpoint: EngineEndpoint, opts: EngineOptions, env: NodeJS
 }
 
 /** createDockerPort connects to the engine (lazily: nothing is sent until the first call). */
-export function createDockerPort(opts: EngineOptions = {}): DockerPort & { readonly describe: string } {
+export function createDockerPort(opts: EngineOptions = {}): DockerPort & VersionPort & { readonly describe: string } {
   const { describe, ...conn } = dockerConnection(opts);
   // Two clients: calls get a timeout; the events stream gets none, since the modem's timeout is an idle
   // timeout that would cut a quiet stream.
@@ -77,12 +78,42 @@ export function createDockerPort(opts: EngineOptions = {}): DockerPort & { reado
   return new DockerodePort(docker, stream, describe);
 }
 
-class DockerodePort implements DockerPort {
+class DockerodePort implements DockerPort, VersionPort {
+  // The API version both clients speak, asked of the engine before the first call and again after the
+  // engine was unreachable (it may have been upgraded meanwhile).
+  private negotiated: Promise<void> | undefined;
+
   constructor(
     private readonly docker: Docker,
     private readonly stream: Docker,
     readonly describe: string,
   ) {}
+
+  /**
+   * negotiate sets both clients to the API version warden speaks with this engine (engine-versions.ts), as
+   * the docker CLI negotiates: versioned paths, so that a newer engine answers in the shape warden was
+   * tested with and an older one is not asked for what it cannot do.
+   */
+  private negotiate(): Promise<void> {
+    this.negotiated ??= (async () => {
+      let server: string | undefined;
+      try {
+        server = ((await this.docker.version()) as { ApiVersion?: string }).ApiVersion;
+      } catch (err) {
+        throw toEngineError('ask the engine its API version', err);
+      }
+      const version = negotiateApiVersion(server ?? '');
+      if (!version) {
+        throw new EngineError('refused', `the engine speaks Engine API ${server ?? '(unknown)'}; warden needs ${MIN_API_VERSION} (Docker 20.10) or newer`, undefined);
+      }
+      (this.docker.modem as { version?: string }).version = `v${version}`;
+      (this.stream.modem as { version?: string }).version = `v${version}`;
+    })();
+    this.negotiated.catch(() => {
+      this.negotiated = undefined;
+    });
+    return this.negotiated;
+  }
 
   async info(): Promise<EngineInfo> {
     const raw = (await this.call('info', () => this.docker.info())) as RawInfo;
@@ -96,6 +127,16 @@ class DockerodePort implements DockerPort {
       managers: raw.Swarm?.Managers ?? 0,
       nodes: raw.Swarm?.Nodes ?? 0,
     };
+  }
+
+  async version(): Promise<EngineVersion> {
+    // Not through call(): this is the question negotiation itself asks, and it must be answered by an
+    // engine too old for warden too, so that `warden version` can say which version it is.
+    try {
+      return toEngineVersion((await this.docker.version()) as unknown as RawVersion);
+    } catch (err) {
+      throw toEngineError('version', err);
+    }
   }
 
   async listNodes(): Promise<SwarmNode[]> {
@@ -138,6 +179,7 @@ class DockerodePort implements DockerPort {
     while (!signal.aborted) {
       let body: NodeJS.ReadableStream;
       try {
+        await this.negotiate();
         body = (await this.stream.getEvents({
           filters: { type: ['service', 'node'] },
           abortSignal: signal,
@@ -160,15 +202,19 @@ class DockerodePort implements DockerPort {
         (body as unknown as { destroy?: () => void }).destroy?.();
       }
       if (signal.aborted) return;
+      this.negotiated = undefined; // the engine may come back as another version
       yield { type: 'disconnected', error };
     }
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    await this.negotiate();
     try {
       return await fn();
     } catch (err) {
-      throw toEngineError(what, err);
+      const error = toEngineError(what, err);
+      if (error.code === 'unreachable') this.negotiated = undefined;
+      throw error;
     }
   }
 }
@@ -228,6 +274,46 @@ interface RawInfo {
   Name?: string;
   ServerVersion?: string;
   Swarm?: { NodeID?: string; NodeAddr?: string; LocalNodeState?: string; ControlAvailable?: boolean; Managers?: number; Nodes?: number };
+}
+
+/** RawVersion is `GET /version` as the engine sends it (only the fields `warden version` shows). */
+export interface RawVersion {
+  Platform?: { Name?: string };
+  Components?: Array<{ Name?: string; Version?: string; Details?: Record<string, unknown> }>;
+  Version?: string;
+  ApiVersion?: string;
+  MinAPIVersion?: string;
+  GitCommit?: string;
+  GoVersion?: string;
+  Os?: string;
+  Arch?: string;
+  KernelVersion?: string;
+  BuildTime?: string;
+  Experimental?: boolean | string;
+}
+
+/** toEngineVersion reads `GET /version` leniently: a field an older engine lacks is "" (components: none). */
+export function toEngineVersion(raw: RawVersion): EngineVersion {
+  const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+  return {
+    platform: text(raw.Platform?.Name),
+    version: text(raw.Version),
+    apiVersion: text(raw.ApiVersion),
+    minApiVersion: text(raw.MinAPIVersion),
+    gitCommit: text(raw.GitCommit),
+    goVersion: text(raw.GoVersion),
+    os: text(raw.Os),
+    arch: text(raw.Arch),
+    kernelVersion: text(raw.KernelVersion),
+    buildTime: text(raw.BuildTime),
+    // Engines before API 1.40 sent "true"/"false" as a string.
+    experimental: raw.Experimental === true || raw.Experimental === 'true',
+    components: (Array.isArray(raw.Components) ? raw.Components : []).map((c) => ({
+      name: text(c.Name),
+      version: text(c.Version),
+      details: Object.fromEntries(Object.entries(c.Details && typeof c.Details === 'object' ? c.Details : {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
+    })),
+  };
 }
 
 interface RawNode {
