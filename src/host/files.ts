@@ -304,7 +304,9 @@ export class HostFiles implements FilePort {
         }
         await release();
         parent = child;
-        const st = await child.stat();
+        const st = await child.stat().catch((err: unknown) => {
+          throw cannotRead(here, err);
+        });
         if (i === parts.length - 1) return { kind: 'directory', dir: child, stat: st, parentStat };
         parentStat = st;
         prefix = here;

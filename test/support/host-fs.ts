@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { waitUntil } from './wait.js';
 
 /** isRoot is true when the tests run as root (mounts and chown need it). */
 export const isRoot = process.getuid?.() === 0;
@@ -100,11 +101,12 @@ export function createFreezer(name: string): Freezer {
       writeFileSync(`${dir}/cgroup.procs`, String(pid));
     },
     async thaw() {
+      // Thawing twice (the test, then its finally) is harmless.
+      if (!existsSync(dir)) return;
       writeFileSync(`${dir}/freezer.state`, 'THAWED');
-      const deadline = Date.now() + 10_000;
-      while (readFileSync(`${dir}/cgroup.procs`, 'utf8').trim() !== '' && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      // Killed processes exit once thawed; give them the time to.
+      await waitUntil('the thawed processes to exit', () => readFileSync(`${dir}/cgroup.procs`, 'utf8').trim() === '', { timeoutMs: 10_000, intervalMs: 50 })
+        .catch(() => undefined);
       // A process still there was not killed: it goes back to the root group, alive, and the group goes.
       for (const pid of readFileSync(`${dir}/cgroup.procs`, 'utf8').split('\n').filter((l) => l !== '')) {
         writeFileSync(`${FREEZER}/cgroup.procs`, pid);
