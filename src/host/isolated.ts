@@ -15,9 +15,10 @@ import { FileRefusedError, type FileChange, type FilePort, type FixOptions, type
 import type { WorkerConfig, WorkerError, WorkerMessage, WorkerRequest } from './protocol.js';
 
 /**
- * HOST_CALL_TIMEOUT_MS bounds one call to the host worker, its start included (default 10 s): above the
- * longest walk the budgets allow (a scan's 5 s; a fix's 5 s of re-walking and 2 s of changes), with
- * room for a loaded machine. A share that answers nothing for that long is hung.
+ * HOST_CALL_TIMEOUT_MS bounds one call to the host worker (default 10 s), and separately a fresh
+ * worker's start: above the longest walk the budgets allow (a scan's 5 s; a fix's 5 s of re-walking
+ * and 2 s of changes), with room for a loaded machine. A fix's deadline starts again at each change it
+ * reports. A share that answers nothing for that long is hung.
  */
 export const HOST_CALL_TIMEOUT_MS = 10_000;
 
@@ -34,6 +35,8 @@ export interface IsolatedHostOptions {
   fixBudget?: { entries: number; ms: number };
   /** timeoutMs is HOST_CALL_TIMEOUT_MS unless given. */
   timeoutMs?: number;
+  /** startTimeoutMs bounds a fresh worker's start; HOST_CALL_TIMEOUT_MS unless given. */
+  startTimeoutMs?: number;
   /** maxStuck is MAX_STUCK_WORKERS unless given. */
   maxStuck?: number;
   /** spawn starts a worker (default forkHostWorker); tests start it as another user, or freeze it. */
@@ -82,6 +85,7 @@ interface Caller {
 export class IsolatedHostFiles implements FilePort {
   private readonly config: WorkerConfig;
   private readonly timeoutMs: number;
+  private readonly startTimeoutMs: number;
   private readonly maxStuck: number;
   private readonly spawn: (config: WorkerConfig) => ChildProcess;
   private current: Worker | undefined;
@@ -100,6 +104,7 @@ export class IsolatedHostFiles implements FilePort {
       ...(opts.fixBudget ? { fixBudget: opts.fixBudget } : {}),
     };
     this.timeoutMs = opts.timeoutMs ?? HOST_CALL_TIMEOUT_MS;
+    this.startTimeoutMs = opts.startTimeoutMs ?? HOST_CALL_TIMEOUT_MS;
     this.maxStuck = opts.maxStuck ?? MAX_STUCK_WORKERS;
     this.spawn = opts.spawn ?? ((config) => forkHostWorker(config));
   }
@@ -167,6 +172,9 @@ export class IsolatedHostFiles implements FilePort {
 
   // exchange sends one request and resolves once the worker is free again: it answered, died, or was
   // killed at the deadline. The caller is settled on the way (and may have been, by an abort, already).
+  // The deadline runs from the moment the worker could take the request (a fresh worker's start has a
+  // deadline of its own), and starts again at each change a fix reports: a fix that makes progress is
+  // bounded by its own budgets, a call that hangs says nothing.
   private async exchange(req: { op: 'inspect'; volume: DesiredVolume } | { op: 'fix'; action: VolumeFix }, caller: Caller): Promise<void> {
     let worker: Worker;
     try {
@@ -177,29 +185,39 @@ export class IsolatedHostFiles implements FilePort {
     }
     const id = this.nextId++;
     await new Promise<void>((done) => {
+      let timer: NodeJS.Timeout | undefined;
+      let finished = false;
       const finish = (settleCaller: () => void): void => {
+        if (finished) return;
+        finished = true;
         clearTimeout(timer);
         worker.answers.delete(id);
         worker.child.off('exit', onExit);
         settleCaller();
         done();
       };
-      const timer = setTimeout(() => {
-        const pid = worker.child.pid;
-        this.kill(worker);
-        finish(() => caller.reject(new HostTimeoutError(
-          `${caller.what}: the host gave no answer within ${this.timeoutMs / 1000} s (is a share hung?); ` +
-            `warden killed its host worker (pid ${pid}) and starts a fresh one for the next call`,
-        )));
-      }, this.timeoutMs);
+      const arm = (why: string, ms = this.timeoutMs): void => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          const pid = worker.child.pid;
+          this.kill(worker);
+          finish(() => caller.reject(new HostTimeoutError(
+            `${caller.what}: ${why} within ${ms / 1000} s (is a share hung?); ` +
+              `warden killed its host worker (pid ${pid}) and starts a fresh one for the next call`,
+          )));
+        }, ms);
+      };
+      // An idle worker is ready already: this is replaced at once.
+      arm('the host worker did not start', this.startTimeoutMs);
       const onExit = (code: number | null, sig: NodeJS.Signals | null): void => {
         finish(() => caller.reject(new HostWorkerError(`${caller.what}: the host worker exited (${sig ?? `code ${code}`}) before it answered`)));
       };
       worker.child.once('exit', onExit);
       worker.answers.set(id, (m) => {
         switch (m.kind) {
-          case 'change':
-            caller.onChange?.(m.change);
+          case 'changes':
+            arm(NO_ANSWER);
+            for (const change of m.changes) caller.onChange?.(change);
             return;
           case 'observed':
             return finish(() => caller.resolve(m.observation));
@@ -213,9 +231,13 @@ export class IsolatedHostFiles implements FilePort {
       });
       caller.setAbort(() => send(worker, { id, op: 'abort' }));
       worker.ready.then(
-        () => send(worker, { id, ...req } as WorkerRequest),
-        // A worker that failed to start has exited: onExit says so (or the deadline, if it never does).
-        () => undefined,
+        () => {
+          if (!worker.answers.has(id)) return;
+          arm(NO_ANSWER);
+          send(worker, { id, ...req } as WorkerRequest);
+        },
+        // It exited before it was ready (onExit says so too), or could not be started at all.
+        (err: Error) => finish(() => caller.reject(new HostWorkerError(`${caller.what}: the host worker could not start: ${err.message}`))),
       );
     });
   }
@@ -246,7 +268,11 @@ export class IsolatedHostFiles implements FilePort {
       else answers.get(m.id)?.(m);
     });
     // Without a listener an 'error' (the fork failed, a send after the exit) would crash warden.
-    child.on('error', (err) => failed(err));
+    child.on('error', (err) => {
+      failed(err);
+      // Never started: there is no process to wait for.
+      if (child.pid === undefined && this.current?.child === child) this.current = undefined;
+    });
     child.once('exit', () => {
       failed(new HostWorkerError('the host worker exited'));
       this.stuck.delete(child);
@@ -264,12 +290,14 @@ export class IsolatedHostFiles implements FilePort {
   private kill(worker: Worker): void {
     if (this.current === worker) this.current = undefined;
     const child = worker.child;
-    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     this.stuck.add(child);
     child.kill('SIGKILL');
     if (child.connected) child.disconnect();
   }
 }
+
+const NO_ANSWER = 'the host gave no answer';
 
 function send(worker: Worker, req: WorkerRequest): void {
   // A worker that is gone cannot take it; its exit (or the deadline) settles the call.

@@ -25,10 +25,10 @@ export interface WorkerError {
   code?: string;
 }
 
-/** WorkerMessage is what the worker says: ready once it listens, a change during a fix, then the answer. */
+/** WorkerMessage is what the worker says: ready once it listens, changes during a fix (in batches), then the answer. */
 export type WorkerMessage =
   | { kind: 'ready' }
-  | { kind: 'change'; id: number; change: FileChange }
+  | { kind: 'changes'; id: number; changes: FileChange[] }
   | { kind: 'observed'; id: number; observation: FileObservation }
   | { kind: 'fixed'; id: number; result: FixResult }
   | { kind: 'failed'; id: number; error: WorkerError };

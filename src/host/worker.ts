@@ -4,6 +4,7 @@
 // can kill and replace, never one of warden's own (its fs calls, DNS lookups and zlib need them).
 // It answers one request at a time, and exits when warden goes away.
 import { HostFiles } from './files.js';
+import type { FileChange } from './port.js';
 import type { WorkerConfig, WorkerError, WorkerMessage, WorkerRequest } from './protocol.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
@@ -13,6 +14,10 @@ const files = new HostFiles({
   ...(config.fixBudget ? { fixBudget: config.fixBudget } : {}),
 });
 const inFlight = new Map<number, AbortController>();
+
+/** CHANGE_BATCH is how many changes of a fix go in one message (default 200), at least every CHANGE_FLUSH_MS (100 ms). */
+const CHANGE_BATCH = 200;
+const CHANGE_FLUSH_MS = 100;
 
 function say(message: WorkerMessage): void {
   // A send after warden went away fails: there is no one left to tell.
@@ -32,8 +37,31 @@ async function serve(req: Exclude<WorkerRequest, { op: 'abort' }>): Promise<void
       const seen = await files.inspectPaths([req.volume], ac.signal);
       say({ kind: 'observed', id: req.id, observation: seen.get(req.volume.path)! });
     } else {
-      const result = await files.fix(req.action, { signal: ac.signal, onChange: (change) => say({ kind: 'change', id: req.id, change }) });
-      say({ kind: 'fixed', id: req.id, result });
+      // Changes go in batches: a message each would cost the fix a good part of its time budget. A batch
+      // leaves at least every 100 ms, which also tells warden the fix is making progress.
+      let batch: FileChange[] = [];
+      let timer: NodeJS.Timeout | undefined;
+      const flush = (): void => {
+        clearTimeout(timer);
+        timer = undefined;
+        if (batch.length > 0) say({ kind: 'changes', id: req.id, changes: batch });
+        batch = [];
+      };
+      try {
+        const result = await files.fix(req.action, {
+          signal: ac.signal,
+          onChange: (change) => {
+            batch.push(change);
+            if (batch.length >= CHANGE_BATCH) flush();
+            else timer ??= setTimeout(flush, CHANGE_FLUSH_MS);
+          },
+        });
+        flush();
+        say({ kind: 'fixed', id: req.id, result });
+      } finally {
+        // A failed fix still reports what it changed before it failed.
+        flush();
+      }
     }
   } catch (err) {
     say({ kind: 'failed', id: req.id, error: wire(err) });

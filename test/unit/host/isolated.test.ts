@@ -91,15 +91,18 @@ describe.runIf(isRoot)('IsolatedHostFiles: HostFiles in a worker process', { tim
 
   it.runIf(canFreeze)('a worker that does not answer: rejected at the deadline and killed; one SIGKILL does not end is abandoned; at the cap no more start', async () => {
     const freezer = createFreezer('warden-host-test');
-    let freezing = true;
+    // Frozen in the kernel, a worker never answers, and SIGKILL stays pending until it is thawed: once it
+    // said it is ready (the call's deadline), or from its start (the start's deadline).
+    let freezing: 'after-ready' | 'at-start' | 'no' = 'after-ready';
     try {
       const h = host({
         timeoutMs: 2_500,
         maxStuck: 2,
         spawn: (config) => {
           const child = forkHostWorker(config);
-          // Frozen in the kernel: it never answers, and SIGKILL stays pending until it is thawed.
-          if (freezing) freezer.freeze(child.pid!);
+          if (freezing === 'at-start') freezer.freeze(child.pid!);
+          // This listener runs before the host's own: the worker is frozen before the request goes.
+          if (freezing === 'after-ready') child.once('message', () => freezer.freeze(child.pid!));
           return child;
         },
       });
@@ -110,12 +113,14 @@ describe.runIf(isRoot)('IsolatedHostFiles: HostFiles in a worker process', { tim
       const firstMs = performance.now() - started;
       expect(first).toBeInstanceOf(HostTimeoutError);
       expect((first as Error).message).toMatch(/^\/mnt\/nas\/x: reading it: the host gave no answer within 2.5 s \(is a share hung\?\); warden killed its host worker \(pid \d+\)/);
+      // The deadline runs from the moment the worker was ready (its start took a second or two here).
       expect(firstMs).toBeGreaterThanOrEqual(2_400);
-      expect(firstMs).toBeLessThan(4_500);
+      expect(firstMs).toBeLessThan(8_000);
       const [stuck] = h.stuckWorkers();
       expect(state(stuck!)).toEqual({ state: 'D', killPending: true });
 
-      // An abort rejects the caller at once; the worker still gets its deadline and its kill.
+      // An abort rejects the caller at once; the worker still gets its deadline (here the start's) and its kill.
+      freezing = 'at-start';
       const ac = new AbortController();
       started = performance.now();
       const aborted = h.fix(fixOf({ path: '/mnt/nas/x' }), { signal: ac.signal }).catch((e: unknown) => e);
@@ -133,16 +138,44 @@ describe.runIf(isRoot)('IsolatedHostFiles: HostFiles in a worker process', { tim
       expect(performance.now() - started).toBeLessThan(500);
 
       // Once they can die, they do, and a fresh worker serves the next call.
-      freezing = false;
+      freezing = 'no';
       await freezer.thaw();
       await waitUntil('the stuck workers to exit', () => h.stuckWorkers().length === 0, { timeoutMs: 10_000 });
       const served = await new IsolatedHostFiles({ root, timeoutMs: 8_000 }).inspectPaths([volume]);
       expect(served.get('/mnt/nas/x')).toEqual({ kind: 'missing' });
       expect(await h.inspectPaths([volume]).then((m) => m.get('/mnt/nas/x'))).toEqual({ kind: 'missing' });
     } finally {
-      freezing = false;
+      freezing = 'no';
       await freezer.thaw();
     }
+  });
+
+  it('a fix that keeps reporting changes runs past the deadline: it is bounded by its budget, not cut mid-way', async () => {
+    const top = join(nas, 'long');
+    for (let d = 0; d < 40; d += 1) {
+      mkdirSync(join(top, `d${d}`), { recursive: true });
+      for (let f = 0; f < 250; f += 1) writeFileSync(join(top, `d${d}`, `f${f}`), '');
+    }
+    const h = host({ timeoutMs: 1_000, startTimeoutMs: 8_000, fixBudget: { entries: 100_000, ms: 60_000 } });
+    const changes: FileChange[] = [];
+    const started = performance.now();
+    const result = await h.fix(fixOf({ path: '/mnt/nas/long', owner: 1001, recursive: true }), { onChange: (c) => changes.push(c) });
+    const ms = performance.now() - started;
+    expect(result).toEqual({ changed: 10_041, remaining: false });
+    expect(changes).toHaveLength(10_040);
+    // Only meaningful when the fix outlasted the deadline (10,040 chowns and messages: it does here).
+    process.stderr.write(`isolated: a fix of 10,041 entries took ${Math.round(ms)} ms with a 1,000 ms deadline\n`);
+    expect(ms).toBeGreaterThan(1_000);
+  });
+
+  it('a worker that cannot start is an error of the call at once, and counts as nothing stuck', async () => {
+    const h = host({ spawn: (config) => forkHostWorker(config, { execPath: '/nonexistent/node' }) });
+    const started = performance.now();
+    const err = await h.inspectPaths([{ path: '/mnt/nas/z', owner: 70, recursive: false }]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HostWorkerError);
+    expect((err as Error).message).toBe('/mnt/nas/z: reading it: the host worker could not start: spawn /nonexistent/node ENOENT');
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(h.stuckWorkers()).toEqual([]);
   });
 
   it('a worker that dies mid-call is an error of that call, and the next call gets a fresh one', async () => {
