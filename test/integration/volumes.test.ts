@@ -332,7 +332,7 @@ describe('volumes on the real file system', () => {
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
-      process.stderr.write(`volumes: hung share log: ${logLines(logs).filter((l) => l.level !== undefined && (l.level as number) >= 40).map((l) => l.msg).join(' | ')}\n`);
+      process.stderr.write(`volumes: hung share log: ${logLines(logs).filter((l) => l.level === 'warn' || l.level === 'error').map((l) => JSON.stringify(l)).join('\n')}\n`);
     }
   });
 });
