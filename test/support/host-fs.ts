@@ -2,6 +2,10 @@
 // server never answers (a hung share: every lookup in it blocks until the connection is aborted) or
 // is gone (every lookup fails at once with ENOTCONN, as on a stale NFS handle), and a cgroup v1 freezer
 // that holds a process in the kernel so that even SIGKILL does not end it until it is thawed.
+// Why FUSE and not NFS: the kernel of the project's machines has no NFS client (no `nfs` in
+// /proc/filesystems, no modules to load), so neither a hard NFS mount nor a stopped nfsd can be made
+// here; a FUSE mount nobody serves blocks lookups the same way (a killable wait in the kernel, as NFS's
+// hard mounts use), and needs no package.
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
