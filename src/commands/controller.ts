@@ -10,7 +10,7 @@ import { createWebhookHandler, readWebhookSecret, WEBHOOK_PATH, type WebhookHand
 import { openSource, type SourceOptions } from '../desired-state/open-source.js';
 import type { DesiredStateSource, LoadedState } from '../desired-state/source.js';
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
-import { HostFiles } from '../host/files.js';
+import { IsolatedHostFiles } from '../host/isolated.js';
 import { probeRegistry } from '../host/probe.js';
 import { buildInfo } from '../version.js';
 import { logFormatFor, type LogFormat } from './log-format.js';
@@ -20,9 +20,10 @@ export interface HostRootOptions {
   hostRoot?: string;
 }
 
-// hostWiring is the real host port (files under the host root, the registry's probe) and file port.
+// hostWiring is the real host port (files under the host root, read and changed in a host worker
+// process that a hung share cannot stall warden through; the registry's probe) and file port.
 function hostWiring(opts: HostRootOptions): Pick<ControllerOptions, 'host' | 'files'> {
-  const files = new HostFiles({ root: opts.hostRoot ?? '/' });
+  const files = new IsolatedHostFiles({ root: opts.hostRoot ?? '/' });
   return { host: { inspectPaths: (volumes, signal) => files.inspectPaths(volumes, signal), probe: probeRegistry }, files };
 }
 

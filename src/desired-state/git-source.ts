@@ -5,9 +5,20 @@
 //
 // Credentials come from a file (a Docker secret), read by a GIT_ASKPASS helper when the server asks;
 // they are never written into a URL, a git config or a log, and every message from git is redacted.
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { access, chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+//
+// The cache is private: git runs what a repository's config and hooks say, so a cache directory that
+// another user could write to would let that user run code as warden. The directory must be owned by
+// warden's uid and writable by no one else (warden creates its default one so, under a per-uid parent);
+// otherwise the source refuses to start, and says why. The askpass helper is created with
+// O_EXCL|O_NOFOLLOW and renamed into place: nothing planted there is followed or reused.
+//
+// Every git command has a deadline, and runs in a process group of its own that is killed whole at the
+// deadline or on abort: git fetch over HTTP runs git-remote-http as a child, which a kill of git alone
+// would leave behind, holding its connection to a server that never answers.
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { access, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadDesiredStateText } from './load.js';
@@ -25,7 +36,11 @@ export interface GitSourceOptions {
   intervalMs: number;
   /** credentialsFile holds `user:token` (or a token alone) for HTTPS; read on every fetch, so a rotated secret applies. */
   credentialsFile?: string;
-  /** cacheDir is where the bare repository lives; default a directory under the OS temp dir keyed by URL and ref. */
+  /**
+   * cacheDir is where the bare repository lives: a directory owned by warden's uid and writable by no one
+   * else (it is refused otherwise). Default: `<OS temp dir>/swarm-warden-<uid>/git-<hash of URL and ref>`,
+   * created 0700.
+   */
   cacheDir?: string;
   /** timeoutMs bounds every git command, so an unreachable server fails instead of hanging; default 60 000. */
   timeoutMs?: number;
@@ -49,19 +64,34 @@ esac
 // The ref that holds the fetched commit, so that it survives git's garbage collection.
 const TARGET_REF = 'refs/warden/target';
 
+/** urlHasCredentials tells whether a URL carries credentials: a password, or any user name over HTTP(S), where a token alone is often sent as the user name. */
+export function urlHasCredentials(url: string): boolean {
+  if (urlPassword(url) !== undefined) return true;
+  try {
+    const u = new URL(url);
+    // ssh://git@host/... names the account to log in as, not a secret; https://TOKEN@host/... is a secret.
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.username !== '';
+  } catch {
+    return false;
+  }
+}
+
 /** createGitSource returns the source for a desired-state file in a git repository. */
 export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
   const safeUrl = redactUrl(opts.url);
-  if (urlPassword(opts.url) !== undefined) {
-    throw new Error(`${safeUrl}: put the git credentials in --git-credentials-file, not in the URL (it would be stored in the cache)`);
+  if (urlHasCredentials(opts.url)) {
+    throw new Error(`${safeUrl}: put the git credentials (user and token) in --git-credentials-file, not in the URL (it would be stored in the cache)`);
   }
   const file = path.posix.normalize(opts.path);
   if (path.posix.isAbsolute(file) || file === '..' || file.startsWith('../')) {
     throw new Error(`--git-path ${opts.path} must be a path inside the repository`);
   }
+  // The default lives under a parent of warden's uid alone: /tmp is shared, and a path there that another
+  // user created first must not become warden's cache.
+  const privateParent = opts.cacheDir === undefined ? path.join(tmpdir(), `swarm-warden-${process.getuid?.() ?? 'user'}`) : undefined;
   const cacheDir =
     opts.cacheDir ??
-    path.join(tmpdir(), 'swarm-warden', `git-${createHash('sha256').update(`${safeUrl}\0${opts.ref}`).digest('hex').slice(0, 16)}`);
+    path.join(privateParent!, `git-${createHash('sha256').update(`${safeUrl}\0${opts.ref}`).digest('hex').slice(0, 16)}`);
   const askpass = path.join(cacheDir, 'warden-askpass.sh');
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const description = `${safeUrl}#${opts.ref}:${file}`;
@@ -102,24 +132,16 @@ export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
     }
     // An empty credential.helper drops any configured helper: nothing is stored, nothing else is asked.
     const full = ['-c', 'credential.helper=', '-c', 'core.askPass=', ...args];
-    return new Promise((resolve, reject) => {
-      execFile(
-        'git',
-        full,
-        { cwd: cacheDir, env, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, encoding: 'utf8', ...(signal ? { signal } : {}) },
-        (err, stdout, stderr) => {
-          if (!err) return resolve(stdout);
-          const e = err as NodeJS.ErrnoException & { killed?: boolean; signal?: string };
-          let why: string;
-          if (e.name === 'AbortError') why = 'aborted';
-          else if (e.killed || e.signal === 'SIGKILL') why = `no answer within ${Math.round(timeoutMs / 1000)}s`;
-          else if (e.code === 'ENOENT') why = 'the git command is not installed';
-          // git's first lines say what went wrong; later ones are generic advice.
-          else why = stderr.trim().split('\n').filter((l) => l.trim() !== '').slice(0, 2).join('; ') || e.message;
-          reject(Object.assign(new Error(redact(`git ${args[0]}: ${why}`, hidden)), { stderr: redact(stderr, hidden) }));
-        },
-      );
-    });
+    const ran = await runGit(full, { cwd: cacheDir, env, timeoutMs, ...(signal ? { signal } : {}) });
+    if (ran.outcome === 'ok') return ran.stdout;
+    let why: string;
+    if (ran.outcome === 'aborted') why = 'aborted';
+    else if (ran.outcome === 'timeout') why = `no answer within ${timeoutMs / 1000}s`;
+    else if (ran.outcome === 'missing') why = 'the git command is not installed';
+    else if (ran.outcome === 'too-much') why = 'it printed more than 64 MiB';
+    // git's first lines say what went wrong; later ones are generic advice.
+    else why = ran.stderr.trim().split('\n').filter((l) => l.trim() !== '').slice(0, 2).join('; ') || `exit ${'code' in ran ? ran.code : '?'}`;
+    throw Object.assign(new Error(redact(`git ${args[0]}: ${why}`, hidden)), { stderr: redact(ran.stderr, hidden) });
   }
 
   function serialized<T>(fn: () => Promise<T>): Promise<T> {
@@ -130,7 +152,8 @@ export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
 
   async function ensureRepo(): Promise<void> {
     ready ??= (async () => {
-      await mkdir(cacheDir, { recursive: true, mode: 0o700 });
+      if (privateParent !== undefined) await privateDirectory(privateParent, 'the parent of the git cache', false);
+      await privateDirectory(cacheDir, 'the git cache', opts.cacheDir !== undefined);
       try {
         await access(path.join(cacheDir, 'HEAD'));
         await git(['rev-parse', '--git-dir']);
@@ -140,8 +163,7 @@ export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
         for (const entry of await readdir(cacheDir)) await rm(path.join(cacheDir, entry), { recursive: true, force: true });
         await git(['init', '--bare', '--quiet']);
       }
-      await writeFile(askpass, ASKPASS, { mode: 0o700 });
-      await chmod(askpass, 0o700);
+      await writeHelper(askpass, ASKPASS);
     })().catch((err: unknown) => {
       ready = undefined;
       throw err;
@@ -262,4 +284,118 @@ export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
   }
 
   return { kind: 'git', description, load, watch: watchRepo, refresh };
+}
+
+/** GIT_MAX_OUTPUT bounds what one git command may print (default 64 MiB): a desired-state file is far smaller. */
+export const GIT_MAX_OUTPUT = 64 * 1024 * 1024;
+
+type GitRun =
+  | { outcome: 'ok'; stdout: string; stderr: string }
+  | { outcome: 'failed'; code: number | null; stderr: string }
+  | { outcome: 'timeout' | 'aborted' | 'missing' | 'too-much'; stderr: string };
+
+// runGit runs git in a process group of its own (detached), and at the deadline or on abort kills the
+// whole group, git-remote-http and ssh included, then answers at once without waiting for stragglers.
+function runGit(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number; signal?: AbortSignal }): Promise<GitRun> {
+  return new Promise((resolve) => {
+    if (opts.signal?.aborted) return resolve({ outcome: 'aborted', stderr: '' });
+    const child = spawn('git', args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (result: GitRun): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      resolve(result);
+    };
+    const stop = (outcome: 'timeout' | 'aborted' | 'too-much'): void => {
+      // The negative pid is the group: git and every helper it started.
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+      child.stdout.destroy();
+      child.stderr.destroy();
+      finish({ outcome, stderr: Buffer.concat(err).toString('utf8') });
+    };
+    const onAbort = (): void => stop('aborted');
+    const timer = setTimeout(() => stop('timeout'), opts.timeoutMs);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    child.stdout.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > GIT_MAX_OUTPUT) stop('too-much');
+      else out.push(c);
+    });
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', (e: NodeJS.ErrnoException) => finish({ outcome: e.code === 'ENOENT' ? 'missing' : 'failed', code: null, stderr: e.message } as GitRun));
+    child.on('close', (code) => {
+      const stderr = Buffer.concat(err).toString('utf8');
+      finish(code === 0 ? { outcome: 'ok', stdout: Buffer.concat(out).toString('utf8'), stderr } : { outcome: 'failed', code, stderr });
+    });
+  });
+}
+
+// privateDirectory makes sure `dir` is a directory of warden's own: created 0700 when missing (with its
+// parents only when the operator named it), never a symlink, owned by warden's uid and writable by no
+// one else; a group- or world-readable one is tightened to 0700. Anything else is refused: git runs what
+// a repository's config and hooks name, so another user's directory would run that user's code as warden.
+async function privateDirectory(dir: string, what: string, parents: boolean): Promise<void> {
+  try {
+    await mkdir(dir, { mode: 0o700, recursive: parents });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new Error(`cannot create ${what} ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    }
+  }
+  let fh;
+  try {
+    fh = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENOTDIR') throw new Error(`${what} ${dir} is a symlink or not a directory: warden uses only a directory of its own`);
+    throw new Error(`cannot open ${what} ${dir}: ${code ?? (err as Error).message}`, { cause: err });
+  }
+  try {
+    const st = await fh.stat();
+    const uid = process.getuid?.();
+    const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
+    if (uid !== undefined && st.uid !== uid) {
+      throw new Error(
+        `${what} ${dir} is owned by uid ${st.uid}, not by warden's uid ${uid}: another user could plant a git config or hooks ` +
+          `there that git would run as warden; give it to warden (chown ${uid} ${dir}) or point --git-cache at a directory of warden's own`,
+      );
+    }
+    if ((st.mode & 0o022) !== 0) {
+      throw new Error(
+        `${what} ${dir} is writable by others (mode ${mode}): another user could plant a git config or hooks there that git would run ` +
+          `as warden; remove what you do not trust in it and chmod 0700 ${dir}`,
+      );
+    }
+    if ((st.mode & 0o077) !== 0) await fh.chmod(0o700);
+  } finally {
+    await fh.close();
+  }
+}
+
+// writeHelper writes the askpass script under a fresh name (O_CREAT|O_EXCL|O_NOFOLLOW: never through
+// anything already there) and renames it into place, which replaces a planted file or symlink itself.
+async function writeHelper(file: string, text: string): Promise<void> {
+  const temp = `${file}.${randomBytes(6).toString('hex')}`;
+  const fh = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o700);
+  try {
+    await fh.writeFile(text);
+    await fh.chmod(0o700);
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(temp, file);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
 }

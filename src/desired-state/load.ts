@@ -215,6 +215,8 @@ function resolve(doc: ClusterState, services: DesiredService[] | undefined): Des
       rebalance: spec.policy.rebalance,
     },
   };
+  const roots = spec.policy.volumeRoots;
+  if (roots) state.policy.volumeRoots = [...roots];
   const window = spec.policy.disruptiveWindow;
   if (window) state.policy.disruptiveWindow = { cron: window.cron, durationMs: parseDuration(window.duration)! };
   if (spec.managers) {
@@ -232,6 +234,9 @@ function resolve(doc: ClusterState, services: DesiredService[] | undefined): Des
     state.volumes = spec.volumes.map((v) => {
       const out: NonNullable<DesiredState['volumes']>[number] = { path: v.path, owner: v.owner, recursive: v.recursive };
       if (v.mount !== undefined) out.mount = v.mount;
+      // The longest volume root the path lies at or below: only there may a local directory be changed.
+      const root = (roots ?? []).filter((r) => v.path === r || v.path.startsWith(`${r}/`)).sort((a, b) => b.length - a.length)[0];
+      if (root !== undefined) out.root = root;
       if (v.group !== undefined) out.group = v.group;
       if (v.mode !== undefined) out.mode = parseOctalMode(v.mode)!;
       return out;

@@ -356,6 +356,15 @@ export const PolicySection = z
       .boolean()
       .default(false)
       .describe('default for services[].rebalance'),
+    volumeRoots: z
+      .array(
+        z.string().superRefine((p, ctx) => {
+          const problem = volumePathProblem(p, 'volume root');
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+      )
+      .describe('local directories below which volumes may be changed even though they are not on a mounted share (default: none)')
+      .optional(),
   })
   .describe('spec.policy: mode, caps and schedule');
 /** PolicySection is the inferred type of the PolicySection schema. */

@@ -52,6 +52,11 @@ export interface DesiredVolume {
   path: string;
   /** mount is the mount point the path must be on (absent: warden only refuses to create on the host root's own disk). */
   mount?: string;
+  /**
+   * root is the entry of policy.volumeRoots the path lies at or below (the longest one), absent when none:
+   * only there may warden change a directory on the host root's own file system.
+   */
+  root?: string;
   owner: number;
   group?: number;
   /** mode is the numeric mode (e.g. 0o700), parsed from the octal string. */
@@ -81,6 +86,8 @@ export interface DesiredPolicy {
   ignoreLabel: string;
   /** rebalance is the default for services[].rebalance (default false). */
   rebalance: boolean;
+  /** volumeRoots lists the local directories below which volumes may be changed off a share (absent: none). */
+  volumeRoots?: string[];
 }
 
 /** DesiredState is one loaded, valid desired-state file. Sections absent from the file are undefined. */

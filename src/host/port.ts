@@ -1,6 +1,7 @@
 // The file port: the narrow interface through which the apply path changes directories under the host
-// root. Exactly one file (./files.ts) implements it; it re-checks every safety rule itself before it
-// writes, because the file system may have changed since the pass observed it.
+// root. One file (./files.ts) implements it, and re-checks every safety rule itself before it writes,
+// because the file system may have changed since the pass observed it; ./isolated.ts runs that
+// implementation in the host worker process, with a deadline on each call.
 import type { Action } from '../reconcilers/types.js';
 
 /** VolumeFix is a fix-volume action: what a directory (and, when recursive, its tree) must become. */

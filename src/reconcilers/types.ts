@@ -109,7 +109,7 @@ export type Action =
   | (ActionBase & { kind: 'update-node'; nodeId: string; labels?: Record<string, string>; availability?: NodeAvailability })
   | (ActionBase & { kind: 'promote-node'; nodeId: string })
   | (ActionBase & { kind: 'demote-node'; nodeId: string })
-  | (ActionBase & { kind: 'fix-volume'; path: string; mount?: string; owner: number; group?: number; mode?: number; recursive: boolean });
+  | (ActionBase & { kind: 'fix-volume'; path: string; mount?: string; root?: string; owner: number; group?: number; mode?: number; recursive: boolean });
 
 /** Plan is what a reconciler found: the drift, and the actions that would correct it. */
 export interface Plan {

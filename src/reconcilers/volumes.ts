@@ -86,6 +86,7 @@ function fixAction(want: DesiredVolume, before: unknown, after: unknown): Action
     object: want.path,
     path: want.path,
     ...(want.mount !== undefined ? { mount: want.mount } : {}),
+    ...(want.root !== undefined ? { root: want.root } : {}),
     owner: want.owner,
     ...(want.group !== undefined ? { group: want.group } : {}),
     ...(want.mode !== undefined ? { mode: want.mode } : {}),

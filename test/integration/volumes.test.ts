@@ -1,8 +1,9 @@
 // The volumes reconciler end to end: the real command line against the lab swarm, on the real file
 // system (as root) under a temporary host root with a real tmpfs as the "NAS". Symlink escapes must leave
-// /etc untouched, a share that is unmounted must not get directories created on the disk beneath it, and
-// a large tree is fixed over several passes.
-import { spawnSync } from 'node:child_process';
+// /etc untouched, a share that is unmounted must not get directories created on the disk beneath it, a
+// local directory is never taken for a volume, a chown the host refuses is held, a share that hangs does
+// not stall warden, and a large tree is fixed over several passes.
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { restoreLab, runningManager, testLab } from '../support/lab.js';
 import { HostFiles } from '../../src/host/files.js';
 import type { VolumeFix } from '../../src/host/port.js';
-import { runWarden, startWardenRun, type WardenDaemon } from '../support/warden.js';
+import { freePort, runWarden, startWardenRun, WARDEN_BIN, type WardenDaemon } from '../support/warden.js';
+import { canFuse } from '../support/host-fs.js';
 import { waitUntil } from '../support/wait.js';
 
 const lab = testLab();
@@ -158,7 +160,7 @@ describe('volumes on the real file system', () => {
       for (let f = 0; f < 199; f += 1) writeFileSync(join(top, `d${d}`, `f${f}`), '');
     }
     const file = writeState('big', '    - { path: /mnt/nas/big, owner: 1001, group: 1001, mode: "0750", recursive: true }\n');
-    const passes: Array<{ code: number | null; ms: number; changed: number; progress: boolean }> = [];
+    const passes: Array<{ code: number | null; ms: number; changed: number; progress: boolean; failed: number }> = [];
     for (let i = 0; i < 12; i += 1) {
       const started = Date.now();
       const r = await runWarden(['apply', '-f', file, '--host', host, '--host-root', root]);
@@ -168,6 +170,8 @@ describe('volumes on the real file system', () => {
         ms: Date.now() - started,
         changed: lines.filter((l) => l.msg === 'changed a file').length,
         progress: lines.some((l) => l.msg === 'correction in progress; the next pass continues' && l.object === '/mnt/nas/big'),
+        // A fix that failed mid-way (a deadline) changed entries whose lines never came: say so.
+        failed: lines.filter((l) => l.msg === 'action failed; the next pass tries again').length,
       });
       if (r.code === 0) break;
       expect(r.code).toBe(1);
@@ -236,5 +240,99 @@ describe('volumes on the real file system', () => {
     expect(own('/etc/passwd')).toBe(passwd);
     const seen = await files.inspectPaths([{ path: '/mnt/nas/resume', owner: 1001, group: 1001, recursive: true }]);
     expect(seen.get('/mnt/nas/resume')).toMatchObject({ kind: 'directory', uid: 1001, below: { differ: 0, scanned: 3_001, truncated: false } });
+  });
+
+  it('never takes an existing local directory for a volume, unless it lies below policy.volumeRoots', async () => {
+    mkdirSync(join(root, 'root/.ssh'), { recursive: true });
+    chmodSync(join(root, 'root/.ssh'), 0o700);
+    mkdirSync(join(root, 'srv/app/db'), { recursive: true });
+    const file = writeState('local', [
+      '    - { path: /root/.ssh, owner: 70, mode: "0755" }',
+      '    - { path: /srv/app/db, owner: 70, mode: "0700" }',
+      '',
+    ].join('\n'));
+    const refused = await runWarden(['apply', '-f', file, '--host', host, '--host-root', root]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("drift   /root/.ssh: refused: /root/.ssh is on the host root's own file system, not on a mounted share");
+    expect(refused.stderr).toContain("drift   /srv/app/db: refused: /srv/app/db is on the host root's own file system, not on a mounted share");
+    expect(own(join(root, 'root/.ssh'))).toBe('0:0 0700');
+    expect(own(join(root, 'srv/app/db'))).toBe('0:0 0755');
+
+    const listed = writeState('local-root', [
+      '    - { path: /root/.ssh, owner: 70, mode: "0755" }',
+      '    - { path: /srv/app/db, owner: 70, mode: "0700" }',
+      '    - { path: /srv/app/new, owner: 70, mode: "0700" }',
+      '  policy:',
+      '    volumeRoots: [/srv/app]',
+      '',
+    ].join('\n'));
+    const applied = await runWarden(['apply', '-f', listed, '--host', host, '--host-root', root]);
+    expect(applied.code).toBe(1);
+    expect(applied.stderr).toContain('drift   /root/.ssh: refused:');
+    expect(own(join(root, 'root/.ssh'))).toBe('0:0 0700');
+    expect(own(join(root, 'srv/app/db'))).toBe('70:0 0700');
+    expect(own(join(root, 'srv/app/new'))).toBe('70:0 0700');
+  });
+
+  it('holds a chown the host refuses (EPERM) with the refusal backoff, not an error every pass', async () => {
+    const locked = join(nas, 'locked');
+    mkdirSync(locked);
+    // An immutable directory: the host answers EPERM to root's chown, as a root-squashed NFS export does.
+    expect(spawnSync('chattr', ['+i', locked]).status).toBe(0);
+    try {
+      const file = writeState('eperm', '    - { path: /mnt/nas/locked, owner: 70, mode: "0700" }\n  policy:\n    resync: "* * * * * *"\n');
+      const daemon = await startWardenRun(['-f', file, '--host', host, '--host-root', root]);
+      daemons.push(daemon);
+      // A pass every second: three held in a row show the hold, not a retry.
+      await waitUntil('three passes holding the refused fix', async () => {
+        const text = await (await fetch(`${daemon.url}/metrics`)).text();
+        const held = /warden_actions_suppressed_total\{reconciler="volumes",reason="backoff"\} (\d+)/.exec(text)?.[1];
+        return Number(held ?? 0) >= 3;
+      }, { timeoutMs: 60_000 });
+      const lines = logLines(daemon.logs()).filter((l) => l.object === '/mnt/nas/locked');
+      const refusals = lines.filter((l) => l.msg === 'the engine refused the action; it needs the operator');
+      expect(refusals).toHaveLength(1);
+      expect((refusals[0]!.err as { message: string }).message).toMatch(/^cannot change \/mnt\/nas\/locked: the host refused it \(EPERM\)/);
+      expect(lines.filter((l) => l.msg === 'action failed; the next pass tries again')).toEqual([]);
+      expect(own(locked)).toBe('0:0 0755');
+    } finally {
+      spawnSync('chattr', ['-i', locked]);
+      rmSync(locked, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(canFuse)('a share that hangs every lookup does not stall warden: the scan fails at its deadline, /livez answers, SIGTERM ends it at once', async () => {
+    // FUSE that nobody answers, as a hard NFS mount whose server is gone, in a mount namespace of warden's
+    // own: the shell holds the device (fd 3, inherited by warden) and never reads it. The mount, and the
+    // hang, end with the namespace's last process.
+    const hung = join(root, 'mnt/hung');
+    mkdirSync(hung, { recursive: true });
+    const file = writeState('hung', '    - { path: /mnt/hung/db, owner: 70 }\n');
+    const port = await freePort();
+    const script = 'exec 3<>/dev/fuse && mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 warden-test-hung "$1" && shift && exec "$@"';
+    const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', hung,
+      process.execPath, WARDEN_BIN, 'run', '-f', file, '--host', host, '--host-root', root, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let logs = '';
+    child.stdout.on('data', (d: Buffer) => (logs += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (logs += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitUntil('warden run to answer /livez', async () => (await fetch(`${url}/livez`)).status === 200, { timeoutMs: 30_000 });
+      // The first pass reads the hung share: the worker's lstat blocks, warden's own threads do not.
+      const timedOut = await waitUntil('the scan of the hung share to fail at its deadline', () =>
+        logLines(logs).find((l) => JSON.stringify(l).includes('/mnt/hung/db: reading it: the host gave no answer within 10 s')), { timeoutMs: 40_000 });
+      expect(timedOut).toBeDefined();
+      expect((await fetch(`${url}/livez`)).status).toBe(200);
+      expect((await fetch(`${url}/metrics`)).status).toBe(200);
+      const started = Date.now();
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+      process.stderr.write(`volumes: hung share log: ${logLines(logs).filter((l) => l.level === 'warn' || l.level === 'error').map((l) => JSON.stringify(l)).join('\n')}\n`);
+    }
   });
 });

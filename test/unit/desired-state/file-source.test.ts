@@ -97,9 +97,10 @@ describe('openSource', () => {
   const base = { gitRef: 'main', gitPath: 'warden.yml', gitInterval: '60s' };
   it('opens -f FILE first, then --git-url, and refuses neither', () => {
     expect(openSource({ ...base, file: 'w.yml', gitUrl: 'file:///x' }).kind).toBe('file');
-    const git = openSource({ ...base, gitUrl: 'https://bob@git.example/ops.git', gitCache: '/tmp/never-used' });
+    // An ssh user is no secret (an https one is refused), yet it is shown as *** like any user information.
+    const git = openSource({ ...base, gitUrl: 'ssh://bob@git.example/ops.git', gitCache: '/tmp/never-used' });
     expect(git.kind).toBe('git');
-    expect(git.description).toBe('https://***@git.example/ops.git#main:warden.yml');
+    expect(git.description).toBe('ssh://***@git.example/ops.git#main:warden.yml');
     expect(() => openSource(base)).toThrow('no desired-state source: give -f FILE');
   });
   it('checks --git-interval', () => {

@@ -1,14 +1,16 @@
 // The git source against real repositories: git init in a temp dir, file:// URLs, and an HTTP
 // server (git http-backend behind basic auth) for credentials.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdtemp, readdir, readFile, readlink, rename, rm, stat, symlink, writeFile, mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createGitSource, type GitSourceOptions } from '../../../src/desired-state/git-source.js';
 import { DesiredStateError, formatProblem, type LoadedState } from '../../../src/desired-state/source.js';
+import { waitUntil } from '../../support/wait.js';
 
 const run = promisify(execFile);
 const GOOD = (replicas: number): string =>
@@ -187,13 +189,29 @@ describe('git source', { timeout: 30_000 }, () => {
 
   it('refuses credentials in the URL without repeating them', () => {
     expect(() => source({ url: 'https://bob:s3cret-token@git.example/repo.git' })).toThrow(
-      'https://***@git.example/repo.git: put the git credentials in --git-credentials-file, not in the URL',
+      'https://***@git.example/repo.git: put the git credentials (user and token) in --git-credentials-file, not in the URL',
     );
     try {
       source({ url: 'https://bob:s3cret-token@git.example/repo.git' });
     } catch (err) {
       expect(String((err as Error).message)).not.toContain('s3cret');
     }
+  });
+
+  it('refuses a token in the user part of an HTTP(S) URL like one in the password part; an ssh user is no secret', () => {
+    for (const url of ['https://ghp_s3cretT0ken@github.com/org/repo.git', 'http://deploy@git.example/repo.git']) {
+      const err = (() => {
+        try {
+          source({ url });
+          return undefined;
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(err?.message).toMatch(/^http(s)?:\/\/\*\*\*@[^ ]+: put the git credentials \(user and token\) in --git-credentials-file, not in the URL/);
+      expect(err?.message).not.toContain('s3cret');
+    }
+    expect(() => source({ url: 'ssh://git@git.example/org/repo.git' })).not.toThrow();
   });
 
   it('refuses a path outside the repository', () => {
@@ -289,3 +307,130 @@ describe('git source with credentials over HTTP', { timeout: 30_000 }, () => {
     );
   });
 });
+
+describe('git source hygiene: a private cache, a helper never written through a link, a deadline on every call', { timeout: 30_000 }, () => {
+  const isRoot = process.getuid?.() === 0;
+  const uid = process.getuid?.() ?? 0;
+  let savedTmp: string | undefined;
+  let tmp: string;
+
+  beforeEach(async () => {
+    await commit({ 'warden.yml': GOOD(1) });
+    // The default cache lives under the OS temp dir: a temp dir of this test's own stands for it.
+    savedTmp = process.env.TMPDIR;
+    tmp = path.join(dir, 'tmp');
+    await mkdir(tmp);
+    await chmod(tmp, 0o1777);
+    process.env.TMPDIR = tmp;
+  });
+
+  afterEach(() => {
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
+  });
+
+  function defaultSource(): ReturnType<typeof createGitSource> {
+    return createGitSource({ url: `file://${origin}`, ref: 'main', path: 'warden.yml', intervalMs: 50, timeoutMs: 10_000 });
+  }
+
+  async function loadError(src: ReturnType<typeof createGitSource>): Promise<string> {
+    return src.load().then(() => 'loaded', (e: unknown) => (e as Error).message);
+  }
+
+  it('keeps the default cache under a parent of its own uid, 0700', async () => {
+    await defaultSource().load();
+    const parent = await lstat(path.join(tmp, `swarm-warden-${uid}`));
+    expect([parent.isDirectory(), parent.uid, parent.mode & 0o777]).toEqual([true, uid, 0o700]);
+    const [cache] = await readdir(path.join(tmp, `swarm-warden-${uid}`));
+    expect((await lstat(path.join(tmp, `swarm-warden-${uid}`, cache!))).mode & 0o777).toBe(0o700);
+  });
+
+  it.runIf(isRoot)('refuses a default parent another user made first, and one that is a symlink', async () => {
+    const parent = path.join(tmp, `swarm-warden-${uid}`);
+    await mkdir(parent, { mode: 0o700 });
+    await chown(parent, 65534, 65534);
+    expect(await loadError(defaultSource())).toBe(
+      `the parent of the git cache ${parent} is owned by uid 65534, not by warden's uid ${uid}: another user could plant a git config or hooks ` +
+        `there that git would run as warden; give it to warden (chown ${uid} ${parent}) or point --git-cache at a directory of warden's own`,
+    );
+    await rm(parent, { recursive: true });
+    await mkdir(path.join(dir, 'elsewhere'));
+    await symlink(path.join(dir, 'elsewhere'), parent);
+    expect(await loadError(defaultSource())).toBe(`the parent of the git cache ${parent} is a symlink or not a directory: warden uses only a directory of its own`);
+    expect(await readdir(path.join(dir, 'elsewhere'))).toEqual([]);
+  });
+
+  it('refuses a cache directory others may write to; tightens one only others may read', async () => {
+    const open = path.join(dir, 'open-cache');
+    await mkdir(open);
+    await chmod(open, 0o777);
+    expect(await loadError(source({ cacheDir: open }))).toBe(
+      `the git cache ${open} is writable by others (mode 0777): another user could plant a git config or hooks there that git would run ` +
+        `as warden; remove what you do not trust in it and chmod 0700 ${open}`,
+    );
+    const readable = path.join(dir, 'readable-cache');
+    await mkdir(readable);
+    await chmod(readable, 0o755);
+    expect((await source({ cacheDir: readable }).load()).state.services?.[0]?.replicas).toBe(1);
+    expect((await lstat(readable)).mode & 0o777).toBe(0o700);
+  });
+
+  it('writes the askpass helper under a new name, never through a symlink planted in its place', async () => {
+    const cache = path.join(dir, 'cache');
+    await writeFile(path.join(dir, 'creds'), 'deploy:tok\n');
+    // A cache that works (as one a process of another user prepared at the old predictable path would),
+    // its helper replaced by a symlink to a file of warden's.
+    await source({ credentialsFile: path.join(dir, 'creds') }).load();
+    const victim = path.join(dir, 'victim');
+    await writeFile(victim, 'original\n');
+    await chmod(victim, 0o600);
+    await rm(path.join(cache, 'warden-askpass.sh'));
+    await symlink(victim, path.join(cache, 'warden-askpass.sh'));
+    await source({ credentialsFile: path.join(dir, 'creds') }).load();
+    expect(await readFile(victim, 'utf8')).toBe('original\n');
+    expect((await lstat(victim)).mode & 0o777).toBe(0o600);
+    const helper = await lstat(path.join(cache, 'warden-askpass.sh'));
+    expect([helper.isFile(), helper.mode & 0o777]).toEqual([true, 0o700]);
+    expect(await readFile(path.join(cache, 'warden-askpass.sh'), 'utf8')).toContain('WARDEN_GIT_CREDENTIALS_FILE');
+    await expect(readlink(path.join(cache, 'warden-askpass.sh'))).rejects.toThrow(/EINVAL/);
+  });
+
+  it('gives up on a server that accepts and never answers at the deadline, and leaves no git process behind', async () => {
+    const sockets: Socket[] = [];
+    const silent = createTcpServer((s) => sockets.push(s));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const url = `http://127.0.0.1:${port}/never.git`;
+    try {
+      const started = performance.now();
+      const err = await loadError(source({ url, timeoutMs: 1_500 }));
+      const ms = performance.now() - started;
+      expect(err).toBe(`${url}#main:warden.yml: cannot fetch: git fetch: no answer within 1.5s`);
+      expect(ms).toBeGreaterThanOrEqual(1_400);
+      expect(ms).toBeLessThan(5_000);
+      // git fetch runs git-remote-http, which holds the connection: killing git alone left it (and its
+      // connection) behind for ever.
+      const left = await waitUntil('no git process left for the silent server', async () => {
+        const procs = await gitProcessesFor(url);
+        return procs.length === 0 ? procs : undefined;
+      }, { timeoutMs: 3_000 });
+      expect(left).toEqual([]);
+      // The source is not stuck behind the hung call: the next load runs (and fails the same way).
+      expect(await loadError(source({ url, timeoutMs: 1_500 }))).toContain('no answer within 1.5s');
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});
+
+// gitProcessesFor lists the processes whose command line names `url`.
+async function gitProcessesFor(url: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.includes(url)) found.push(`${pid} ${cmd.split('\0').join(' ')}`);
+  }
+  return found;
+}

@@ -68,6 +68,10 @@ describe('bad documents', () => {
     ['volume on /mnt itself', '  volumes:\n    - path: /mnt\n      owner: 70\n', 7, 13, '"/mnt" is a system directory: name a directory below it, e.g. /mnt/NASVolume/data'],
     ['volume not on its mount', '  volumes:\n    - { path: /mnt/nas/db, mount: /mnt/other, owner: 70 }\n', 7, 35, '/mnt/nas/db is not on the mount /mnt/other: mount must be the path itself or one of its parents'],
     ['recursive as a string', '  volumes:\n    - { path: /mnt/db, owner: 70, recursive: "yes" }\n', 7, 46, 'expected true or false, got the string "yes"'],
+    ['relative volume root', '  policy:\n    volumeRoots: [srv/data]\n', 7, 19, '"srv/data" is not an absolute path'],
+    ['volume root in a system tree', '  policy:\n    volumeRoots: [/srv/data, /etc]\n', 7, 30, '"/etc" is in the system directory /etc'],
+    ['volume root on /root itself', '  policy:\n    volumeRoots: [/root]\n', 7, 19, '"/root" is a system directory: name a directory below it'],
+    ['volume roots as one string', '  policy:\n    volumeRoots: /srv/data\n', 7, 18, 'spec.policy.volumeRoots: expected a list, got the string "/srv/data"'],
     // registry
     ['registry address with a scheme', '  registry:\n    service: registry\n    address: http://10.0.0.5:5000\n', 8, 14, 'is not a registry address: write host:port'],
     ['registry probe not http', '  registry:\n    service: registry\n    address: 10.0.0.5:5000\n    probe: ftp://10.0.0.5/\n', 9, 12, 'probe is an http:// or https:// URL'],
@@ -181,6 +185,23 @@ describe('good documents', () => {
       ignoreLabel: 'ops.hands-off',
       rebalance: true,
     });
+  });
+
+  it('gives each volume the longest of policy.volumeRoots it lies at or below', async () => {
+    const loaded = await loadDesiredStateText(
+      `${HEAD}  volumes:\n    - { path: /srv/data/pg, owner: 70 }\n    - { path: /srv/data/local/es, owner: 1000 }\n` +
+        '    - { path: /srv/data, owner: 0 }\n    - { path: /srv/database, owner: 0 }\n    - { path: /mnt/nas/x, owner: 0 }\n' +
+        '  policy:\n    volumeRoots: [/srv/data, /srv/data/local]\n',
+      'w.yml',
+    );
+    expect(loaded.state.volumes?.map((v) => [v.path, v.root])).toEqual([
+      ['/srv/data/pg', '/srv/data'],
+      ['/srv/data/local/es', '/srv/data/local'],
+      ['/srv/data', '/srv/data'],
+      ['/srv/database', undefined],
+      ['/mnt/nas/x', undefined],
+    ]);
+    expect(loaded.state.policy.volumeRoots).toEqual(['/srv/data', '/srv/data/local']);
   });
 
   it('keeps nodes and services as written, with their origin', async () => {

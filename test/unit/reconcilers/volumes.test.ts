@@ -55,6 +55,13 @@ describe('volumes.plan', () => {
     expect(plan.actions).toEqual([expect.objectContaining({
       kind: 'fix-volume', reconciler: 'volumes', path: '/mnt/nas/kafka', mount: '/mnt/nas', owner: 1001, group: 0, mode: 0o750, recursive: true, disruptive: false, ignored: false,
     })]);
+    expect(plan.actions[0]).not.toHaveProperty('root');
+  });
+
+  it('carries the volume root, which the host checks again before it changes a local directory', () => {
+    const local: DesiredVolume = { path: '/srv/data/pg', root: '/srv/data', owner: 70, recursive: false };
+    const plan = volumes.plan(desired({ volumes: [local] }), observed({ '/srv/data/pg': dir(0, 0, 0o755) }), planContext());
+    expect(plan.actions).toEqual([expect.objectContaining({ kind: 'fix-volume', path: '/srv/data/pg', root: '/srv/data' })]);
   });
 
   it('does nothing when the volumes section is absent', () => {
