@@ -1,0 +1,118 @@
+// The services cache: an informer, as Kubernetes controllers keep one. One list fills it; each service
+// event is followed by one inspect of the service it names, and the answer replaces the cached one if its
+// version index is newer; a `remove` event drops it. A pass plans on the cache instead of listing every
+// service, so that correcting one drift costs the same at 15 services as at 5,000.
+//
+// Level-triggered still: a resync and every reconnection of the events stream relist and replace the cache,
+// and a write still goes out with the version read (the engine refuses a stale one, and the apply path
+// reads the object again). What an event cannot tell (the services' task counts, the nodes' reachability and
+// leadership) is not kept here: a pass that needs task counts lists with them, and a pass always lists the
+// nodes (a short list: one per machine).
+//
+// Reads overlap (an inspect may still be out while a relist comes back, or two inspects of one service
+// answer in the other order), so every read takes a ticket when it starts, and every entry and every removal
+// remembers the ticket of the read that taught it: an answer never undoes what a later-started read or a
+// later removal taught, and of two answers about one service the higher version index wins.
+import { EngineError } from '../docker/errors.js';
+import type { DockerPort, SwarmService } from '../docker/port.js';
+
+interface Entry {
+  service: SwarmService;
+  ticket: number;
+}
+
+/** ServiceCache keeps every service as of the last list and the events since. */
+export class ServiceCache {
+  private readonly entries = new Map<string, Entry>();
+  // Removed services, by the ticket of the removal: an answer from a read that started before it is stale.
+  private readonly removed = new Map<string, number>();
+  private ticket = 0;
+  private listed = false;
+
+  constructor(private readonly port: DockerPort) {}
+
+  /** synced is true once a list has filled the cache (until invalidate()). */
+  get synced(): boolean {
+    return this.listed;
+  }
+
+  /** size is how many services the cache holds. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** invalidate makes the next services() list again (the events stream broke: events may have been missed). */
+  invalidate(): void {
+    this.listed = false;
+  }
+
+  /**
+   * services returns the cached services, listing first when the cache is not synced or `relist` is asked.
+   * With `status`, it always lists, with the task counts, and keeps what it read.
+   */
+  async services(opts: { relist?: boolean; status?: boolean } = {}): Promise<SwarmService[]> {
+    if (!this.listed || opts.relist || opts.status) await this.relist(opts.status ?? false);
+    return [...this.entries.values()].map((e) => e.service);
+  }
+
+  /**
+   * refresh reads the one service an event named and keeps the answer if it is newer than what the cache
+   * has; a service the engine no longer has is dropped. `removed` (the event was a removal) drops it without
+   * a read.
+   */
+  async refresh(id: string, removed = false): Promise<void> {
+    const ticket = ++this.ticket;
+    if (removed) {
+      this.drop(id, ticket);
+      return;
+    }
+    let service: SwarmService;
+    try {
+      service = await this.port.inspectService(id);
+    } catch (err) {
+      if (err instanceof EngineError && err.code === 'not-found') {
+        this.drop(id, ticket);
+        return;
+      }
+      // Nothing is learnt; the next list will tell. The events follower logs it.
+      throw err;
+    }
+    this.keep(service, ticket);
+  }
+
+  /** learn records a service as warden itself just read it (a conflict retry, the inspect after a write). */
+  learn(service: SwarmService): void {
+    this.keep(service, ++this.ticket);
+  }
+
+  private async relist(status: boolean): Promise<void> {
+    const ticket = ++this.ticket;
+    const listed = await this.port.listServices({ status });
+    const seen = new Set<string>();
+    for (const s of listed) {
+      seen.add(s.id);
+      this.keep(s, ticket);
+    }
+    // Gone from the list: dropped, unless a read that started after the list taught it.
+    for (const [id, entry] of this.entries) if (!seen.has(id) && entry.ticket < ticket) this.entries.delete(id);
+    // A removal older than this list is in the list already (as an absence): forget it.
+    for (const [id, at] of this.removed) if (at < ticket) this.removed.delete(id);
+    this.listed = true;
+  }
+
+  private keep(service: SwarmService, ticket: number): void {
+    if ((this.removed.get(service.id) ?? -1) > ticket) return;
+    const had = this.entries.get(service.id);
+    // The higher version index wins; at the same index (the engine's own status writes do not always bump
+    // it), the later-started read does, since it may carry the task counts or the update status.
+    if (had && (had.service.version > service.version || (had.service.version === service.version && had.ticket > ticket))) return;
+    this.entries.set(service.id, { service, ticket });
+  }
+
+  private drop(id: string, ticket: number): void {
+    const had = this.entries.get(id);
+    if (had && had.ticket > ticket) return;
+    this.entries.delete(id);
+    this.removed.set(id, Math.max(ticket, this.removed.get(id) ?? -1));
+  }
+}
