@@ -43,6 +43,8 @@ export interface ActorOptions {
   settling: Settling;
   /** onFilesChanged is told after a volume fix changed files: the host is read again at once. */
   onFilesChanged?: () => void;
+  /** onServiceWritten is told after a write to a service was sent or failed: the services cache reads it again. */
+  onServiceWritten?: (id: string) => void;
 }
 
 /** LeaderCheck is what the read before a write found: this engine's node, and whether it is the Raft leader. */
@@ -118,6 +120,7 @@ export class Actor {
         onFileChange: (c) => log.info({ ...fields, path: c.path, created: c.created, before: c.before, after: c.after, revision }, 'changed a file'),
       });
       if (action.kind === 'fix-volume' && outcome !== 'already') this.opts.onFilesChanged?.();
+      if ('serviceId' in action && outcome !== 'already') this.opts.onServiceWritten?.(action.serviceId);
       if (outcome === 'partial') {
         // A bounded fix of a large tree: progress, not flapping; the next pass goes on where it stopped.
         metrics.corrections.inc({ reconciler: action.reconciler, action: action.kind });
@@ -138,6 +141,8 @@ export class Actor {
       return { action, outcome };
     } catch (err) {
       if (id !== undefined) echoes.forget(id);
+      // A failed write may have met a newer version than the cache's (a conflict), or written anyway.
+      if ('serviceId' in action) this.opts.onServiceWritten?.(action.serviceId);
       const error = err as Error;
       if (error instanceof NotLeaderError) {
         log.warn({ ...fields, leaderCheck: error.check, err: error }, 'not the leader any more: nothing written; this instance stands by');

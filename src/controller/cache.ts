@@ -5,7 +5,9 @@
 //
 // Level-triggered still: a resync and every reconnection of the events stream relist and replace the cache,
 // and a write still goes out with the version read (the engine refuses a stale one, and the apply path
-// reads the object again). What an event cannot tell (the services' task counts, the nodes' reachability and
+// reads the object again). The cache is trusted only while the events stream is followed (`follow`): a
+// one-shot `plan` or `apply`, or an instance whose stream broke, lists at every pass. A service warden
+// wrote is read again before the next pass plans on it, unless its event's read came after the write. What an event cannot tell (the services' task counts, the nodes' reachability and
 // leadership) is not kept here: a pass that needs task counts lists with them, and a pass always lists the
 // nodes (a short list: one per machine).
 //
@@ -26,14 +28,26 @@ export class ServiceCache {
   private readonly entries = new Map<string, Entry>();
   // Removed services, by the ticket of the removal: an answer from a read that started before it is stale.
   private readonly removed = new Map<string, number>();
+  // Services warden wrote, by the ticket at the write's answer: read again before services() returns.
+  private readonly written = new Map<string, number>();
   private ticket = 0;
   private listed = false;
+  private following = false;
 
   constructor(private readonly port: DockerPort) {}
 
-  /** synced is true once a list has filled the cache (until invalidate()). */
+  /** synced is true while the events stream is followed and a list has filled the cache since (until invalidate()). */
   get synced(): boolean {
-    return this.listed;
+    return this.following && this.listed;
+  }
+
+  /**
+   * follow says whether the events stream is followed now; while it is not, every services() lists. Either
+   * way the next services() lists: a list from before the stream connected may miss what happened since.
+   */
+  follow(following: boolean): void {
+    this.following = following;
+    this.listed = false;
   }
 
   /** size is how many services the cache holds. */
@@ -51,8 +65,22 @@ export class ServiceCache {
    * With `status`, it always lists, with the task counts, and keeps what it read.
    */
   async services(opts: { relist?: boolean; status?: boolean } = {}): Promise<SwarmService[]> {
-    if (!this.listed || opts.relist || opts.status) await this.relist(opts.status ?? false);
+    if (!this.synced || opts.relist || opts.status) {
+      await this.relist(opts.status ?? false);
+    } else if (this.written.size > 0) {
+      await Promise.all([...this.written.keys()].map((id) => this.refresh(id)));
+    }
     return [...this.entries.values()].map((e) => e.service);
+  }
+
+  /** peek returns what the cache holds now, without reading anything (for tests and benchmarks). */
+  peek(): SwarmService[] {
+    return [...this.entries.values()].map((e) => e.service);
+  }
+
+  /** wrote records that warden changed a service: the cache reads it again before a pass plans on it. */
+  wrote(id: string): void {
+    this.written.set(id, ++this.ticket);
   }
 
   /**
@@ -78,6 +106,8 @@ export class ServiceCache {
       throw err;
     }
     this.keep(service, ticket);
+    // A read that began after warden's write has the write in it.
+    if ((this.written.get(id) ?? Infinity) < ticket) this.written.delete(id);
   }
 
   /** learn records a service as warden itself just read it (a conflict retry, the inspect after a write). */
@@ -97,6 +127,7 @@ export class ServiceCache {
     for (const [id, entry] of this.entries) if (!seen.has(id) && entry.ticket < ticket) this.entries.delete(id);
     // A removal older than this list is in the list already (as an absence): forget it.
     for (const [id, at] of this.removed) if (at < ticket) this.removed.delete(id);
+    for (const [id, at] of this.written) if (at < ticket) this.written.delete(id);
     this.listed = true;
   }
 
@@ -110,6 +141,7 @@ export class ServiceCache {
   }
 
   private drop(id: string, ticket: number): void {
+    this.written.delete(id);
     const had = this.entries.get(id);
     if (had && had.ticket > ticket) return;
     this.entries.delete(id);

@@ -11,6 +11,7 @@ import type { FilePort } from '../host/port.js';
 import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
 import type { ActionRecord, Reconciler } from '../reconcilers/types.js';
 import { Actor } from './act.js';
+import { ServiceCache } from './cache.js';
 import { Echoes, followEvents } from './events.js';
 import { HostObserver, type HostPort } from './host.js';
 import type { Metrics } from './metrics.js';
@@ -102,6 +103,8 @@ export class Controller {
   private running: Promise<PassResult> | undefined;
   private requeue: NodeJS.Timeout | undefined;
   private onResyncChange: (() => void) | undefined;
+  // The services as the last list and the events since left them; passes plan on it.
+  private readonly cache: ServiceCache;
 
   constructor(opts: ControllerOptions) {
     this.port = opts.port;
@@ -119,6 +122,7 @@ export class Controller {
       this.lastAnswer = performance.now();
     };
     const passPort = watchAnswers(this.port, answered);
+    this.cache = new ServiceCache(passPort);
     const files = opts.files ? watchAnswers(opts.files, answered) : undefined;
     // When each object was last corrected: written by the actor, read by plans through the pass.
     const applied = new Map<string, ActionRecord>();
@@ -139,9 +143,11 @@ export class Controller {
       ...(files ? { files } : {}),
       settling: this.settling,
       onFilesChanged: () => this.host.filesChanged(),
+      onServiceWritten: (id) => this.cache.wrote(id),
     });
     this.passes = new Passes({
       port: passPort,
+      cache: this.cache,
       metrics: this.metrics,
       safety: this.safety,
       actor,
@@ -205,7 +211,7 @@ export class Controller {
     this.onResyncChange = scheduleResync;
     scheduleResync();
     this.started = true;
-    const events = followEvents(this.port, signal, this.echoes, (reason) => this.trigger(reason), this.log);
+    const events = followEvents(this.port, signal, this.echoes, (reason) => this.trigger(reason), this.log, this.cache);
     const host = this.host.start(signal);
     try {
       await this.loop(signal);

@@ -1,13 +1,21 @@
-// Following the engine's events: each one only asks for a pass (level-triggered: a pass re-reads
-// everything and never trusts an event's payload). The first event after warden's own write of an object
-// is most likely that write's echo; it is looked at a moment later rather than at once.
+// Following the engine's events: each one only asks for a pass (level-triggered: a pass re-reads what it
+// plans on and never trusts an event's payload). A service event first has the services cache read the
+// one service it names (./cache.ts), so that the pass it asks for plans on that service as it is now. The
+// first event after warden's own write of an object is most likely that write's echo; it is looked at a
+// moment later rather than at once.
 import type { Logger } from 'pino';
-import type { DockerPort } from '../docker/port.js';
+import type { DockerPort, EngineEvent } from '../docker/port.js';
+import type { ServiceCache } from './cache.js';
 
 /** ECHO_WINDOW_MS is how long after warden writes an object its first event counts as the write's echo (default 2 s). */
 export const ECHO_WINDOW_MS = 2_000;
 /** ECHO_RECHECK_MS is how soon an echo is looked at all the same (default 1 s). */
 export const ECHO_RECHECK_MS = 1_000;
+/**
+ * MAX_REFRESHES is how many single-service reads events may have out at once (default 16): a burst beyond
+ * it (a stack deployed, a resync of every service) is served by one list at the next pass instead.
+ */
+export const MAX_REFRESHES = 16;
 
 /** Echoes remembers when warden last wrote each object (by id), to recognise the echo of its own write. */
 export class Echoes {
@@ -35,36 +43,72 @@ export class Echoes {
 /**
  * followEvents turns the engine's events into triggers until the signal aborts: `events-connected` after
  * every (re)connection (events may have been missed), `echo` a moment after an echo of warden's own
- * write, and `<type>-<action>` for any other event.
+ * write, and `<type>-<action>` for any other event. With a cache, a service event's trigger waits for the
+ * cache's read of that service; a broken stream invalidates the cache, so that the next pass lists.
  */
-export async function followEvents(port: DockerPort, signal: AbortSignal, echoes: Echoes, trigger: (reason: string) => void, log: Logger): Promise<void> {
+export async function followEvents(
+  port: DockerPort,
+  signal: AbortSignal,
+  echoes: Echoes,
+  trigger: (reason: string) => void,
+  log: Logger,
+  cache?: ServiceCache,
+): Promise<void> {
   // Warn once when the stream is lost, not at every failed reconnection while the engine is down.
   let connected = true;
   let echoTimer: NodeJS.Timeout | undefined;
+  let refreshing = 0;
+  const echo = (): void => {
+    // Not at once, so that it does not start a pass in the way of a change someone else makes right
+    // after. Still level-triggered: nothing is lost.
+    echoTimer ??= setTimeout(() => {
+      echoTimer = undefined;
+      trigger('echo');
+    }, ECHO_RECHECK_MS).unref();
+  };
+  const refreshed = (event: EngineEvent, then: () => void): void => {
+    if (!cache?.synced) {
+      then(); // the next pass lists every service anyway
+      return;
+    }
+    if (refreshing >= MAX_REFRESHES) {
+      cache.invalidate();
+      then();
+      return;
+    }
+    refreshing += 1;
+    cache.refresh(event.id, event.action === 'remove').catch((err: unknown) => {
+      // Nothing learnt about that service: the next pass lists them all rather than plan on a stale one.
+      log.debug({ err, service: event.id }, 'cannot read the service an event named; the next pass lists');
+      cache.invalidate();
+    }).finally(() => {
+      refreshing -= 1;
+      then();
+    });
+  };
   try {
     for await (const item of port.events(signal)) {
       if (item.type === 'connected') {
         connected = true;
+        // Trusted from the next list on (the pass this trigger asks for): events are followed again.
+        cache?.follow(true);
         log.debug('events stream connected');
         // Events may have been missed while the stream was down: look again.
         trigger('events-connected');
       } else if (item.type === 'disconnected') {
         log[connected ? 'warn' : 'debug']({ err: item.error }, 'events stream lost; reconnecting');
         connected = false;
-      } else if (echoes.isEcho(item.id)) {
-        // Not at once, so that it does not start a pass in the way of a change someone else makes right
-        // after. Still level-triggered: nothing is lost.
-        echoTimer ??= setTimeout(() => {
-          echoTimer = undefined;
-          trigger('echo');
-        }, ECHO_RECHECK_MS).unref();
+        cache?.follow(false);
       } else {
-        trigger(`${item.type}-${item.action}`);
+        const then = echoes.isEcho(item.id) ? echo : () => trigger(`${item.type}-${item.action}`);
+        if (item.type === 'service') refreshed(item, then);
+        else then();
       }
     }
   } catch (err) {
     if (!signal.aborted) log.error({ err }, 'events stream failed');
   } finally {
+    cache?.follow(false);
     clearTimeout(echoTimer);
   }
 }

@@ -2,7 +2,7 @@
 // (tasks only as far as a reconciler in force asked for them). What the engine cannot tell (the hosts'
 // files, the registry's probe) is read off the pass (./host.ts); the pass adds its last answers.
 import type { DesiredState } from '../desired-state/types.js';
-import type { DockerPort, EngineInfo, SwarmNode, SwarmTask } from '../docker/port.js';
+import type { DockerPort, EngineInfo, SwarmNode, SwarmService, SwarmTask } from '../docker/port.js';
 import type { Observed, Reconciler, TaskNeed } from '../reconcilers/types.js';
 
 export type { HostPort } from './host.js';
@@ -36,10 +36,15 @@ function showsSelf(nodes: readonly SwarmNode[], info: EngineInfo): boolean {
   return info.nodeId !== '' && nodes.some((n) => n.id === info.nodeId && n.manager?.reachability === 'reachable');
 }
 
+/** ServiceSource gives a pass the services: listed (with the task counts when `status`), or from a cache (./cache.ts). */
+export type ServiceSource = (status: boolean) => Promise<SwarmService[]>;
+
 /**
  * observe reads info, nodes and services in parallel (info only when `identity` does not remember it;
- * the services' task counts only when a reconciler reads them), then the tasks the reconcilers need
- * (the running ones in one call, every task of a few named services in one call each).
+ * the services from `services`, by default a list, with the task counts only when a reconciler reads
+ * them), then the tasks the reconcilers need (the running ones in one call, every task of a few named
+ * services in one call each). The nodes are always listed: their reachability and leadership change
+ * without an event, and there is one per machine.
  */
 export async function observe(
   port: DockerPort,
@@ -47,16 +52,17 @@ export async function observe(
   reconcilers: readonly Reconciler[],
   now: () => number,
   identity: EngineIdentity = new EngineIdentity(),
+  services: ServiceSource = (status) => port.listServices({ status }),
 ): Promise<Observed> {
   const listed = port.listNodes();
   // A rejected read is awaited by Promise.all below; this only keeps it from counting as unhandled first.
   listed.catch(() => undefined);
   const status = reconcilers.some((r) => r.counts?.(desired) ?? false);
-  const [info, nodes, services] = await Promise.all([identity.read(port, listed), listed, port.listServices({ status })]);
-  const need = taskNeed(desired, reconcilers, services);
-  const byId = new Map(services.map((s) => [s.id, s]));
+  const [info, nodes, read] = await Promise.all([identity.read(port, listed), listed, services(status)]);
+  const need = taskNeed(desired, reconcilers, read);
+  const byId = new Map(read.map((s) => [s.id, s]));
   const tasks = await readTasks(port, need, byId);
-  return { info, nodes, services, tasks, at: now() };
+  return { info, nodes, services: read, tasks, at: now() };
 }
 
 /** PER_SERVICE_TASK_READS is how many services' tasks are read one call each before one full list is cheaper (default 8). */

@@ -9,6 +9,7 @@ import type { DockerPort } from '../docker/port.js';
 import type { ReconcilerId } from '../reconcilers/index.js';
 import type { ActionRecord, Drift, Observed, PlanContext, Reconciler } from '../reconcilers/types.js';
 import { appliedKey, type ActionOutcome, type Actor } from './act.js';
+import type { ServiceCache } from './cache.js';
 import { HOST_READERS, type HostView } from './host.js';
 import type { Metrics } from './metrics.js';
 import { EngineIdentity, leaderOf, managerHealth, observe, type ManagerHealth } from './observe.js';
@@ -60,6 +61,8 @@ export interface PassOptions {
   dryRun: boolean;
   /** leaderOnly gates actions on this engine's node being the Raft leader. */
   leaderOnly: boolean;
+  /** cache keeps the services between passes (./cache.ts); without it, every pass lists them. */
+  cache?: ServiceCache;
 }
 
 /** Passes runs passes one at a time and keeps what they learn between them. */
@@ -105,18 +108,23 @@ export class Passes {
     }
     const desired = loaded.state;
 
-    // The engine may have restarted, left or joined a swarm: ask it again who it is.
-    if (reasons.some((r) => r === 'events-connected' || r === 'resync')) this.identity.forget();
+    // The engine may have restarted, left or joined a swarm: ask it again who it is; and relist the
+    // services (level-triggered: the cache is only as good as the events since the last list).
+    const relist = reasons.some((r) => r === 'events-connected' || r === 'resync');
+    if (relist) this.identity.forget();
+    const cache = this.opts.cache;
+    const services = cache ? (status: boolean) => cache.services({ status, relist }) : undefined;
     let observed: Observed;
     let host: HostView;
     try {
       [observed, host] = await Promise.all([
-        observe(this.opts.port, desired, reconcilers, () => this.opts.now(), this.identity),
+        observe(this.opts.port, desired, reconcilers, () => this.opts.now(), this.identity, services),
         this.opts.hostView(),
       ]);
       this.engineAnswered = true;
     } catch (err) {
       this.identity.forget();
+      cache?.invalidate();
       // An instance that cannot read the cluster cannot act: it does not claim to lead meanwhile.
       this.leader = !this.opts.leaderOnly;
       result.leader = this.leader;

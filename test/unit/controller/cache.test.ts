@@ -36,8 +36,11 @@ class GatedPort {
 
 const svc = (name: string, version: number, replicas = 1): SwarmService => ({ ...fakeService(name, replicas), version });
 
+/** cacheOn makes a cache that follows events (a stream is connected), as the daemon's does. */
 function cacheOn(port: GatedPort): ServiceCache {
-  return new ServiceCache(port as unknown as DockerPort);
+  const cache = new ServiceCache(port as unknown as DockerPort);
+  cache.follow(true);
+  return cache;
 }
 
 async function filled(port: GatedPort, cache: ServiceCache, services: SwarmService[]): Promise<void> {
@@ -134,5 +137,40 @@ describe('the services cache', () => {
     await port.answer('listServices status', [{ ...svc('a', 11), status: { runningTasks: 1, desiredTasks: 1 } }]);
     expect((await counted)[0]?.status).toEqual({ runningTasks: 1, desiredTasks: 1 });
     expect(port.calls).toEqual(['listServices', 'listServices', 'listServices status']);
+  });
+
+  it('lists at every call while no events stream is followed (plan, apply, a broken stream)', async () => {
+    const port = new GatedPort();
+    const cache = new ServiceCache(port as unknown as DockerPort);
+    for (const version of [10, 11]) {
+      const listing = cache.services();
+      await port.answer('listServices', [svc('a', version)]);
+      expect((await listing)[0]?.version).toBe(version);
+    }
+    cache.follow(true);
+    await filled(port, cache, [svc('a', 12)]);
+    expect(cache.synced).toBe(true);
+    cache.follow(false);
+    const again = cache.services();
+    await port.answer('listServices', [svc('a', 13)]);
+    expect((await again)[0]?.version).toBe(13);
+    expect(port.calls).toEqual(['listServices', 'listServices', 'listServices', 'listServices']);
+  });
+
+  it("reads a service warden wrote again before a pass plans on it, unless its event's read came after the write", async () => {
+    const port = new GatedPort();
+    const cache = cacheOn(port);
+    await filled(port, cache, [svc('a', 10), svc('b', 10)]);
+    cache.wrote('id-a');
+    const planning = cache.services();
+    await port.answer('inspectService id-a', svc('a', 11, 3));
+    expect((await planning).find((s) => s.name === 'a')?.version).toBe(11);
+    // The write's own event was read after the write: nothing more to read.
+    cache.wrote('id-b');
+    const echo = cache.refresh('id-b');
+    await port.answer('inspectService id-b', svc('b', 11));
+    await echo;
+    await cache.services();
+    expect(port.calls).toEqual(['listServices', 'inspectService id-a', 'inspectService id-b']);
   });
 });
