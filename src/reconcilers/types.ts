@@ -95,6 +95,12 @@ interface ActionBase {
   disruptive: boolean;
   /** ignored is true when the object carries the ignore label: the action is planned, never applied. */
   ignored: boolean;
+  /**
+   * held says why the reconciler itself will not have this action applied now (a drain that would leave
+   * services without nodes, a rebalance the scheduler cannot improve): it is planned, shown and counted as
+   * suppressed `held`, never applied. Absent: nothing holds it.
+   */
+  held?: string;
 }
 
 /** Action is one change a reconciler asks for; the controller's apply path carries it out. */
