@@ -140,6 +140,7 @@ export class Controller {
   private quorum: ControllerStatus['quorum'];
   // Memory between passes, handed to plans in the PlanContext (empty again after a restart).
   private readonly unreachableSince = new Map<string, number>();
+  private readonly roleChangeSince = new Map<string, number>();
   private readonly applied = new Map<string, ActionRecord>();
   // Which node this engine is, read from /info only now and then (see EngineIdentity).
   private readonly identity = new EngineIdentity();
@@ -381,6 +382,7 @@ export class Controller {
     const ctx: PlanContext = {
       now: observed.at,
       unreachableSince: this.unreachableSince,
+      roleChangeSince: this.roleChangeSince,
       lastApplied: () => undefined,
     };
 
@@ -510,6 +512,10 @@ export class Controller {
     const unreachable = new Set(observed.nodes.filter((n) => n.manager?.reachability === 'unreachable').map((n) => n.id));
     for (const id of this.unreachableSince.keys()) if (!unreachable.has(id)) this.unreachableSince.delete(id);
     for (const id of unreachable) if (!this.unreachableSince.has(id)) this.unreachableSince.set(id, observed.at);
+    // Likewise since when each node's role change has been pending (spec role and Raft membership disagree).
+    const pending = new Set(observed.nodes.filter((n) => (n.role === 'manager') !== (n.manager !== undefined)).map((n) => n.id));
+    for (const id of this.roleChangeSince.keys()) if (!pending.has(id)) this.roleChangeSince.delete(id);
+    for (const id of pending) if (!this.roleChangeSince.has(id)) this.roleChangeSince.set(id, observed.at);
   }
 
   // An object that no longer drifts has left the state that asked for its actions: forget them.

@@ -69,6 +69,12 @@ export interface PlanContext {
   now: number;
   /** unreachableSince maps a manager's node id to when warden first saw it unreachable, without a break. */
   unreachableSince: ReadonlyMap<string, number>;
+  /**
+   * roleChangeSince maps a node's id to when warden first saw its role change pending (its spec's role
+   * and its Raft membership disagree), without a break: how long a promotion warden did not ask for has
+   * been under way (empty after a restart, so the grace starts again).
+   */
+  roleChangeSince: ReadonlyMap<string, number>;
   /** lastApplied tells when this reconciler last applied `kind` to `object` (undefined: not since start). */
   lastApplied(kind: ActionKind, object: string): ActionRecord | undefined;
 }
