@@ -79,8 +79,10 @@ type Judgement =
   | { kind: 'held'; spread: string; why: string; perNode: Record<string, number> }
   | { kind: 'uneven'; spread: string; perNode: Record<string, number> };
 
-// Update states after which every task was scheduled again with the nodes of that moment.
+// Update states of an update that ran to its end (its tasks scheduled again with the nodes of that moment).
 const FINISHED_UPDATES = new Set(['completed', 'rollback_completed']);
+// How far a node's clock (task timestamps) may lag the leader's (update timestamps) for rebalance's reading.
+const CLOCK_SKEW_MS = 5_000;
 
 // judge compares the service's running tasks with the spread the scheduler can reach and says whether to act.
 function judge(svc: SwarmService, nodes: readonly SwarmNode[], tasks: readonly SwarmTask[], ctx: PlanContext): Judgement {
@@ -109,16 +111,21 @@ function judge(svc: SwarmService, nodes: readonly SwarmNode[], tasks: readonly S
   if (svc.status && svc.status.runningTasks !== svc.status.desiredTasks) {
     return { kind: 'wait', spread, why: `the service is converging (${svc.status.runningTasks}/${svc.status.desiredTasks} running)` };
   }
-  // The engine's own record says whether the scheduler already had its chance: an update that finished
-  // scheduled every task again, and if no node that may run the service (or runs it) changed since that
-  // update began, the scheduler placed them on the nodes as they are now. It left them uneven: something
-  // warden does not see keeps it from doing better (reservations, ports or plugins of other services), and
-  // another forced update would only restart the tasks again. Held until such a node changes.
+  // The engine's own record says whether the scheduler already had its chance: an update finished, every
+  // running task began running after that update began (so the scheduler placed each of them: an update
+  // of the constraints alone leaves the tasks that still comply where they are), and no node that may
+  // run the service (or runs it) changed since. Then the scheduler placed them on the nodes as they are
+  // now and left them uneven: something warden does not see keeps it from doing better (reservations,
+  // plugins, other services' ports), and another forced update would only restart the tasks again.
+  // Held until such a node changes.
   if (update !== undefined && FINISHED_UPDATES.has(update.state)) {
     const began = Date.parse(update.startedAt);
     const involved = nodes.filter((n) => allowed.includes(n) || running.has(n.id));
     const changed = Math.max(-Infinity, ...involved.map((n) => Date.parse(n.updatedAt ?? '')).filter((ms) => Number.isFinite(ms)));
-    if (Number.isFinite(began) && began >= changed) {
+    const mine = tasks.filter((t) => t.serviceId === svc.id && t.state === 'running' && t.desiredState === 'running');
+    // A task's timestamp is its node's clock, the update's the leader's: a few seconds of skew are allowed.
+    const placedSince = mine.every((t) => Date.parse(t.timestamp) >= began - CLOCK_SKEW_MS);
+    if (Number.isFinite(began) && began >= changed && placedSince) {
       return {
         kind: 'held',
         spread,

@@ -13,11 +13,12 @@ function node(id: string, over: Partial<SwarmNode> = {}): SwarmNode {
   return { ...fakeNode(id, 'worker'), labels: { pool: 'app' }, updatedAt: new Date(NOW - 60_000).toISOString(), ...over };
 }
 
-// tasks puts `counts[i]` running tasks of service api on node n<i+1>.
-function tasks(counts: number[], serviceId = 'id-api'): SwarmTask[] {
+// tasks puts `counts[i]` running tasks of service api on node n<i+1>, running since `since` (8.5 min ago:
+// after the updates these tests show began).
+function tasks(counts: number[], serviceId = 'id-api', since = NOW - 510_000): SwarmTask[] {
   return counts.flatMap((c, i) => Array.from({ length: c }, (_, j) => ({
     id: `t${i}-${j}`, serviceId, nodeId: `n${i + 1}`, slot: j + 1, desiredState: 'running' as const, state: 'running' as const,
-    message: '', err: '', timestamp: '', image: 'busybox:lab',
+    message: '', err: '', timestamp: new Date(since).toISOString(), image: 'busybox:lab',
   })));
 }
 
@@ -33,7 +34,7 @@ const api = (over: Partial<SwarmService> = {}): SwarmService =>
   fakeService('api', 6, { constraints: ['node.labels.pool == app'], status: { runningTasks: 6, desiredTasks: 6 }, ...over });
 
 describe('rebalance.plan', () => {
-  it.each<{ name: string; svc?: SwarmService | undefined; nodes?: SwarmNode[]; counts: number[]; want?: Partial<DesiredService>; policy?: boolean; last?: number; drift: string[]; actions: string[] }>([
+  it.each<{ name: string; svc?: SwarmService | undefined; nodes?: SwarmNode[]; counts: number[]; since?: number; want?: Partial<DesiredService>; policy?: boolean; last?: number; drift: string[]; actions: string[] }>([
     { name: '3/3/0 after a node returned: one forced update', counts: [3, 3, 0],
       drift: ['api: running tasks per node n1=3, n2=3, n3=0 (the most loaded holds 3 more than the least): a forced rolling update will spread them again'],
       actions: ['force-restart api 1'] },
@@ -93,6 +94,11 @@ describe('rebalance.plan', () => {
       svc: api({ updateStatus: { state: 'completed', startedAt: new Date(NOW - 9 * 60_000).toISOString(), completedAt: new Date(NOW - 8 * 60_000).toISOString(), message: '' } }),
       drift: [`api: running tasks per node n1=3, n2=3, n3=0 (the most loaded holds 3 more than the least); held: the update that began ${new Date(NOW - 9 * 60_000).toISOString()} scheduled every task again on the nodes as they are and left them so: the scheduler can do no better (reservations, ports or plugins warden does not see); held until a node that may run it changes`],
       actions: ['force-restart api 1 held'] },
+    { name: 'an update of the constraints alone left the tasks that comply where they were: not held, the scheduler did not place them all', counts: [3, 3, 0],
+      nodes: three.map((n) => ({ ...n, updatedAt: new Date(NOW - 20 * 60_000).toISOString() })), since: NOW - 15 * 60_000,
+      svc: api({ updateStatus: { state: 'completed', startedAt: new Date(NOW - 9 * 60_000).toISOString(), completedAt: new Date(NOW - 8 * 60_000).toISOString(), message: '' } }),
+      drift: ['api: running tasks per node n1=3, n2=3, n3=0 (the most loaded holds 3 more than the least): a forced rolling update will spread them again'],
+      actions: ['force-restart api 1'] },
     { name: 'held, then a node that may run it changed (it came back, a label moved): tried again after the settle period', counts: [3, 3, 0],
       nodes: [...three.slice(0, 2).map((n) => ({ ...n, updatedAt: new Date(NOW - 20 * 60_000).toISOString() })), node('n3', { updatedAt: new Date(NOW - 7 * 60_000).toISOString() })],
       svc: api({ updateStatus: { state: 'completed', startedAt: new Date(NOW - 9 * 60_000).toISOString(), completedAt: new Date(NOW - 8 * 60_000).toISOString(), message: '' } }),
@@ -129,7 +135,7 @@ describe('rebalance.plan', () => {
     const svc = 'svc' in c ? c.svc : api();
     const d = desired({ services: [{ name: 'api', origin: 'services', rebalance: true, ...c.want }], policy: { rebalance: c.policy ?? false } });
     const ctx = planContext({ lastApplied: (kind, object): ActionRecord | undefined => (c.last !== undefined && kind === 'force-restart' && object === 'api' ? { at: c.last, count: 1 } : undefined) });
-    const plan = rebalance.plan(d, observed(svc ? [svc] : [], c.nodes ?? three, tasks(c.counts)), ctx);
+    const plan = rebalance.plan(d, observed(svc ? [svc] : [], c.nodes ?? three, tasks(c.counts, 'id-api', c.since)), ctx);
     expect(plan.drift.map((x) => `${x.object}: ${x.message}`)).toEqual(c.drift);
     expect(plan.actions.map((a) => `${a.kind} ${a.object} ${a.after && (a.after as { forceUpdate: number }).forceUpdate}${a.ignored ? ' ignored' : ''}${a.held ? ' held' : ''}`)).toEqual(c.actions);
     for (const a of plan.actions) expect(a.disruptive).toBe(true);
