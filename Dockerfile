@@ -8,16 +8,31 @@
 #   docker build --build-arg BASE=node:26-slim -t swarm-warden .
 # The build stage compiles unless the context holds prebuilt/{dist,node_modules} (an offline build:
 # `npm ci --omit=dev` and `npm run build` done outside, see test/integration/image.test.ts).
+#
+# VERSION and REVISION say which warden the image holds, in its OCI labels and in `warden --version`.
+# The context has no .git, so the commit comes from the builder (docs/operations.md, step 1):
+#   docker build --build-arg VERSION=$(npm pkg get version | tr -d '"') --build-arg REVISION=$(git rev-parse HEAD) .
+# VERSION must be package.json's (the build fails otherwise, so that the label never says another);
+# without REVISION, a prebuilt dist/build-info.json is kept, else the revision is "unknown".
 ARG BASE=node:26-slim
 
 FROM ${BASE} AS build
+ARG VERSION=""
+ARG REVISION=""
 WORKDIR /src
 # .dockerignore keeps node_modules, dist, tests and git history out of the context.
 COPY . .
-RUN if [ -d prebuilt/dist ] && [ -d prebuilt/node_modules ]; then \
+RUN package=$(node -p 'require("./package.json").version') \
+    && if [ -n "$VERSION" ] && [ "$VERSION" != "$package" ]; then \
+      echo "VERSION=$VERSION but package.json says $package: build the version the context holds" >&2; exit 1 ; \
+    fi \
+    && if [ -d prebuilt/dist ] && [ -d prebuilt/node_modules ]; then \
       rm -rf dist node_modules && mv prebuilt/dist prebuilt/node_modules . ; \
     else \
       npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev --no-audit --no-fund ; \
+    fi \
+    && if [ -n "$REVISION" ] || [ ! -f dist/build-info.json ]; then \
+      WARDEN_REVISION="$REVISION" node scripts/build-info.mjs ; \
     fi
 
 FROM ${BASE}
@@ -44,3 +59,13 @@ EXPOSE 9095
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s CMD ["node", "-e", "fetch('http://127.0.0.1:9095/livez').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "/app/bin/warden.js"]
 CMD ["run"]
+# Last, so that a new revision rebuilds no layer above. SOURCE is where the code lives (a repository URL).
+ARG VERSION=""
+ARG REVISION=""
+ARG SOURCE=""
+LABEL org.opencontainers.image.title="swarm-warden" \
+      org.opencontainers.image.description="A Kubernetes-style reconciliation controller for Docker Swarm" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}"

@@ -2,7 +2,8 @@
 # The lab demo: bring up a local 3-manager, 2-worker swarm, create two demo services with one replica
 # each, let warden apply examples/lab.yml (which wants 3 and 2), then leave `warden run` serving
 # http://127.0.0.1:9095/metrics. Try `docker service scale demo_web=1` in another shell: warden reverts it.
-# Root on Linux; installs docker.io, busybox-static and docker-registry with apt-get when missing.
+# Root on Linux; installs docker.io, busybox-static and docker-registry with apt-get when missing, and the
+# nodes run the newest engine in Debian's archive (WARDEN_LAB_ENGINE=20.10, 26.1, 28.5 or system for another).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund

@@ -1,7 +1,7 @@
 // warden's command line (main; ./cli.ts is the entry point that calls it): parses flags (each also read from a WARDEN_* environment variable) and hands
 // off to one module per command under ./commands. Exit codes follow the contract: 0 ok, 1 drift or
 // invalid, 2 could not run.
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { validateCommand } from './commands/validate.js';
 import { schemaCommand } from './commands/schema.js';
 import { exportCommand } from './commands/export.js';
@@ -9,8 +9,10 @@ import { labCommand } from './commands/lab.js';
 import { planCommand, applyCommand, runCommand, type HostRootOptions } from './commands/controller.js';
 import type { LogFormat } from './commands/log-format.js';
 import { recoverCommand, type RecoverOptions } from './commands/recover.js';
+import { versionCommand } from './commands/version.js';
 import type { SourceOptions } from './desired-state/open-source.js';
 import type { EngineOptions } from './docker/engine.js';
+import { buildInfo, formatVersion } from './version.js';
 
 /**
  * envFlag reads a boolean environment variable the way operators write them: 1/true/yes/on, or
@@ -37,7 +39,18 @@ function logFormatOption(): Option {
 }
 
 function hostOption(): Option {
-  return new Option('-H, --host <url>', 'Docker engine: unix:///path or tcp://host:port (default: DOCKER_HOST, then the local socket)');
+  return new Option('-H, --host <url>', 'Docker engine: unix:///path, tcp://host:port or ssh://[user@]host[:port] (default: DOCKER_HOST, then the docker context)');
+}
+
+// Not commander's .env(): DOCKER_CONTEXT yields to DOCKER_HOST and goes with -H, as in the docker CLI,
+// where --context and -H together are an error. resolveEndpoint reads it.
+function contextOption(): Option {
+  return new Option('--context <name>', 'docker context to use (env: DOCKER_CONTEXT, after DOCKER_HOST; default: the docker config\'s currentContext)');
+}
+
+// The engine's flags, on every command that reaches it.
+function engineOptions(cmd: Command): Command {
+  return cmd.addOption(hostOption().env('WARDEN_HOST')).addOption(contextOption());
 }
 
 function sourceOptions(cmd: Command): Command {
@@ -62,6 +75,20 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ outputError: (s, write) => write(s) })
     .showHelpAfterError();
+  // Not commander's .version(STRING): that would read the build info (git, in a checkout) for every
+  // command; this reads it only when asked.
+  program
+    .option('-V, --version', "print warden's version and revision")
+    .on('option:version', () => {
+      const line = formatVersion(buildInfo());
+      process.stdout.write(`${line}\n`);
+      throw new CommanderError(0, 'commander.version', line);
+    });
+
+  engineOptions(program.command('version'))
+    .description("print warden's version and the engine's, as docker version does (0, 2 when the engine cannot be reached)")
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text').env('WARDEN_VERSION_OUTPUT'))
+    .action(async (opts: EngineOptions & { output: 'text' | 'json' }) => set(await versionCommand(opts)));
 
   program
     .command('validate')
@@ -74,18 +101,15 @@ export async function main(argv: string[]): Promise<number> {
     .description('print the JSON Schema of the desired-state file')
     .action(() => set(schemaCommand()));
 
-  program
-    .command('export')
+  engineOptions(program.command('export'))
     .description('write a desired-state file from the live cluster')
-    .addOption(hostOption().env('WARDEN_HOST'))
     .addOption(new Option('-o, --output <file>', 'write to this file instead of stdout').env('WARDEN_EXPORT_OUTPUT'))
     .addOption(new Option('--name <name>', 'metadata.name of the exported file').env('WARDEN_EXPORT_NAME'))
     .action(async (opts: EngineOptions & { output?: string; name?: string }) => set(await exportCommand(opts)));
 
   for (const name of ['plan', 'apply', 'run'] as const) {
     const cmd = program.command(name);
-    sourceOptions(cmd)
-      .addOption(hostOption().env('WARDEN_HOST'))
+    engineOptions(sourceOptions(cmd))
       .addOption(new Option('--host-root <dir>', 'where the hosts\' file system (the shared mounts) is seen, for spec.volumes').env('WARDEN_HOST_ROOT').default('/'));
     if (name === 'plan') {
       cmd
@@ -115,9 +139,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
 
-  sourceOptions(program.command('recover'))
+  engineOptions(sourceOptions(program.command('recover')))
     .description('restart every service in dependency order now, the registry first (0 all converged, 1 some did not, 2 error)')
-    .addOption(hostOption().env('WARDEN_HOST'))
     .addOption(new Option('--wave-timeout <seconds>', 'how long one wave may take to converge').env('WARDEN_WAVE_TIMEOUT').default(180)
       .argParser((v) => Number.parseInt(v, 10)))
     .addOption(logFormatOption())
@@ -136,7 +159,8 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--managers <n>', 'number of managers').env('WARDEN_LAB_MANAGERS').default(3).argParser((v) => Number.parseInt(v, 10)))
     .addOption(new Option('--workers <n>', 'number of workers').env('WARDEN_LAB_WORKERS').default(2).argParser((v) => Number.parseInt(v, 10)))
     .addOption(new Option('--lab <id>', 'lab number 0-9, for several labs side by side').env('WARDEN_LAB').default('0'))
-    .action(async (opts: { managers: number; workers: number; lab: string }) => set(await labCommand('up', opts)));
+    .addOption(new Option('--engine <version>', "the nodes' Docker engine: newest, a major.minor from Debian's archive (20.10, 26.1, 28.5, ...), or system (the dockerd on PATH)").env('WARDEN_LAB_ENGINE').default('newest'))
+    .action(async (opts: { managers: number; workers: number; lab: string; engine: string }) => set(await labCommand('up', opts)));
   lab
     .command('down')
     .description('remove the lab swarm and everything it left behind')

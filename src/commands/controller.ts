@@ -11,6 +11,7 @@ import type { DesiredStateSource, LoadedState } from '../desired-state/source.js
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
 import { HostFiles } from '../host/files.js';
 import { probeRegistry } from '../host/probe.js';
+import { buildInfo } from '../version.js';
 import { logFormatFor, type LogFormat } from './log-format.js';
 
 /** HostRootOptions is --host-root: where warden sees the hosts' file system (default `/`). */
@@ -49,7 +50,7 @@ async function loadOnce(opts: SourceOptions): Promise<Loaded | number> {
 
 function oneShotController(opts: EngineOptions & HostRootOptions, dryRun: boolean, logger: Logger): Controller {
   return new Controller({
-    port: createDockerPort({ host: opts.host }),
+    port: createDockerPort({ host: opts.host, context: opts.context }),
     ...hostWiring(opts),
     logger,
     metrics: new Metrics({ processMetrics: false }),
@@ -140,8 +141,9 @@ export async function runCommand(
     logger.fatal({ err }, 'cannot open the desired-state source');
     return 2;
   }
-  const port = createDockerPort({ host: opts.host });
-  const metrics = new Metrics();
+  const port = createDockerPort({ host: opts.host, context: opts.context });
+  const build = buildInfo();
+  const metrics = new Metrics({ build });
   let webhook: WebhookHandler | undefined;
   if (opts.webhookSecretFile !== undefined && opts.webhookSecretFile !== '') {
     const refresh = source.refresh?.bind(source);
@@ -168,7 +170,8 @@ export async function runCommand(
       registry: metrics.registry,
       live: () => looping,
       ready: () => controller.ready,
-      status: () => controller.status(),
+      // Which warden answers, first: a status read during an upgrade says which version it came from.
+      status: () => ({ version: build, ...controller.status() }),
       ...(webhook ? { webhook } : {}),
     });
   } catch (err) {
@@ -182,7 +185,7 @@ export async function runCommand(
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   logger.info(
-    { listen: opts.listen, source: source.description, engine: port.describe, hostRoot: opts.hostRoot ?? '/', dryRun: opts.dryRun ?? false, webhook: webhook ? WEBHOOK_PATH : 'off' },
+    { version: build.version, revision: build.revision, listen: opts.listen, source: source.description, engine: port.describe, hostRoot: opts.hostRoot ?? '/', dryRun: opts.dryRun ?? false, webhook: webhook ? WEBHOOK_PATH : 'off' },
     'warden starting',
   );
 

@@ -11,7 +11,7 @@ export async function exportCommand(opts: EngineOptions & { output?: string; nam
     return 2;
   }
   try {
-    const port = createDockerPort({ host: opts.host });
+    const port = createDockerPort({ host: opts.host, context: opts.context });
     const text = await exportDesiredState(port, name);
     if (opts.output !== undefined) {
       await writeFile(opts.output, text);

@@ -58,7 +58,7 @@ export async function recoverCommand(opts: RecoverOptions): Promise<number> {
     process.stderr.write(`${(err as Error).message}\n`);
     return 2;
   }
-  const port = opts.port ?? createDockerPort({ host: opts.host });
+  const port = opts.port ?? createDockerPort({ host: opts.host, context: opts.context });
   const probe = opts.probe ?? probeRegistry;
   try {
     await waitForCluster(port, report, opts.signal);

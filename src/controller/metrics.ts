@@ -2,6 +2,7 @@
 // known up front is created at zero at start-up, so that a scrape shows the whole set from the first pass.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
+import { buildInfo, type BuildInfo } from '../version.js';
 import { WEBHOOK_RESULTS, type WebhookResult } from './webhook.js';
 
 /** SUPPRESS_REASONS are why an action was not applied (contract §4, plus `ignored`, `backoff` and `held`). */
@@ -30,9 +31,14 @@ export class Metrics {
   readonly faultTolerance: Gauge;
   /** webhookRequests counts `POST /hooks/git` requests by result (all 0 while the webhook is off). */
   readonly webhookRequests: Counter<'result'>;
+  /** buildInfo is 1, labelled with warden's version and revision (the Node version is nodejs_version_info's). */
+  readonly buildInfo: Gauge<'version' | 'revision'>;
 
-  /** constructor registers everything; processMetrics (default true) adds the client's process metrics. */
-  constructor(opts: { registry?: Registry; processMetrics?: boolean } = {}) {
+  /**
+   * constructor registers everything; processMetrics (default true) adds the client's process metrics,
+   * build (default this process's buildInfo()) labels warden_build_info.
+   */
+  constructor(opts: { registry?: Registry; processMetrics?: boolean; build?: BuildInfo } = {}) {
     const registers = [(this.registry = opts.registry ?? new Registry())];
     // The event-loop lag histogram samples every EVENT_LOOP_SAMPLE_MS, not every 10 ms as by default: a
     // controller that waits for events most of the time should not wake 100 times a second to say so.
@@ -71,6 +77,10 @@ export class Metrics {
     this.faultTolerance.set(0);
     this.webhookRequests = new Counter({ name: 'warden_webhook_requests_total', help: 'Git webhook requests (POST /hooks/git), by result.', labelNames: ['result'], registers });
     for (const result of WEBHOOK_RESULTS) this.webhookRequests.inc({ result: result satisfies WebhookResult }, 0);
+    // As Prometheus' own *_build_info: one series at 1, so that `* on(instance) group_left(version)` can join it.
+    const { version, revision } = opts.build ?? buildInfo();
+    this.buildInfo = new Gauge({ name: 'warden_build_info', help: 'Always 1: the version and revision (commit) of warden that runs.', labelNames: ['version', 'revision'], registers });
+    this.buildInfo.set({ version, revision }, 1);
   }
 
   /** setDesiredState records the desired state in force (one series: the old one is removed). */

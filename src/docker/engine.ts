@@ -1,58 +1,75 @@
 // The Docker port implemented with dockerode: the only file that imports it. It finds the engine as the
-// docker CLI does, parses only the fields warden uses, and turns every failure into an EngineError.
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+// docker CLI does (./context.ts; ssh:// through ./ssh.ts), parses only the fields warden uses, and turns
+// every failure into an EngineError.
+import type { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
+import { resolveEndpoint, type EngineEndpoint } from './context.js';
+import { negotiateApiVersion, MIN_API_VERSION } from './engine-versions.js';
 import { EngineError, classifyEngineError } from './errors.js';
 import type {
-  DockerPort, EngineEvent, EngineInfo, NodeSpec, ServiceMode, ServiceSpec, StreamItem, SwarmNode, SwarmService,
-  SwarmTask, TaskFilter, TaskState,
+  DockerPort, EngineEvent, EngineInfo, EngineVersion, NodeSpec, ServiceMode, ServiceSpec, StreamItem, SwarmNode, SwarmService,
+  SwarmTask, TaskFilter, TaskState, VersionPort,
 } from './port.js';
+import { parseSshUrl, SshEngineAgent, type SshOptions } from './ssh.js';
 
 /** EngineOptions say where the engine is; absent fields come from the environment as for the docker CLI. */
 export interface EngineOptions {
-  /** host is unix:///path, tcp://host:port or npipe-less equivalents; default DOCKER_HOST, then the local socket. */
+  /** host is unix:///path, tcp://host:port or ssh://[user@]host[:port]; default: the context's, see resolveEndpoint. */
   host?: string;
-  /** env defaults to process.env (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH). */
+  /** context is a docker context's name (--context); default DOCKER_CONTEXT, then the docker config's currentContext. */
+  context?: string;
+  /** env defaults to process.env (DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH, HOME, SSH_AUTH_SOCK). */
   env?: NodeJS.ProcessEnv;
+  /** ssh overrides where the SSH material is read (known_hosts files); default OpenSSH's places. */
+  ssh?: Omit<SshOptions, 'env'>;
   /** requestTimeoutMs bounds every call but the events stream; default 30 s. */
   requestTimeoutMs?: number;
 }
 
-/** DEFAULT_SOCKET is where the engine listens when nothing else is said. */
-export const DEFAULT_SOCKET = '/var/run/docker.sock';
-
 /** dockerConnection turns engine options into dockerode's, as the docker CLI resolves them. */
-export function dockerConnection(opts: EngineOptions = {}): Docker.DockerOptions & { describe: string } {
+export function dockerConnection(opts: EngineOptions = {}): ConnectionOptions & { describe: string } {
   const env = opts.env ?? process.env;
-  const host = opts.host || env.DOCKER_HOST || `unix://${DEFAULT_SOCKET}`;
-  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length), describe: host };
-  if (host.startsWith('/')) return { socketPath: host, describe: `unix://${host}` };
-  const m = /^(tcp|https?):\/\/([^:/]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(host);
-  if (!m) throw new EngineError('unreachable', `cannot use engine address ${host}: expected unix:///path or tcp://host:port`, undefined);
-  // As the docker CLI reads it: any non-empty value turns TLS on, "0" and "false" included.
-  const tls = Boolean(env.DOCKER_TLS_VERIFY);
-  const base = { host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3] ?? (tls ? 2376 : 2375)) };
-  if (!tls) return { ...base, protocol: 'http', describe: host };
-  const certPath = env.DOCKER_CERT_PATH || join(homedir(), '.docker');
-  try {
-    return {
-      ...base,
-      protocol: 'https',
-      ca: readFileSync(join(certPath, 'ca.pem')),
-      cert: readFileSync(join(certPath, 'cert.pem')),
-      key: readFileSync(join(certPath, 'key.pem')),
-      describe: host,
-    };
-  } catch (err) {
-    throw new EngineError('unreachable', `DOCKER_TLS_VERIFY is set but the certificates in ${certPath} cannot be read: ${(err as Error).message}`, undefined, { cause: err });
+  const endpoint = resolveEndpoint({ host: opts.host, context: opts.context, env });
+  return { ...connectionTo(endpoint, opts, env), describe: describeEndpoint(endpoint) };
+}
+
+// What logs and errors call the engine: its address, and the context it came from when one was used.
+function describeEndpoint(endpoint: EngineEndpoint): string {
+  return endpoint.context === 'default' ? endpoint.host : `${endpoint.host} (context ${endpoint.context})`;
+}
+
+/** ConnectionOptions are dockerode's options, with the HTTP agent the modem also takes (ssh, TLS without verification). */
+export type ConnectionOptions = Docker.DockerOptions & { agent?: HttpAgent };
+
+function connectionTo(endpoint: EngineEndpoint, opts: EngineOptions, env: NodeJS.ProcessEnv): ConnectionOptions {
+  const { host } = endpoint;
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+  if (host.startsWith('ssh://')) {
+    let agent: SshEngineAgent;
+    try {
+      agent = new SshEngineAgent(parseSshUrl(host), { ...opts.ssh, env });
+    } catch (err) {
+      throw new EngineError('unreachable', (err as Error).message, undefined, { cause: err });
+    }
+    // The HTTP host is a placeholder, as the CLI's http://docker.example.com: the agent makes every
+    // connection, over SSH.
+    return { protocol: 'http', host: 'docker', port: 80, agent };
   }
+  const m = /^(tcp|https?):\/\/([^:/]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(host);
+  if (!m) throw new EngineError('unreachable', `cannot use engine address ${host}: expected unix:///path, tcp://host:port or ssh://[user@]host[:port]`, undefined);
+  const tls = endpoint.tls;
+  const base = { host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3] ?? (tls ? 2376 : 2375)) };
+  if (!tls) return { ...base, protocol: 'http' };
+  const material = { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) };
+  // The modem passes only ca/cert/key on; a context's SkipTLSVerify needs an agent of its own.
+  if (endpoint.skipTLSVerify) return { ...base, protocol: 'https', ...material, agent: new HttpsAgent({ ...material, rejectUnauthorized: false }) };
+  return { ...base, protocol: 'https', ...material };
 }
 
 /** createDockerPort connects to the engine (lazily: nothing is sent until the first call). */
-export function createDockerPort(opts: EngineOptions = {}): DockerPort & { readonly describe: string } {
+export function createDockerPort(opts: EngineOptions = {}): DockerPort & VersionPort & { readonly describe: string } {
   const { describe, ...conn } = dockerConnection(opts);
   // Two clients: calls get a timeout; the events stream gets none, since the modem's timeout is an idle
   // timeout that would cut a quiet stream.
@@ -61,12 +78,42 @@ export function createDockerPort(opts: EngineOptions = {}): DockerPort & { reado
   return new DockerodePort(docker, stream, describe);
 }
 
-class DockerodePort implements DockerPort {
+class DockerodePort implements DockerPort, VersionPort {
+  // The API version both clients speak, asked of the engine before the first call and again after the
+  // engine was unreachable (it may have been upgraded meanwhile).
+  private negotiated: Promise<void> | undefined;
+
   constructor(
     private readonly docker: Docker,
     private readonly stream: Docker,
     readonly describe: string,
   ) {}
+
+  /**
+   * negotiate sets both clients to the API version warden speaks with this engine (engine-versions.ts), as
+   * the docker CLI negotiates: versioned paths, so that a newer engine answers in the shape warden was
+   * tested with and an older one is not asked for what it cannot do.
+   */
+  private negotiate(): Promise<void> {
+    this.negotiated ??= (async () => {
+      let server: string | undefined;
+      try {
+        server = ((await this.docker.version()) as { ApiVersion?: string }).ApiVersion;
+      } catch (err) {
+        throw toEngineError('ask the engine its API version', err);
+      }
+      const version = negotiateApiVersion(server ?? '');
+      if (!version) {
+        throw new EngineError('refused', `the engine speaks Engine API ${server ?? '(unknown)'}; warden needs ${MIN_API_VERSION} (Docker 20.10) or newer`, undefined);
+      }
+      (this.docker.modem as { version?: string }).version = `v${version}`;
+      (this.stream.modem as { version?: string }).version = `v${version}`;
+    })();
+    this.negotiated.catch(() => {
+      this.negotiated = undefined;
+    });
+    return this.negotiated;
+  }
 
   async info(): Promise<EngineInfo> {
     const raw = (await this.call('info', () => this.docker.info())) as RawInfo;
@@ -80,6 +127,16 @@ class DockerodePort implements DockerPort {
       managers: raw.Swarm?.Managers ?? 0,
       nodes: raw.Swarm?.Nodes ?? 0,
     };
+  }
+
+  async version(): Promise<EngineVersion> {
+    // Not through call(): this is the question negotiation itself asks, and it must be answered by an
+    // engine too old for warden too, so that `warden version` can say which version it is.
+    try {
+      return toEngineVersion((await this.docker.version()) as unknown as RawVersion);
+    } catch (err) {
+      throw toEngineError('version', err);
+    }
   }
 
   async listNodes(): Promise<SwarmNode[]> {
@@ -122,6 +179,7 @@ class DockerodePort implements DockerPort {
     while (!signal.aborted) {
       let body: NodeJS.ReadableStream;
       try {
+        await this.negotiate();
         body = (await this.stream.getEvents({
           filters: { type: ['service', 'node'] },
           abortSignal: signal,
@@ -144,15 +202,19 @@ class DockerodePort implements DockerPort {
         (body as unknown as { destroy?: () => void }).destroy?.();
       }
       if (signal.aborted) return;
+      this.negotiated = undefined; // the engine may come back as another version
       yield { type: 'disconnected', error };
     }
   }
 
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    await this.negotiate();
     try {
       return await fn();
     } catch (err) {
-      throw toEngineError(what, err);
+      const error = toEngineError(what, err);
+      if (error.code === 'unreachable') this.negotiated = undefined;
+      throw error;
     }
   }
 }
@@ -212,6 +274,46 @@ interface RawInfo {
   Name?: string;
   ServerVersion?: string;
   Swarm?: { NodeID?: string; NodeAddr?: string; LocalNodeState?: string; ControlAvailable?: boolean; Managers?: number; Nodes?: number };
+}
+
+/** RawVersion is `GET /version` as the engine sends it (only the fields `warden version` shows). */
+export interface RawVersion {
+  Platform?: { Name?: string };
+  Components?: Array<{ Name?: string; Version?: string; Details?: Record<string, unknown> }>;
+  Version?: string;
+  ApiVersion?: string;
+  MinAPIVersion?: string;
+  GitCommit?: string;
+  GoVersion?: string;
+  Os?: string;
+  Arch?: string;
+  KernelVersion?: string;
+  BuildTime?: string;
+  Experimental?: boolean | string;
+}
+
+/** toEngineVersion reads `GET /version` leniently: a field an older engine lacks is "" (components: none). */
+export function toEngineVersion(raw: RawVersion): EngineVersion {
+  const text = (v: unknown): string => (typeof v === 'string' ? v : '');
+  return {
+    platform: text(raw.Platform?.Name),
+    version: text(raw.Version),
+    apiVersion: text(raw.ApiVersion),
+    minApiVersion: text(raw.MinAPIVersion),
+    gitCommit: text(raw.GitCommit),
+    goVersion: text(raw.GoVersion),
+    os: text(raw.Os),
+    arch: text(raw.Arch),
+    kernelVersion: text(raw.KernelVersion),
+    buildTime: text(raw.BuildTime),
+    // Engines before API 1.40 sent "true"/"false" as a string.
+    experimental: raw.Experimental === true || raw.Experimental === 'true',
+    components: (Array.isArray(raw.Components) ? raw.Components : []).map((c) => ({
+      name: text(c.Name),
+      version: text(c.Version),
+      details: Object.fromEntries(Object.entries(c.Details && typeof c.Details === 'object' ? c.Details : {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
+    })),
+  };
 }
 
 /** RawNode is the part of the engine's Node object that toNode reads. */

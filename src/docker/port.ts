@@ -137,6 +137,29 @@ export interface EngineInfo {
   nodes: number;
 }
 
+/** EngineVersion is `GET /version`: what `docker version` shows under Server, for `warden version`. */
+export interface EngineVersion {
+  /** platform is Platform.Name, e.g. "Docker Engine - Community" ("" when the engine does not say). */
+  platform: string;
+  version: string;
+  apiVersion: string;
+  minApiVersion: string;
+  gitCommit: string;
+  goVersion: string;
+  os: string;
+  arch: string;
+  kernelVersion: string;
+  buildTime: string;
+  experimental: boolean;
+  /** components are the engine's parts as it reports them (Engine, containerd, runc, docker-init). */
+  components: Array<{ name: string; version: string; details: Record<string, string> }>;
+}
+
+/** VersionPort is `GET /version`, apart from DockerPort: only `warden version` asks it, never a pass. */
+export interface VersionPort {
+  version(): Promise<EngineVersion>;
+}
+
 /** EngineEvent is one event of the engine's events stream (type service or node). */
 export interface EngineEvent {
   type: 'service' | 'node';

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, 
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { resolveEngine, type LabEngine } from './engines.js';
 import { run, tryRun } from './exec.js';
 
 /** LabError is a lab step that failed, with what to do about it. */
@@ -83,14 +84,17 @@ export class Lab {
   constructor(
     readonly layout: LabLayout,
     readonly nodes: LabNode[],
+    /** engine is what every node runs (see ./engines.ts). */
+    readonly engine: LabEngine,
   ) {}
 
   /** open reads the state of lab `id` written by `up`; it throws LabError when that lab is not up. */
   static open(id = 0): Lab {
     const layout = labLayout(id);
     if (!existsSync(layout.stateFile)) throw new LabError(`lab ${id} is not up (no ${layout.stateFile}); run: warden lab up`);
-    const state = JSON.parse(readFileSync(layout.stateFile, 'utf8')) as { nodes: LabNode[] };
-    return new Lab(layout, state.nodes);
+    const state = JSON.parse(readFileSync(layout.stateFile, 'utf8')) as { nodes: LabNode[]; engine?: LabEngine };
+    // A lab brought up before engines were a choice ran the system's.
+    return new Lab(layout, state.nodes, state.engine ?? { name: 'system', version: 'unknown', docker: 'docker' });
   }
 
   get managers(): LabNode[] {
@@ -108,9 +112,9 @@ export class Lab {
     return n;
   }
 
-  /** docker runs the docker CLI against a node's engine. */
+  /** docker runs the docker CLI that goes with the lab's engine against a node's engine. */
   docker(node: LabNode, args: readonly string[], timeoutMs = 60_000): Promise<string> {
-    return run('docker', ['-H', node.host, ...args], { timeoutMs });
+    return run(this.engine.docker, ['-H', node.host, ...args], { timeoutMs });
   }
 
   /** isRunning tells whether the node's dockerd is running. */
@@ -126,7 +130,7 @@ export class Lab {
 
   /** startDaemon starts a node's dockerd again and waits until it answers. */
   async startDaemon(node: LabNode): Promise<void> {
-    await startDaemon(this.layout, node);
+    await startDaemon(this.layout, node, this.engine);
   }
 }
 
@@ -135,6 +139,11 @@ export interface LabUpOptions {
   id: number;
   managers: number;
   workers: number;
+  /**
+   * engine is what the nodes run: `newest` (the default), a major.minor the archive has (`20.10`, `26.1`,
+   * `28.5`, ...), or `system` (the dockerd on PATH); see ./engines.ts.
+   */
+  engine?: string | LabEngine;
   /** log receives progress lines. */
   log?: (line: string) => void;
 }
@@ -146,12 +155,17 @@ export async function labUp(opts: LabUpOptions): Promise<Lab> {
   if (opts.workers < 0 || opts.workers + opts.managers > 20) throw new LabError(`--workers must be 0-${20 - opts.managers}, got ${opts.workers}`);
   await checkHost(log);
   const layout = labLayout(opts.id);
+  const engine = typeof opts.engine === 'object'
+    ? opts.engine
+    : await resolveEngine(opts.engine ?? 'newest', { log }).catch((err: Error) => {
+      throw new LabError(err.message, { cause: err });
+    });
   await labDown(opts.id);
 
   const nodes: LabNode[] = [];
   for (let i = 1; i <= opts.managers; i++) nodes.push(labNode(layout, i, 'manager', i));
   for (let i = 1; i <= opts.workers; i++) nodes.push(labNode(layout, opts.managers + i, 'worker', i));
-  const lab = new Lab(layout, nodes);
+  const lab = new Lab(layout, nodes, engine);
   mkdirSync(layout.runDir, { recursive: true });
   mkdirSync(layout.dataDir, { recursive: true });
   // The state file goes first, so that a run killed from here on is torn down from it.
@@ -165,9 +179,9 @@ export async function labUp(opts: LabUpOptions): Promise<Lab> {
   await tryRun('iptables', ['-I', 'FORWARD', '-i', layout.bridge, '-o', layout.bridge, '-j', 'ACCEPT']);
   await Promise.all(nodes.map((n) => addNamespace(layout, n)));
 
-  log(`engines: starting ${nodes.length} dockerd`);
+  log(`engines: starting ${nodes.length} dockerd ${engine.version} (${engine.name === 'system' ? 'the system\'s' : `Debian ${engine.pkg}`})`);
   const images = buildImageTars(layout);
-  await Promise.all(nodes.map((n) => startDaemon(layout, n)));
+  await Promise.all(nodes.map((n) => startDaemon(layout, n, engine)));
 
   log('swarm: init and join');
   const [first, ...others] = nodes;
@@ -243,25 +257,31 @@ export interface LabStatusNode {
   role: string;
   ip: string;
   engine: 'running' | 'stopped';
+  /** version is what the node's engine answers on `GET /version` ("" when it does not answer). */
+  version: string;
   host: string;
 }
 
-/** labStatus describes lab `id`: its nodes, and the DOCKER_HOST of a running manager. */
-export function labStatus(id: number): { nodes: LabStatusNode[]; dockerHost: string | undefined } {
+/** labStatus describes lab `id`: its engine, its nodes (each engine's version as it answers), and the DOCKER_HOST of a running manager. */
+export async function labStatus(id: number): Promise<{ engine: LabEngine; nodes: LabStatusNode[]; dockerHost: string | undefined }> {
   const lab = Lab.open(id);
-  const nodes = lab.nodes.map((n) => ({
-    name: n.name,
-    role: n.role,
-    ip: n.ip,
-    engine: lab.isRunning(n) ? ('running' as const) : ('stopped' as const),
-    host: n.host,
+  const nodes = await Promise.all(lab.nodes.map(async (n) => {
+    const running = lab.isRunning(n);
+    return {
+      name: n.name,
+      role: n.role,
+      ip: n.ip,
+      engine: running ? ('running' as const) : ('stopped' as const),
+      version: running ? ((await engineVersion(n.socket)) ?? '') : '',
+      host: n.host,
+    };
   }));
   const manager = nodes.find((n) => n.role === 'manager' && n.engine === 'running');
-  return { nodes, dockerHost: manager?.host };
+  return { engine: lab.engine, nodes, dockerHost: manager?.host };
 }
 
 function writeState(lab: Lab): void {
-  writeFileSync(lab.layout.stateFile, JSON.stringify({ id: lab.layout.id, nodes: lab.nodes }, null, 2));
+  writeFileSync(lab.layout.stateFile, JSON.stringify({ id: lab.layout.id, engine: lab.engine, nodes: lab.nodes }, null, 2));
 }
 
 async function checkHost(log: (line: string) => void): Promise<void> {
@@ -311,7 +331,7 @@ async function addNamespace(layout: LabLayout, n: LabNode): Promise<void> {
   // fails at once instead of being looked up on the internet.
 }
 
-async function startDaemon(layout: LabLayout, n: LabNode): Promise<void> {
+async function startDaemon(layout: LabLayout, n: LabNode, engine: LabEngine): Promise<void> {
   mkdirSync(n.execRoot, { recursive: true });
   mkdirSync(n.dataRoot, { recursive: true });
   const args = [
@@ -331,7 +351,9 @@ async function startDaemon(layout: LabLayout, n: LabNode): Promise<void> {
     '--log-level', 'warn',
   ];
   const out = openSync(n.logFile, 'a');
-  const child = spawn('nsenter', args, { detached: true, stdio: ['ignore', out, out] });
+  // The engine's own directory first on PATH: dockerd starts the containerd, shim and docker-init it finds there.
+  const env = engine.bin ? { ...process.env, PATH: `${engine.bin}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}` } : process.env;
+  const child = spawn('nsenter', args, { detached: true, stdio: ['ignore', out, out], env });
   closeSync(out);
   let exited: number | null | undefined;
   child.on('exit', (code) => {
@@ -562,6 +584,30 @@ async function waitForNodesReady(lab: Lab, count: number): Promise<void> {
     await sleep(200);
   }
   throw new LabError(`the swarm did not become ready within 60 s; docker node ls:\n${last}`);
+}
+
+/** engineVersion is the engine's `GET /version` Version on its socket, undefined when it does not answer. */
+export function engineVersion(socket: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: socket, path: '/version', timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        try {
+          resolve((JSON.parse(body) as { Version?: string }).Version);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on('error', () => resolve(undefined));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(undefined);
+    });
+    req.end();
+  });
 }
 
 /** ping tells whether an engine answers `GET /_ping` on its socket. */

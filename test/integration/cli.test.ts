@@ -1,7 +1,8 @@
-// warden's command line against the lab, as an operator runs it: plan and apply exit codes, and the
-// `run` daemon scraped over real HTTP, stopped with SIGTERM.
+// warden's command line against the lab, as an operator runs it: plan and apply exit codes, the
+// `run` daemon scraped over real HTTP, stopped with SIGTERM, and `warden version` against real engines.
+import { execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -25,9 +26,16 @@ afterEach(async () => {
   await removeServices(lab, ...created.splice(0));
 });
 
-afterAll(() => {
+afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
+  // The version test stops a worker's engine; whatever it left, the next file starts from a healthy lab.
+  await restoreLab(lab);
 });
+
+// The checkout's own version and commit, asked independently of warden's code.
+const REPO = join(import.meta.dirname, '../..');
+const PACKAGE_VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+const HEAD = execFileSync('git', ['-C', REPO, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
 
 
 function writeState(name: string, replicas: number): string {
@@ -85,6 +93,46 @@ describe('warden on the command line', () => {
     expect((await portFor(manager).inspectService(name)).replicas).toBe(1);
   });
 
+  it('--version prints the version and the checkout\'s commit', async () => {
+    const { code, stdout } = await runWarden(['--version']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(new RegExp(`^warden version ${PACKAGE_VERSION.replaceAll('.', '\\.')}, revision ${HEAD}(-dirty)?\n$`));
+  });
+
+  it('version prints warden\'s part and the engine\'s as docker version reports it, on a manager and a worker', async () => {
+    for (const node of [await runningManager(lab), lab.nodes.find((n) => n.role === 'worker')!]) {
+      const server = JSON.parse(await lab.docker(node, ['version', '--format', '{{json .Server}}'])) as { Version: string; ApiVersion: string; MinAPIVersion: string };
+      const text = await runWarden(['version'], { WARDEN_HOST: node.host });
+      expect(text.code).toBe(0);
+      expect(text.stdout).toMatch(new RegExp(`^ Revision: +${HEAD}(-dirty)?$`, 'm'));
+      expect(text.stdout).toMatch(new RegExp(`^ Engine: +${node.host}$`, 'm'));
+      expect(text.stdout).toContain(`\n  Version:          ${server.Version}\n  API version:      ${server.ApiVersion} (minimum version ${server.MinAPIVersion})\n`);
+      const json = await runWarden(['version', '--host', node.host, '--output', 'json']);
+      expect(json.code).toBe(0);
+      expect(JSON.parse(json.stdout)).toMatchObject({
+        client: { version: PACKAGE_VERSION, nodeVersion: process.version, engine: node.host },
+        server: { version: server.Version, apiVersion: server.ApiVersion },
+      });
+    }
+  });
+
+  it('version still prints warden\'s part, and exits 2 naming the engine, when that engine is down', async () => {
+    const worker = lab.nodes.filter((n) => n.role === 'worker').at(-1)!;
+    await lab.stopDaemon(worker);
+    try {
+      const { code, stdout, stderr } = await runWarden(['version', '--host', worker.host]);
+      expect(code).toBe(2);
+      expect(stdout).toMatch(new RegExp(`^Client: swarm-warden\n Version: +${PACKAGE_VERSION.replaceAll('.', '\\.')}\n`));
+      expect(stdout).not.toContain('Server');
+      expect(stderr).toMatch(new RegExp(`^warden version: cannot reach the engine at ${worker.host}: .*(ENOENT|ECONNREFUSED)`));
+      const json = await runWarden(['version', '--host', worker.host, '-o', 'json']);
+      expect(json.code).toBe(2);
+      expect(JSON.parse(json.stdout)).toMatchObject({ client: { version: PACKAGE_VERSION }, server: null });
+    } finally {
+      await lab.startDaemon(worker);
+    }
+  });
+
   it('run serves metrics over HTTP, corrects drift, and stops cleanly on SIGTERM', async () => {
     const name = await createService(lab, uniqueName('cli-run'), ['--replicas', '2']);
     created.push(name);
@@ -110,8 +158,11 @@ describe('warden on the command line', () => {
     expect(metrics).toContain('warden_actions_suppressed_total{reconciler="replicas",reason="cap"} 0');
     expect(metrics).toMatch(/warden_reconcile_duration_seconds_count\{reconciler="replicas"\} [1-9]/);
     expect(metrics).toContain('process_cpu_seconds_total');
+    expect(metrics).toMatch(new RegExp(`^warden_build_info\\{version="${PACKAGE_VERSION.replaceAll('.', '\\.')}",revision="${HEAD}(-dirty)?"\\} 1$`, 'm'));
     const status = (await (await fetch(`${url}/status`)).json()) as Record<string, unknown>;
     expect(status).toMatchObject({ leader: true, cluster: 'lab', desiredStateValid: true });
+    expect(status.version).toEqual({ version: PACKAGE_VERSION, revision: expect.stringMatching(new RegExp(`^${HEAD}(-dirty)?$`)) });
+    expect(Object.keys(status)[0]).toBe('version');
     expect((await portFor(manager).inspectService(name)).replicas).toBe(2);
 
     // Scrapers keep connections open: 100 kept alive after a request, 100 that never sent one. SIGTERM

@@ -14,8 +14,9 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const id = Number(process.env.WARDEN_TEST_LAB ?? 9);
   const started = Date.now();
-  const lab = await labUp({ id, managers: 3, workers: 2 });
-  process.stderr.write(`lab ${id}: 3 managers + 2 workers up in ${Date.now() - started} ms\n`);
+  // The engine is WARDEN_LAB_ENGINE's (newest by default): CI runs the integration tests on the oldest too.
+  const lab = await labUp({ id, managers: 3, workers: 2, engine: process.env.WARDEN_LAB_ENGINE ?? 'newest', log: (l) => process.stderr.write(`lab ${id}: ${l}\n`) });
+  process.stderr.write(`lab ${id}: 3 managers + 2 workers of Docker ${lab.engine.version} (${lab.engine.name}) up in ${Date.now() - started} ms\n`);
   project.provide('labId', id);
   project.provide('dockerHost', lab.managers[0]!.host);
   return async () => {

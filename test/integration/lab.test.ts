@@ -1,17 +1,17 @@
 // `warden lab`: up and down leave nothing behind, also after an `up` killed halfway. Runs on its own lab
-// number (7), so that it never touches the lab the other integration tests share.
+// number (1), so that it never touches the lab the other integration tests share.
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run } from '../../src/lab/exec.js';
+import { CommandError, run } from '../../src/lab/exec.js';
 import { labDown, labUp, ping } from '../../src/lab/lab.js';
 import { waitUntil } from '../support/wait.js';
 import { WARDEN_BIN } from '../support/warden.js';
 
-const LAB = 7;
+const LAB = 1;
 
-/** leftovers lists everything of lab 7 still on the machine: it must be empty after `down`. */
+/** leftovers lists everything of lab 1 still on the machine: it must be empty after `down`. */
 async function leftovers(): Promise<string[]> {
   const found: string[] = [];
   for (const ns of (await run('ip', ['netns', 'list'])).split('\n')) if (ns.startsWith(`wlab${LAB}-`)) found.push(`netns ${ns}`);
@@ -75,6 +75,25 @@ describe('warden lab', () => {
     await new Promise((resolve) => again.on('exit', resolve));
     const lab = await labUp({ id: LAB, managers: 1, workers: 1 });
     expect((await lab.docker(lab.managers[0]!, ['node', 'ls', '-q'])).trim().split('\n')).toHaveLength(2);
+    await labDown(LAB);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('up --engine runs the engine asked for on every node, and names the engines there are when asked for one there is not', async () => {
+    // The oldest supported engine, whatever the run's default: lab status must show it on every node.
+    await run(process.execPath, [WARDEN_BIN, 'lab', 'up', '--lab', String(LAB), '--managers', '1', '--workers', '1', '--engine', '20.10'], { timeoutMs: 300_000 });
+    const status = await run(process.execPath, [WARDEN_BIN, 'lab', 'status', '--lab', String(LAB)]);
+    const versions = status.split('\n').filter((l) => /^(manager|worker)-/.test(l)).map((l) => l.split(/\s+/)[4]);
+    expect(versions).toHaveLength(2);
+    expect(versions.every((v) => v?.startsWith('20.10.'))).toBe(true);
+    expect(status).toMatch(/^engine: 20\.10 \(Debian's docker\.io 20\.10\./m);
+
+    const refused = await run(process.execPath, [WARDEN_BIN, 'lab', 'up', '--lab', String(LAB), '--engine', '1.0']).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(CommandError);
+    expect((refused as CommandError).exitCode).toBe(2);
+    expect((refused as CommandError).stderr).toMatch(/engine 1\.0 is not available; available: 20\.10, .*26\.1, .*28\.5/);
+    // A refused choice is decided before anything is torn down: the lab that was up is still up.
+    expect((await run(process.execPath, [WARDEN_BIN, 'lab', 'status', '--lab', String(LAB)])).split('\n').filter((l) => / running /.test(l))).toHaveLength(2);
     await labDown(LAB);
     expect(await leftovers()).toEqual([]);
   });

@@ -1,8 +1,11 @@
 // The Docker port against the real lab swarm: listing, versioned updates, conflicts, events, node faults.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDockerPort } from '../../src/docker/engine.js';
+import { compareApiVersions, MAX_API_VERSION, negotiateApiVersion } from '../../src/docker/engine-versions.js';
 import { EngineError } from '../../src/docker/errors.js';
 import type { EngineEvent, StreamItem } from '../../src/docker/port.js';
 import { createService, portFor, removeServices, restoreLab, runningManager, testLab, uniqueName } from '../support/lab.js';
+import { startSocketProxy } from '../support/socket-proxy.js';
 import { waitUntil } from '../support/wait.js';
 
 const lab = testLab();
@@ -149,6 +152,34 @@ describe('the Docker port on a 3-manager, 2-worker lab', () => {
         stream.items.some((i) => i.type === 'service' && i.id === svc.id && i.attributes['replicas.new'] === '2'));
     } finally {
       stream.stop();
+    }
+  });
+
+  it("speaks the engine's own API version, capped at the newest warden knows, and refuses one older than 20.10's", async () => {
+    const m = lab.managers[0]!;
+    const server = { APIVersion: (await lab.docker(m, ['version', '--format', '{{.Server.APIVersion}}'])).trim() };
+    const proxy = await startSocketProxy(m.socket);
+    try {
+      const port = createDockerPort({ host: `unix://${proxy.socket}` });
+      await port.listServices();
+      await port.listNodes();
+      const speaks = negotiateApiVersion(server.APIVersion)!;
+      expect(speaks).toBe(compareApiVersions(server.APIVersion, MAX_API_VERSION) <= 0 ? server.APIVersion : MAX_API_VERSION);
+      // One question of its version first, then every call on that version's paths.
+      expect(proxy.paths[0]).toBe('GET /version');
+      expect(proxy.paths.slice(1)).toEqual([`GET /v${speaks}/services?status=true`, `GET /v${speaks}/nodes`]);
+    } finally {
+      await proxy.close();
+    }
+
+    const old = await startSocketProxy(m.socket, (path, body) => (path === '/version' ? { ...(body as object), ApiVersion: '1.40' } : body));
+    try {
+      const err = await createDockerPort({ host: `unix://${old.socket}` }).listServices().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EngineError);
+      expect((err as EngineError).message).toBe('the engine speaks Engine API 1.40; warden needs 1.41 (Docker 20.10) or newer');
+      expect(old.paths).toEqual(['GET /version']);
+    } finally {
+      await old.close();
     }
   });
 });

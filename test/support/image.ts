@@ -40,7 +40,7 @@ export function makeBaseRootfs(rootfs: string): void {
 
 /** makeBuildContext writes the build context with prebuilt/{node_modules,dist}, so the build needs no network. */
 export function makeBuildContext(ctx: string): void {
-  for (const f of ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bin']) {
+  for (const f of ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'bin', 'scripts']) {
     cpSync(join(REPO, f), join(ctx, f), { recursive: true });
   }
   // What the build stage would do online, done here from the npm cache: production modules, compiled code.
@@ -51,13 +51,17 @@ export function makeBuildContext(ctx: string): void {
   execFileSync(join(REPO, 'node_modules/.bin/tsc'), ['-p', join(REPO, 'tsconfig.build.json'), '--outDir', join(ctx, 'prebuilt/dist')], { cwd: REPO });
 }
 
-/** buildImageOffline imports the base as `base` and builds `image` on `node`, in `dir` (a fresh directory); returns the build's output. */
-export async function buildImageOffline(lab: Lab, node: LabNode, dir: string, base: string, image: string): Promise<string> {
+/**
+ * buildImageOffline imports the base as `base` and builds `image` on `node`, in `dir` (a fresh directory),
+ * with `buildArgs` (default none) beside BASE; returns the build's output. The context stays in `dir`/ctx.
+ */
+export async function buildImageOffline(lab: Lab, node: LabNode, dir: string, base: string, image: string, buildArgs: Record<string, string> = {}): Promise<string> {
   const rootfs = join(dir, 'rootfs');
   makeBaseRootfs(rootfs);
   execFileSync('sh', ['-c', `tar -C ${rootfs} -c . | docker -H ${node.host} import - ${base}`]);
   const ctx = join(dir, 'ctx');
   mkdirSync(ctx);
   makeBuildContext(ctx);
-  return lab.docker(node, ['build', '--build-arg', `BASE=${base}`, '-t', image, ctx], 300_000);
+  const args = Object.entries({ BASE: base, ...buildArgs }).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]);
+  return lab.docker(node, ['build', ...args, '-t', image, ctx], 300_000);
 }

@@ -98,7 +98,7 @@ export async function restoreLab(lab: Lab): Promise<void> {
   abandoned.value = true;
   const why = outcome === 'late' ? `not healthy within ${RESTORE_BUDGET_MS / 1000} s` : outcome.message;
   process.stderr.write(`lab ${lab.layout.id}: ${why}; rebuilding it\n`);
-  await labUp({ id: lab.layout.id, managers: lab.managers.length, workers: lab.workers.length });
+  await labUp({ id: lab.layout.id, managers: lab.managers.length, workers: lab.workers.length, engine: lab.engine });
 }
 
 /** RESTORE_BUDGET_MS is how long restoreLab tries to heal the lab before it rebuilds it (default 150 s). */

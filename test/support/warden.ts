@@ -59,11 +59,14 @@ export async function startWardenRun(
     entry?: string;
     /** nodeFlags go to node before the script (the image's are imageNodeFlags()). */
     nodeFlags?: string[];
+    /** env is added to this process's environment for the daemon (default none). */
+    env?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<WardenDaemon> {
   const port = await freePort();
   const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), opts.entry ?? WARDEN_BIN, 'run', ...args, '--listen', `127.0.0.1:${port}`], {
     stdio: ['ignore', 'pipe', opts.stderr ?? 'inherit'],
+    env: { ...process.env, ...opts.env },
   });
   let logs = '';
   child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));

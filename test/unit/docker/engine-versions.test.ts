@@ -1,7 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { parseEngineVersion, promotionMayCrashLoop } from '../../../src/docker/engine-versions.js';
+import { MAX_API_VERSION, negotiateApiVersion, parseEngineRelease, promotionMayCrashLoop } from '../../../src/docker/engine-versions.js';
 
-describe('engine versions', () => {
+describe('the Engine API version warden speaks', () => {
+  it.each([
+    ['1.41', '1.41'], // Docker 20.10
+    ['1.45', '1.45'], // 26.1
+    ['1.51', '1.51'], // 28.5
+    ['1.52', MAX_API_VERSION], // newer than warden knows: the newest it was tested with
+    ['1.9', undefined], // numerically, not as text
+    ['1.40', undefined], // before 20.10: no task counts
+    ['', undefined],
+  ])('with an engine of API %s: %s', (server, speaks) => {
+    expect(negotiateApiVersion(server)).toBe(speaks);
+  });
+});
+
+describe('engine releases', () => {
   it.each([
     { text: '20.10.24+dfsg1', want: { major: 20, minor: 10, patch: 24 } },
     { text: '26.1.5+dfsg1', want: { major: 26, minor: 1, patch: 5 } },
@@ -12,7 +26,7 @@ describe('engine versions', () => {
     { text: '', want: undefined },
     { text: undefined, want: undefined },
   ])('parses $text', ({ text, want }) => {
-    expect(parseEngineVersion(text)).toEqual(want);
+    expect(parseEngineRelease(text)).toEqual(want);
   });
 
   // moby/moby#47854 is fixed in 26.1.4; the 25.0 and 23.0 backports are not verified, so they count as affected.

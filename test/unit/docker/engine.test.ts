@@ -11,7 +11,7 @@ describe('dockerConnection finds the engine as the docker CLI does', () => {
   it.each([
     ['--host wins over DOCKER_HOST', { host: 'unix:///run/a.sock', env: { DOCKER_HOST: 'unix:///run/b.sock' } }, { socketPath: '/run/a.sock' }],
     ['DOCKER_HOST unix://', { env: { DOCKER_HOST: 'unix:///run/b.sock' } }, { socketPath: '/run/b.sock' }],
-    ['the default socket', { env: {} }, { socketPath: '/var/run/docker.sock' }],
+    ['the default socket', { env: { DOCKER_CONFIG: '/nonexistent' } }, { socketPath: '/var/run/docker.sock' }],
     ['tcp:// without TLS on 2375', { env: { DOCKER_HOST: 'tcp://10.0.0.5' } }, { host: '10.0.0.5', port: 2375, protocol: 'http' }],
     ['tcp:// with a port', { env: { DOCKER_HOST: 'tcp://10.0.0.5:2380' } }, { host: '10.0.0.5', port: 2380, protocol: 'http' }],
     ['an IPv6 address', { host: 'tcp://[::1]:2375', env: {} }, { host: '::1', port: 2375 }],
@@ -40,7 +40,7 @@ describe('dockerConnection finds the engine as the docker CLI does', () => {
   });
 
   it('refuses an address it cannot use', () => {
-    expect(() => dockerConnection({ host: 'ssh://user@host', env: {} })).toThrow(/expected unix:\/\/\/path or tcp:\/\/host:port/);
+    expect(() => dockerConnection({ host: 'fd://3', env: {} })).toThrow(/expected unix:\/\/\/path, tcp:\/\/host:port or ssh:\/\//);
   });
 });
 
