@@ -74,6 +74,9 @@ describe('the managers reconciler on the lab swarm', () => {
         return settled(list) && !list.find((n) => n.id === m.id)?.manager && list.some((n) => n.manager?.leader);
       }, { timeoutMs: 60_000, intervalMs: 250 });
     }
+    // A new leader (when the file before left leadership elsewhere) marks every node unknown until it
+    // reconnects: wait for them all, or the first pass sees no worker to promote but the demoted managers.
+    await waitUntil('every node ready under the leader', async () => (await nodes()).every((n) => n.state === 'ready'), { timeoutMs: 60_000, intervalMs: 250 });
     const leader = (await nodes()).find((n) => n.manager?.leader)!;
     expect(reachableManagers(await nodes())).toEqual([keep.name]);
     expect(leader.hostname).toBe(keep.name);
