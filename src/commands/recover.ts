@@ -13,7 +13,7 @@ import type { DockerPort, SwarmService } from '../docker/port.js';
 import { probeRegistry } from '../host/probe.js';
 import { createLogger } from '../controller/log.js';
 import { logFormatFor, type LogFormat } from './log-format.js';
-import { dependencyGraph, findCycle, waves } from '../reconcilers/ordering.js';
+import { dependencyGraph, findCycle, waves } from '../reconcilers/dependencies.js';
 import { isIgnored, type Action, type Observed, type ProbeObservation } from '../reconcilers/types.js';
 
 /** RECOVER_WAVE_TIMEOUT_MS bounds how long one wave may take to converge (default 3 min). */

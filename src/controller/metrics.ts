@@ -5,8 +5,8 @@ import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
 import { buildInfo, type BuildInfo } from '../version.js';
 import { WEBHOOK_RESULTS, type WebhookResult } from './webhook.js';
 
-/** SUPPRESS_REASONS are why an action was not applied (contract §4, plus `ignored` and `backoff`). */
-export const SUPPRESS_REASONS = ['observe', 'window', 'cap', 'flapping', 'quorum', 'ignored', 'backoff'] as const;
+/** SUPPRESS_REASONS are why an action was not applied (contract §4, plus `ignored`, `backoff` and `held`). */
+export const SUPPRESS_REASONS = ['observe', 'window', 'cap', 'flapping', 'quorum', 'ignored', 'backoff', 'held'] as const;
 /** SuppressReason is one of SUPPRESS_REASONS. */
 export type SuppressReason = (typeof SUPPRESS_REASONS)[number];
 

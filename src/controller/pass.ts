@@ -76,6 +76,7 @@ export class Passes {
 
   // Memory between passes, handed to plans in the PlanContext (empty again after a restart).
   private readonly unreachableSince = new Map<string, number>();
+  private readonly roleChangeSince = new Map<string, number>();
   // Which node this engine is, read from /info only now and then (see EngineIdentity).
   private readonly identity = new EngineIdentity();
   private counter = 0;
@@ -155,6 +156,7 @@ export class Passes {
     const ctx: PlanContext = {
       now: observed.at,
       unreachableSince: this.unreachableSince,
+      roleChangeSince: this.roleChangeSince,
       lastApplied: () => undefined,
     };
 
@@ -248,6 +250,10 @@ export class Passes {
     const unreachable = new Set(observed.nodes.filter((n) => n.manager?.reachability === 'unreachable').map((n) => n.id));
     for (const id of this.unreachableSince.keys()) if (!unreachable.has(id)) this.unreachableSince.delete(id);
     for (const id of unreachable) if (!this.unreachableSince.has(id)) this.unreachableSince.set(id, observed.at);
+    // Likewise since when each node's role change has been pending (spec role and Raft membership disagree).
+    const pending = new Set(observed.nodes.filter((n) => (n.role === 'manager') !== (n.manager !== undefined)).map((n) => n.id));
+    for (const id of this.roleChangeSince.keys()) if (!pending.has(id)) this.roleChangeSince.delete(id);
+    for (const id of pending) if (!this.roleChangeSince.has(id)) this.roleChangeSince.set(id, observed.at);
   }
 
   // An object that no longer drifts has left the state that asked for its actions: forget them.

@@ -77,6 +77,7 @@ export class Safety {
    */
   suppression(action: Action, desired: DesiredState, now: number, dryRun: boolean): SuppressReason | undefined {
     if (action.ignored) return 'ignored';
+    if (action.held !== undefined) return 'held';
     if (effectiveMode(desired, action.reconciler, dryRun) === 'observe') return 'observe';
     if (action.disruptive && desired.policy.disruptiveWindow && !inWindow(desired.policy.disruptiveWindow, now)) return 'window';
     if ((this.flapping.get(objectKey(action))?.until ?? 0) > now) return 'flapping';

@@ -316,16 +316,19 @@ export function toEngineVersion(raw: RawVersion): EngineVersion {
   };
 }
 
-interface RawNode {
+/** RawNode is the part of the engine's Node object that toNode reads. */
+export interface RawNode {
   ID: string;
   Version?: { Index?: number };
+  UpdatedAt?: string;
   Spec?: NodeSpec;
-  Description?: { Hostname?: string; Platform?: { OS?: string; Architecture?: string }; Engine?: { Labels?: Record<string, string> } };
+  Description?: { Hostname?: string; Platform?: { OS?: string; Architecture?: string }; Engine?: { EngineVersion?: string; Labels?: Record<string, string> } };
   Status?: { State?: string; Addr?: string };
   ManagerStatus?: { Leader?: boolean; Reachability?: string; Addr?: string };
 }
 
-function toNode(raw: RawNode): SwarmNode {
+/** toNode reads one node of `GET /nodes` leniently: a field the engine left out gets its default. */
+export function toNode(raw: RawNode): SwarmNode {
   const spec: NodeSpec = { ...(raw.Spec ?? {}), Role: raw.Spec?.Role ?? 'worker', Availability: raw.Spec?.Availability ?? 'active' };
   const node: SwarmNode = {
     id: raw.ID,
@@ -338,6 +341,8 @@ function toNode(raw: RawNode): SwarmNode {
     labels: { ...(spec.Labels ?? {}) },
     engineLabels: raw.Description?.Engine?.Labels ?? {},
     platform: { os: raw.Description?.Platform?.OS ?? '', arch: raw.Description?.Platform?.Architecture ?? '' },
+    ...(raw.Description?.Engine?.EngineVersion ? { engineVersion: raw.Description.Engine.EngineVersion } : {}),
+    ...(raw.UpdatedAt ? { updatedAt: raw.UpdatedAt } : {}),
     spec,
   };
   if (raw.ManagerStatus) {

@@ -32,6 +32,16 @@ export interface SwarmNode {
   labels: Record<string, string>;
   engineLabels: Record<string, string>;
   platform: { os: string; arch: string };
+  /**
+   * engineVersion is the node's Docker Engine version (Description.Engine.EngineVersion, e.g. "20.10.24+dfsg1");
+   * absent when the engine did not report it. What differs by version is decided in ./engine-versions.ts.
+   */
+  engineVersion?: string;
+  /**
+   * updatedAt is when the engine last changed the node's object (Meta.UpdatedAt): its spec (labels,
+   * availability, role), its status (ready, down) or its description; absent when not reported.
+   */
+  updatedAt?: string;
   /** manager is present only for Raft members. */
   manager?: { leader: boolean; reachability: Reachability; addr: string };
   spec: NodeSpec;

@@ -1,9 +1,11 @@
 // Which nodes a service's placement constraints allow, judged as swarmkit's scheduler judges them
 // (manager/constraint): every constraint must hold; `==` and `!=` only; attribute names are
 // case-insensitive, label keys case-sensitive, values case-insensitive; a missing label or attribute is
-// "". Warden uses it to know where a service may run, never to place tasks itself.
+// "". Then the scheduler's other per-node filters warden can judge from what it reads (manager/scheduler/
+// filter.go): platforms, max replicas per node, host-mode ports. Warden uses it to know where a service
+// may run (rebalance, nodes), never to place tasks itself.
 import { BlockList, isIP } from 'node:net';
-import type { SwarmNode } from '../docker/port.js';
+import type { SwarmNode, SwarmService } from '../docker/port.js';
 
 /** Constraint is one parsed placement constraint: `key op value`. */
 export interface Constraint {
@@ -79,4 +81,48 @@ export function nodeMatches(node: SwarmNode, constraints: readonly string[]): bo
     const c = parseConstraint(text);
     return c !== undefined && constraintMatches(node, c);
   });
+}
+
+/** Platform is one entry of a service's `Placement.Platforms` (an empty field matches any node). */
+export interface Platform {
+  os: string;
+  arch: string;
+}
+
+/** servicePlatforms reads a service's `Placement.Platforms` leniently (empty when it lists none). */
+export function servicePlatforms(svc: SwarmService): Platform[] {
+  const raw = svc.spec.TaskTemplate?.Placement?.Platforms;
+  if (!Array.isArray(raw)) return [];
+  return raw.map((p: { OS?: unknown; Architecture?: unknown }) => ({
+    os: typeof p?.OS === 'string' ? p.OS : '',
+    arch: typeof p?.Architecture === 'string' ? p.Architecture : '',
+  }));
+}
+
+// swarmkit's PlatformFilter reads x86_64 as amd64 and aarch64 as arm64, on both sides.
+function arch(a: string): string {
+  return a === 'x86_64' ? 'amd64' : a === 'aarch64' ? 'arm64' : a;
+}
+
+/** platformMatches tells whether a node's platform is one of `platforms` (any node when the list is empty), as swarmkit's PlatformFilter. */
+export function platformMatches(node: SwarmNode, platforms: readonly Platform[]): boolean {
+  if (platforms.length === 0) return true;
+  return platforms.some((p) => (p.arch === '' || arch(p.arch) === arch(node.platform.arch)) && (p.os === '' || p.os === node.platform.os));
+}
+
+/** placementAllows tells whether a service's constraints and platforms allow a node, whatever its state and availability. */
+export function placementAllows(node: SwarmNode, svc: SwarmService): boolean {
+  return nodeMatches(node, svc.constraints) && platformMatches(node, servicePlatforms(svc));
+}
+
+/**
+ * perNodeLimit is how many tasks of a service one node may run: `Placement.MaxReplicas` (0: no limit),
+ * and 1 when it publishes a port in host mode (swarmkit's HostPortFilter: the port is taken on that node).
+ * Infinity when nothing limits it. Resources are not counted: warden does not see every reservation.
+ */
+export function perNodeLimit(svc: SwarmService): number {
+  let limit = svc.maxReplicasPerNode > 0 ? svc.maxReplicasPerNode : Infinity;
+  const ports = (svc.spec.EndpointSpec as { Ports?: Array<{ PublishMode?: unknown; PublishedPort?: unknown }> } | undefined)?.Ports;
+  if (Array.isArray(ports) && ports.some((p) => p?.PublishMode === 'host' && typeof p.PublishedPort === 'number' && p.PublishedPort !== 0)) limit = Math.min(limit, 1);
+  return limit;
 }

@@ -3,17 +3,19 @@
 // promoted first, then the dead one demoted). It is the most careful reconciler, because a wrong role
 // change can cost the swarm its quorum:
 // - one role change at a time: while the engine is still carrying one out (a node whose Spec.Role and Raft
-//   membership disagree), nothing else is asked;
+//   membership disagree), nothing else is asked (a promotion holds the others back for
+//   PROMOTION_DEADLINE_MS at most);
 // - every demotion is checked first against Raft's own rule (swarmkit's CanRemoveMember: the reachable
 //   members left must be a majority of the members left), and against fault tolerance: it never leaves
 //   fewer failures tolerated than the swarm had, or than the desired count gives;
 // - never the leader; never while quorum is lost (then only a person can act).
 import type { DesiredManagers } from '../desired-state/types.js';
+import { promotionMayCrashLoop } from '../docker/engine-versions.js';
 import type { SwarmNode } from '../docker/port.js';
 import { describeSelector, matchesSelector } from './selector.js';
 import { isIgnored, type Drift, type Plan, type PlanContext, type Reconciler } from './types.js';
 
-/** PROMOTION_DEADLINE_MS is how long a promotion may take before warden sets the role back (default 3 min). */
+/** PROMOTION_DEADLINE_MS is how long a promotion may hold other role changes back, from when it began (default 3 min). */
 export const PROMOTION_DEADLINE_MS = 3 * 60_000;
 
 /** quorumOf is the majority of `members` Raft members. */
@@ -57,30 +59,14 @@ function planManagers(want: DesiredManagers, nodes: readonly SwarmNode[], ignore
     };
   }
 
-  // A role change the engine has not finished: the spec says one role, the Raft membership the other.
-  const pending = nodes.find((n) => (n.role === 'manager') !== (n.manager !== undefined));
-  if (pending) {
-    const to = pending.role === 'manager' ? 'promotion' : 'demotion';
-    const since = ctx.lastApplied('promote-node', pending.hostname)?.at;
-    const failed = to === 'promotion' && (pending.state !== 'ready' || (since !== undefined && ctx.now - since >= PROMOTION_DEADLINE_MS));
-    if (!failed) {
-      return { drift: [{ object: pending.hostname, message: `${to} in progress; no other role change until it is done` }], actions: [] };
-    }
-    // A promotion that took the node down, or never finished: before Docker 26.1, a node promoted while
-    // the manager it first joined through is gone crash-loops (moby/moby#47854). Set its role back, so
-    // that the swarm is not left half-done and the next pass can pick another worker.
-    return {
-      drift: [{
-        object: pending.hostname,
-        message: `promotion failed (node ${pending.state}${since !== undefined ? `, ${formatMs(ctx.now - since)} after it was asked` : ''}): ` +
-          'its role is set back to worker; restart its engine (or make it leave and join again) before it can be promoted',
-      }],
-      actions: [{
-        kind: 'demote-node', reconciler: 'managers', object: pending.hostname, nodeId: pending.id,
-        before: { role: 'manager', raftMember: false, state: pending.state }, after: { role: 'worker' }, disruptive: false, ignored: false,
-      }],
-    };
+  // Role changes the engine has not finished: the spec says one role, the Raft membership the other.
+  // While one is under way, no other is asked; a promotion past its deadline no longer holds the others.
+  const pending = nodes.filter((n) => (n.role === 'manager') !== (n.manager !== undefined)).map((n) => pendingRoleChange(n, ignoreLabel, ctx));
+  if (pending.some((p) => p.blocks)) {
+    const requeue = Math.min(...pending.map((p) => p.requeueAfterMs ?? Infinity));
+    return { drift: pending.map((p) => p.drift), actions: [], ...(Number.isFinite(requeue) ? { requeueAfterMs: requeue } : {}) };
   }
+  drift.push(...pending.map((p) => p.drift));
 
   const unreachableFor = (n: SwarmNode): number | undefined => {
     const since = ctx.unreachableSince.get(n.id);
@@ -139,6 +125,59 @@ function planManagers(want: DesiredManagers, nodes: readonly SwarmNode[], ignore
     drift.push({ object: 'swarm', message: `${M} managers (wants ${want.count}): ${demotion.why}` });
   }
   return { drift, actions: [] };
+}
+
+/** PendingRoleChange is what warden makes of one role change the engine has not finished. */
+interface PendingRoleChange {
+  drift: Drift;
+  /** blocks is true while no other role change may be asked. */
+  blocks: boolean;
+  requeueAfterMs?: number;
+}
+
+// A role change under way blocks every other. A demotion finishes by itself. A promotion is given
+// PROMOTION_DEADLINE_MS from when it began, whoever asked for it (warden's own, from when warden applied
+// it; anyone else's, from when warden first saw it pending: memory lost on restart makes the wait longer,
+// never shorter): a node that is down or not ready meanwhile may be rebooting, and its promotion finishes
+// when it is back. Past the deadline it no longer holds the other role changes back, so that a node
+// that never returns cannot keep warden from replacing a dead manager. warden cannot set it back: the
+// engine refuses to demote a node that is not yet a Raft member ("can't find manager in raft
+// memberlist"), so it says what a person must do, which depends on the node's engine (moby/moby#47854).
+function pendingRoleChange(pending: SwarmNode, ignoreLabel: string, ctx: PlanContext): PendingRoleChange {
+  if (pending.role !== 'manager') {
+    return { drift: { object: pending.hostname, message: 'demotion in progress; no other role change until it is done' }, blocks: true };
+  }
+  const mine = ctx.lastApplied('promote-node', pending.hostname)?.at;
+  const began = mine ?? ctx.roleChangeSince.get(pending.id) ?? ctx.now;
+  const elapsed = ctx.now - began;
+  const state = pending.state === 'ready' ? 'ready, not yet a Raft member' : pending.state;
+  // A node with the ignore label is someone else's to sort out: reported, never a reason to wait longer.
+  const object = isIgnored(pending.labels, ignoreLabel) ? 'swarm' : pending.hostname;
+  const who = object === 'swarm' ? `${pending.hostname} (ignore label): ` : '';
+  if (elapsed < PROMOTION_DEADLINE_MS) {
+    return {
+      drift: {
+        object,
+        message: `${who}promotion in progress (node ${state}, ${mine !== undefined ? 'asked by warden' : 'seen'} ${formatMs(elapsed)} ago); ` +
+          `no other role change until it is done, or for ${formatMs(PROMOTION_DEADLINE_MS - elapsed)} more`,
+      },
+      blocks: true,
+      // No event says that a deadline ran out.
+      requeueAfterMs: PROMOTION_DEADLINE_MS - elapsed,
+    };
+  }
+  const since = `${formatMs(elapsed)} after it began`;
+  let advice: string;
+  if (pending.state === 'ready') {
+    advice = `promotion not done (node ${state}, ${since}): restart its engine; the engine will not set its role back before it is a Raft member`;
+  } else if (promotionMayCrashLoop(pending.engineVersion)) {
+    advice = `promotion not done (node ${state}, ${since}; engine ${pending.engineVersion ?? 'of unknown version'}, before 26.1.4, where a node promoted ` +
+      'while the manager it first joined through is gone crash-loops, moby/moby#47854): restart its engine, and if its swarm stays in error, ' +
+      'make it leave (`docker swarm leave --force` on it, `docker node rm` here) and join again';
+  } else {
+    advice = `promotion not done (node ${state}, ${since}): its promotion finishes when it is back; if it will not come back, \`docker node rm --force ${pending.hostname}\``;
+  }
+  return { drift: { object, message: `${who}${advice}; warden goes on with other role changes meanwhile` }, blocks: false };
 }
 
 function promotionCandidate(want: DesiredManagers, nodes: readonly SwarmNode[], reachable: readonly SwarmNode[], ignoreLabel: string): SwarmNode | undefined {

@@ -73,6 +73,12 @@ export interface PlanContext {
   now: number;
   /** unreachableSince maps a manager's node id to when warden first saw it unreachable, without a break. */
   unreachableSince: ReadonlyMap<string, number>;
+  /**
+   * roleChangeSince maps a node's id to when warden first saw its role change pending (its spec's role
+   * and its Raft membership disagree), without a break: how long a promotion warden did not ask for has
+   * been under way (empty after a restart, so the grace starts again).
+   */
+  roleChangeSince: ReadonlyMap<string, number>;
   /** lastApplied tells when this reconciler last applied `kind` to `object` (undefined: not since start). */
   lastApplied(kind: ActionKind, object: string): ActionRecord | undefined;
 }
@@ -99,6 +105,12 @@ interface ActionBase {
   disruptive: boolean;
   /** ignored is true when the object carries the ignore label: the action is planned, never applied. */
   ignored: boolean;
+  /**
+   * held says why the reconciler itself will not have this action applied now (a drain that would leave
+   * services without nodes, a rebalance the scheduler cannot improve): it is planned, shown and counted as
+   * suppressed `held`, never applied. Absent: nothing holds it.
+   */
+  held?: string;
 }
 
 /** Action is one change a reconciler asks for; the controller's apply path carries it out. */

@@ -20,5 +20,5 @@ export function loaded(state: DesiredState, revision = 'rev1'): LoadedState {
 
 /** planContext is a PlanContext at `now` with no memory of earlier passes, overridden by `over`. */
 export function planContext(over: Partial<PlanContext> = {}): PlanContext {
-  return { now: Date.parse('2026-11-21T10:00:00Z'), unreachableSince: new Map(), lastApplied: () => undefined, ...over };
+  return { now: Date.parse('2026-11-21T10:00:00Z'), unreachableSince: new Map(), roleChangeSince: new Map(), lastApplied: () => undefined, ...over };
 }

@@ -41,7 +41,7 @@ describe('a pass', () => {
   it('reads the cluster with three list calls (no tasks unless a reconciler asks) and makes no write when in sync', async () => {
     const { port, controller } = setup({ replicas: 3 });
     const result = await controller.pass();
-    expect(port.calls.sort()).toEqual(['info', 'listNodes', 'listServices']);
+    expect(port.calls.sort()).toEqual(['info', 'listNodes', 'listServices status']);
     expect(port.writes).toBe(0);
     expect(result.results.find((r) => r.id === 'replicas')?.drift).toEqual([]);
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { dockerConnection, parseEventLines, toEngineError } from '../../../src/docker/engine.js';
+import { dockerConnection, parseEventLines, toEngineError, toNode } from '../../../src/docker/engine.js';
 import { EngineError, classifyEngineError } from '../../../src/docker/errors.js';
 
 describe('dockerConnection finds the engine as the docker CLI does', () => {
@@ -91,5 +91,29 @@ describe('parseEventLines', () => {
     expect(events[0]).toMatchObject({ type: 'service', attributes: { name: 'a' } });
     expect(events[0]!.timeMs).toBeGreaterThan(1763719200000);
     expect(events[0]!.timeMs).toBeLessThan(1763719201000);
+  });
+});
+
+describe('toNode reads a node of GET /nodes', () => {
+  const raw = {
+    ID: 'n1', Version: { Index: 42 }, UpdatedAt: '2026-12-01T01:15:20.2633046Z',
+    Spec: { Role: 'manager' as const, Availability: 'active' as const, Labels: { zone: 'a' } },
+    Description: { Hostname: 'manager-1', Platform: { OS: 'linux', Architecture: 'x86_64' }, Engine: { EngineVersion: '20.10.24+dfsg1', Labels: { disk: 'ssd' } } },
+    Status: { State: 'ready', Addr: '10.77.6.11' },
+    ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: '10.77.6.11:2377' },
+  };
+
+  it('with its engine version and when the engine last changed it', () => {
+    expect(toNode(raw)).toMatchObject({
+      id: 'n1', version: 42, hostname: 'manager-1', role: 'manager', state: 'ready', labels: { zone: 'a' }, engineLabels: { disk: 'ssd' },
+      platform: { os: 'linux', arch: 'x86_64' }, engineVersion: '20.10.24+dfsg1', updatedAt: '2026-12-01T01:15:20.2633046Z',
+      manager: { leader: true, reachability: 'reachable' },
+    });
+  });
+
+  it('leaves them out when the engine does not report them', () => {
+    const node = toNode({ ID: 'n2' });
+    expect(node).toMatchObject({ id: 'n2', role: 'worker', availability: 'active', state: 'unknown' });
+    expect('engineVersion' in node || 'updatedAt' in node).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { nodeMatches, parseConstraint } from '../../../src/reconcilers/constraints.js';
+import { nodeMatches, parseConstraint, perNodeLimit, platformMatches, servicePlatforms } from '../../../src/reconcilers/constraints.js';
 import type { SwarmNode } from '../../../src/docker/port.js';
-import { fakeNode } from '../../support/fake-port.js';
+import { fakeNode, fakeService } from '../../support/fake-port.js';
 
 function node(over: Partial<SwarmNode> = {}): SwarmNode {
   return { ...fakeNode('n1', 'worker'), hostname: 'worker-1', addr: '10.77.1.14', labels: { zone: 'A', 'Disk': 'ssd' }, engineLabels: { os: 'debian' }, ...over };
@@ -44,5 +44,35 @@ describe('nodeMatches', () => {
     { name: 'not a constraint: no node', constraints: ['zone'], match: false },
   ])('$name', ({ constraints, match }) => {
     expect(nodeMatches(node(), constraints)).toBe(match);
+  });
+});
+
+describe('the scheduler\'s other per-node filters', () => {
+  it.each([
+    { name: 'no platforms listed: any node', platforms: [], arch: 'x86_64', os: 'linux', want: true },
+    { name: 'amd64 is x86_64', platforms: [{ os: 'linux', arch: 'amd64' }], arch: 'x86_64', os: 'linux', want: true },
+    { name: 'arm64 is aarch64', platforms: [{ os: '', arch: 'arm64' }], arch: 'aarch64', os: 'linux', want: true },
+    { name: 'another architecture', platforms: [{ os: 'linux', arch: 'amd64' }], arch: 'aarch64', os: 'linux', want: false },
+    { name: 'another OS', platforms: [{ os: 'windows', arch: '' }], arch: 'x86_64', os: 'linux', want: false },
+    { name: 'one of several', platforms: [{ os: 'linux', arch: 'arm64' }, { os: 'linux', arch: 'amd64' }], arch: 'x86_64', os: 'linux', want: true },
+  ])('platforms: $name', ({ platforms, arch, os, want }) => {
+    expect(platformMatches(node({ platform: { os, arch } }), platforms)).toBe(want);
+  });
+
+  it('reads Placement.Platforms from the spec leniently', () => {
+    const svc = fakeService('api', 1);
+    svc.spec.TaskTemplate = { Placement: { Platforms: [{ OS: 'linux', Architecture: 'arm64' }, { Architecture: 7 }] } };
+    expect(servicePlatforms(svc)).toEqual([{ os: 'linux', arch: 'arm64' }, { os: '', arch: '' }]);
+  });
+
+  it.each([
+    { name: 'nothing limits it', max: 0, ports: undefined, want: Infinity },
+    { name: 'max replicas per node', max: 2, ports: undefined, want: 2 },
+    { name: 'a port published in host mode: one per node', max: 0, ports: [{ PublishMode: 'host', PublishedPort: 5000, TargetPort: 5000 }], want: 1 },
+    { name: 'a port published through the routing mesh does not limit it', max: 3, ports: [{ PublishMode: 'ingress', PublishedPort: 80, TargetPort: 80 }], want: 3 },
+  ])('perNodeLimit: $name', ({ max, ports, want }) => {
+    const svc = fakeService('api', 4, { maxReplicasPerNode: max });
+    if (ports) svc.spec.EndpointSpec = { Ports: ports };
+    expect(perNodeLimit(svc)).toBe(want);
   });
 });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { SwarmService, SwarmTask } from '../../../src/docker/port.js';
 import type { DesiredService } from '../../../src/desired-state/types.js';
-import { dependencyGraph, findCycle, ordering, retryBackoff, waves } from '../../../src/reconcilers/ordering.js';
+import { dependencyGraph, findCycle, waves } from '../../../src/reconcilers/dependencies.js';
+import { ordering, retryBackoff } from '../../../src/reconcilers/ordering.js';
 import type { ActionRecord, Observed } from '../../../src/reconcilers/types.js';
 import { desired, planContext } from '../../support/desired.js';
 import { fakeService } from '../../support/fake-port.js';
@@ -19,6 +20,14 @@ function rejected(name: string, agoMs: number, err = `No such image: ${REG}/app:
   return {
     id: `t-${name}-${agoMs}`, serviceId: `id-${name}`, nodeId: 'w1', slot: 1, desiredState: 'shutdown', state: 'rejected',
     message: 'preparing', err, timestamp: new Date(NOW - agoMs).toISOString(), image: `${REG}/app:1`,
+  };
+}
+
+/** onItsWay is a task of `name` that swarm made to replace a failed one: waiting out its restart delay (desired ready), or starting. */
+function onItsWay(name: string, state: SwarmTask['state'] = 'ready', desiredState: SwarmTask['desiredState'] = 'ready'): SwarmTask {
+  return {
+    id: `t-${name}-next`, serviceId: `id-${name}`, nodeId: 'w1', slot: 1, desiredState, state,
+    message: '', err: '', timestamp: new Date(NOW - 1_000).toISOString(), image: `${REG}/app:1`,
   };
 }
 
@@ -58,12 +67,28 @@ describe('ordering.plan', () => {
       want: [app('db'), app('api', ['db'])], have: [svc('db', 1, 2), svc('api', 0, 1)], tasks: [rejected('db', 60_000), rejected('api', 60_000)],
       drift: [`api: 0/1 running, stuck: No such image: ${REG}/app:1; waits for its dependencies: db runs 1/2 running`, `db: 1/2 running, stuck: No such image: ${REG}/app:1`],
       actions: ['force-restart db disruptive'] },
-    { name: 'failing for less than the grace period: swarm retries by itself',
-      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 5_000)], drift: [], actions: [] },
-    { name: 'behind without failures (starting, or waiting for a node): not stuck',
-      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [], drift: [], actions: [] },
-    { name: 'failures older than 10 min do not count',
-      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 11 * 60_000)], drift: [], actions: [] },
+    { name: 'failed, and swarm made the next task (its restart delay): swarm retries by itself',
+      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 5_000), onItsWay('api')], drift: [], actions: [] },
+    { name: 'failed a moment ago, swarm not yet done with it (desired still running): not stuck',
+      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [{ ...rejected('api', 100), desiredState: 'running' as const }], drift: [], actions: [] },
+    { name: 'behind without failures (starting): not stuck',
+      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [onItsWay('api', 'preparing', 'running')], drift: [], actions: [] },
+    { name: 'pending for want of a node: a restart would not help, replicas reports it',
+      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)],
+      tasks: [{ ...onItsWay('api', 'pending', 'running'), err: 'no suitable node (scheduling constraints not satisfied on 5 nodes)' }], drift: [], actions: [] },
+    { name: 'a failure 5 hours old with nothing on its way: stuck all the same',
+      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 5 * 3_600_000)],
+      drift: [`api: 0/2 running, stuck: No such image: ${REG}/app:1`], actions: ['force-restart api'] },
+    { name: 'a slot whose newest task failed, though an older one of it ran: stuck',
+      have: [svc('registry', 1, 1), svc('api', 0, 1, `${REG}/app:1`)],
+      tasks: [{ ...rejected('api', 3_600_000), state: 'shutdown' as const, err: '' }, rejected('api', 60_000)],
+      drift: [`api: 0/1 running, stuck: No such image: ${REG}/app:1`], actions: ['force-restart api'] },
+    { name: 'the newest task of every empty slot ended without failing (shut down): not stuck',
+      have: [svc('registry', 1, 1), svc('api', 0, 1, `${REG}/app:1`)],
+      tasks: [rejected('api', 3_600_000), { ...rejected('api', 60_000), state: 'shutdown' as const, err: '' }], drift: [], actions: [] },
+    { name: 'an update rolling: the engine is at work, not stuck',
+      have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`, { updateStatus: { state: 'updating', startedAt: '', completedAt: '', message: '' } })],
+      tasks: [rejected('api', 60_000)], drift: [], actions: [] },
     { name: 'an ignored service: no drift, an ignored action',
       have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`, { labels: { 'warden.ignore': 'true' } })],
       tasks: [rejected('api', 60_000)], drift: [], actions: ['force-restart api ignored'] },
@@ -81,18 +106,34 @@ describe('ordering.plan', () => {
 
   it.each([
     { name: 'restarted 25 s ago and stuck again: waits (backoff 30 s)', record: { at: NOW - 25_000, count: 1 }, failedAgo: 20_000, acts: false, message: /still stuck after 1 forced restart\(s\): No such image.*next try at 2026-11-21T10:00:05/ },
-    { name: 'restarted 10 s ago, failing again for less than the grace: converging', record: { at: NOW - 10_000, count: 1 }, failedAgo: 5_000, acts: false, message: /restarted 1 time\(s\), converging/ },
+    { name: 'restarted 10 s ago, failed again, swarm retrying: converging', record: { at: NOW - 10_000, count: 1 }, failedAgo: 5_000, next: true, acts: false, message: /restarted 1 time\(s\), converging/ },
     { name: 'restarted 40 s ago and still stuck: tries again', record: { at: NOW - 40_000, count: 1 }, failedAgo: 20_000, acts: true, message: /stuck/ },
     { name: 'third restart waits 2 min', record: { at: NOW - 100_000, count: 3 }, failedAgo: 90_000, acts: false, message: /next try at 2026-11-21T10:00:20/ },
-    { name: 'restarted, no failure since: converging', record: { at: NOW - 5_000, count: 1 }, failedAgo: undefined, acts: false, message: /restarted 1 time\(s\), converging/ },
-  ])('$name', ({ record, failedAgo, acts, message }) => {
+    { name: 'restarted, its new task starting: converging', record: { at: NOW - 5_000, count: 1 }, failedAgo: undefined, next: true, acts: false, message: /restarted 1 time\(s\), converging/ },
+  ])('$name', ({ record, failedAgo, next, acts, message }) => {
     const have = [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)];
-    // A failure from before the restart is always there: only the ones after it count.
-    const tasks = [rejected('api', NOW - record.at + 60_000), ...(failedAgo === undefined ? [] : [rejected('api', failedAgo)])];
+    // The failure that asked for the restart is older than the restart; what the slot did since decides.
+    const tasks = [
+      rejected('api', NOW - record.at + 60_000),
+      ...(failedAgo === undefined ? [] : [rejected('api', failedAgo)]),
+      ...(next ? [onItsWay('api', 'preparing', 'running')] : []),
+    ];
     const last = (kind: string, object: string): ActionRecord | undefined => (kind === 'force-restart' && object === 'api' ? record : undefined);
     const plan = ordering.plan(desired({ registry }), observed(have, tasks), planContext({ now: NOW, lastApplied: last }));
     expect(plan.actions.length > 0).toBe(acts);
     expect(plan.drift.find((d) => d.object === 'api')?.message).toMatch(message);
+  });
+
+  // Stuck is what the engine shows, never the age of the failure: the same snapshot gives the same plan
+  // whether warden reads it a minute or a week after swarm gave up (RECENT_FAILURE_MS read it from the clock).
+  it.each([
+    { late: 0 }, { late: 3_600_000 }, { late: 7 * 24 * 3_600_000 },
+  ])('decides stuck without the clock: the same plan $late ms later', ({ late }) => {
+    const have = [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`), svc('web', 0, 1, `${REG}/web:1`)];
+    const tasks = [rejected('api', 60_000), rejected('web', 30_000), onItsWay('web')];
+    const plan = ordering.plan(desired({ registry }), { ...observed(have, tasks), at: NOW + late }, planContext({ now: NOW + late }));
+    expect(plan.drift.map((d) => `${d.object}: ${d.message}`)).toEqual([`api: 0/2 running, stuck: No such image: ${REG}/app:1`]);
+    expect(plan.actions.map((a) => `${a.kind} ${a.object}`)).toEqual(['force-restart api']);
   });
 
   it('does nothing without a registry or any dependsOn', () => {
@@ -119,7 +160,8 @@ describe('ordering.plan', () => {
 describe('the dependency graph', () => {
   it.each([
     { name: 'nothing behind: no requeue', have: [svc('registry', 1, 1), svc('api', 2, 2, `${REG}/app:1`)], tasks: [], want: undefined },
-    { name: 'failing within the grace period: a pass when it ends', have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 5_000)], want: 10_000 },
+    { name: 'swarm restarting it: soon, since no event says a task started or failed', have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 5_000), onItsWay('api')], want: 2_000 },
+    { name: 'pending for want of a node: a node event will say when that changes', have: [svc('registry', 1, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [{ ...onItsWay('api', 'pending', 'running'), err: 'no suitable node' }], want: undefined },
     { name: 'waiting on a dependency: soon, since no event says a task started', have: [svc('registry', 0, 1), svc('api', 0, 2, `${REG}/app:1`)], tasks: [rejected('api', 60_000)], probeOk: false, want: 2_000 },
   ])('asks to look again without an event: $name', ({ have, tasks, probeOk, want }) => {
     const plan = ordering.plan(desired({ registry, services: [app('api')] }), observed(have, tasks, probeOk ?? true), planContext({ now: NOW }));

@@ -8,15 +8,17 @@ import { fakeNode, fakeService } from '../../support/fake-port.js';
 
 const NOW = planContext().now;
 
+// Every node last changed a minute ago (it came back): after any update these tests show.
 function node(id: string, over: Partial<SwarmNode> = {}): SwarmNode {
-  return { ...fakeNode(id, 'worker'), labels: { pool: 'app' }, ...over };
+  return { ...fakeNode(id, 'worker'), labels: { pool: 'app' }, updatedAt: new Date(NOW - 60_000).toISOString(), ...over };
 }
 
-// tasks puts `counts[i]` running tasks of service api on node n<i+1>.
-function tasks(counts: number[], serviceId = 'id-api'): SwarmTask[] {
+// tasks puts `counts[i]` running tasks of service api on node n<i+1>, running since `since` (8.5 min ago:
+// after the updates these tests show began).
+function tasks(counts: number[], serviceId = 'id-api', since = NOW - 510_000): SwarmTask[] {
   return counts.flatMap((c, i) => Array.from({ length: c }, (_, j) => ({
     id: `t${i}-${j}`, serviceId, nodeId: `n${i + 1}`, slot: j + 1, desiredState: 'running' as const, state: 'running' as const,
-    message: '', err: '', timestamp: '', image: 'busybox:lab',
+    message: '', err: '', timestamp: new Date(since).toISOString(), image: 'busybox:lab',
   })));
 }
 
@@ -32,7 +34,7 @@ const api = (over: Partial<SwarmService> = {}): SwarmService =>
   fakeService('api', 6, { constraints: ['node.labels.pool == app'], status: { runningTasks: 6, desiredTasks: 6 }, ...over });
 
 describe('rebalance.plan', () => {
-  it.each<{ name: string; svc?: SwarmService | undefined; nodes?: SwarmNode[]; counts: number[]; want?: Partial<DesiredService>; policy?: boolean; last?: number; drift: string[]; actions: string[] }>([
+  it.each<{ name: string; svc?: SwarmService | undefined; nodes?: SwarmNode[]; counts: number[]; since?: number; want?: Partial<DesiredService>; policy?: boolean; last?: number; drift: string[]; actions: string[] }>([
     { name: '3/3/0 after a node returned: one forced update', counts: [3, 3, 0],
       drift: ['api: running tasks per node n1=3, n2=3, n3=0 (the most loaded holds 3 more than the least): a forced rolling update will spread them again'],
       actions: ['force-restart api 1'] },
@@ -47,9 +49,12 @@ describe('rebalance.plan', () => {
     { name: 'a node that may run it is down: wait', counts: [3, 3, 0, 0],
       nodes: [...three, node('n4', { state: 'down' })],
       drift: ['api: running tasks per node n1=3, n2=3, n3=0 (the most loaded holds 3 more than the least); waiting: node n4 is down'], actions: [] },
-    { name: 'a drained node that may run it: wait', counts: [3, 3, 0, 0],
-      nodes: [...three, node('n4', { availability: 'drain' })],
-      drift: ['api: running tasks per node n1=3, n2=3, n3=0 (the most loaded holds 3 more than the least); waiting: node n4 is drain'], actions: [] },
+    { name: 'a drained or paused node is not one that may run it: left out, no reason to wait', counts: [3, 3, 0, 0, 0],
+      nodes: [...three, node('n4', { availability: 'drain' }), node('n5', { availability: 'pause' })],
+      drift: ['api: running tasks per node n1=3, n2=3, n3=0 (the most loaded holds 3 more than the least): a forced rolling update will spread them again'],
+      actions: ['force-restart api 1'] },
+    { name: 'the tasks a paused node still runs do not count either', counts: [3, 3, 3],
+      nodes: [node('n1'), node('n2'), node('n3', { availability: 'pause' })], drift: [], actions: [] },
     { name: 'a down node the constraints exclude is no reason to wait', counts: [3, 3, 0, 0],
       nodes: [...three, node('n4', { state: 'down', labels: {} })],
       drift: ['api: running tasks per node n1=3, n2=3, n3=0 (the most loaded holds 3 more than the least): a forced rolling update will spread them again'],
@@ -79,15 +84,60 @@ describe('rebalance.plan', () => {
     { name: 'global services are spread by definition', counts: [3, 3, 0], svc: api({ mode: 'global', replicas: undefined }),
       drift: ['api: service is global: rebalance applies to replicated services only'], actions: [] },
     { name: 'a missing service is the replicas reconciler\'s to report', counts: [], svc: undefined, drift: [], actions: [] },
+    { name: 'an update began after the last change of every node that may run it, and left them uneven: held', counts: [3, 3, 0],
+      nodes: three.map((n) => ({ ...n, updatedAt: new Date(NOW - 20 * 60_000).toISOString() })),
+      svc: api({ forceUpdate: 1, updateStatus: { state: 'completed', startedAt: new Date(NOW - 9 * 60_000).toISOString(), completedAt: new Date(NOW - 8 * 60_000).toISOString(), message: '' } }),
+      drift: [`api: running tasks per node n1=3, n2=3, n3=0 (the most loaded holds 3 more than the least); held: the update that began ${new Date(NOW - 9 * 60_000).toISOString()} scheduled every task again on the nodes as they are and left them so: the scheduler can do no better (reservations, ports or plugins warden does not see); held until a node that may run it changes`],
+      actions: ['force-restart api 2 held'] },
+    { name: 'held, and a node that may not run it changed since: still held', counts: [3, 3, 0, 0],
+      nodes: [...three.map((n) => ({ ...n, updatedAt: new Date(NOW - 20 * 60_000).toISOString() })), node('n4', { labels: {} })],
+      svc: api({ updateStatus: { state: 'completed', startedAt: new Date(NOW - 9 * 60_000).toISOString(), completedAt: new Date(NOW - 8 * 60_000).toISOString(), message: '' } }),
+      drift: [`api: running tasks per node n1=3, n2=3, n3=0 (the most loaded holds 3 more than the least); held: the update that began ${new Date(NOW - 9 * 60_000).toISOString()} scheduled every task again on the nodes as they are and left them so: the scheduler can do no better (reservations, ports or plugins warden does not see); held until a node that may run it changes`],
+      actions: ['force-restart api 1 held'] },
+    { name: 'an update of the constraints alone left the tasks that comply where they were: not held, the scheduler did not place them all', counts: [3, 3, 0],
+      nodes: three.map((n) => ({ ...n, updatedAt: new Date(NOW - 20 * 60_000).toISOString() })), since: NOW - 15 * 60_000,
+      svc: api({ updateStatus: { state: 'completed', startedAt: new Date(NOW - 9 * 60_000).toISOString(), completedAt: new Date(NOW - 8 * 60_000).toISOString(), message: '' } }),
+      drift: ['api: running tasks per node n1=3, n2=3, n3=0 (the most loaded holds 3 more than the least): a forced rolling update will spread them again'],
+      actions: ['force-restart api 1'] },
+    { name: 'held, then a node that may run it changed (it came back, a label moved): tried again after the settle period', counts: [3, 3, 0],
+      nodes: [...three.slice(0, 2).map((n) => ({ ...n, updatedAt: new Date(NOW - 20 * 60_000).toISOString() })), node('n3', { updatedAt: new Date(NOW - 7 * 60_000).toISOString() })],
+      svc: api({ updateStatus: { state: 'completed', startedAt: new Date(NOW - 9 * 60_000).toISOString(), completedAt: new Date(NOW - 8 * 60_000).toISOString(), message: '' } }),
+      drift: ['api: running tasks per node n1=3, n2=3, n3=0 (the most loaded holds 3 more than the least): a forced rolling update will spread them again'],
+      actions: ['force-restart api 1'] },
+    { name: 'a spread preference: one node in zone a, three in zone b, 3/1/1/1 is as even as zones allow', counts: [3, 1, 1, 1],
+      nodes: [node('n1', { labels: { pool: 'app', zone: 'a' } }), ...['n2', 'n3', 'n4'].map((id) => node(id, { labels: { pool: 'app', zone: 'b' } }))],
+      svc: api({ preferences: ['node.labels.zone'] }), drift: [], actions: [] },
+    { name: 'a spread preference: zones 4 and 2 are uneven', counts: [4, 2, 0],
+      nodes: [node('n1', { labels: { pool: 'app', zone: 'a' } }), node('n2', { labels: { pool: 'app', zone: 'b' } }), node('n3', { labels: { pool: 'app', zone: 'b' } })],
+      svc: api({ preferences: ['node.labels.zone'] }),
+      drift: ['api: running tasks per node.labels.zone a=4, b=2 (the most loaded holds 2 more than the least): a forced rolling update will spread them again'],
+      actions: ['force-restart api 1'] },
+    { name: 'a spread preference: zones even, uneven within one', counts: [3, 0, 2, 1],
+      nodes: [node('n1', { labels: { pool: 'app', zone: 'a' } }), node('n2', { labels: { pool: 'app', zone: 'a' } }), node('n3', { labels: { pool: 'app', zone: 'b' } }), node('n4', { labels: { pool: 'app', zone: 'b' } })],
+      svc: api({ preferences: ['node.labels.zone'] }),
+      drift: ['api: running tasks per node within node.labels.zone=a n1=3, n2=0 (the most loaded holds 3 more than the least): a forced rolling update will spread them again'],
+      actions: ['force-restart api 1'] },
+    { name: 'a spread preference: nodes without the label are one more value', counts: [1, 1, 4],
+      nodes: [node('n1', { labels: { pool: 'app', zone: 'a' } }), node('n2', { labels: { pool: 'app', zone: 'b' } }), node('n3')],
+      svc: api({ preferences: ['node.labels.zone'] }),
+      drift: ['api: running tasks per node.labels.zone (none)=4, a=1, b=1 (the most loaded holds 3 more than the least): a forced rolling update will spread them again'],
+      actions: ['force-restart api 1'] },
+    { name: 'a descriptor the scheduler does not spread on is skipped, as it skips it', counts: [3, 3, 0], svc: api({ preferences: ['node.hostname'] }),
+      drift: ['api: running tasks per node n1=3, n2=3, n3=0 (the most loaded holds 3 more than the least): a forced rolling update will spread them again'],
+      actions: ['force-restart api 1'] },
+    { name: 'platforms: a node of another architecture may not run it', counts: [3, 3, 0],
+      nodes: [node('n1'), node('n2'), node('n3', { platform: { os: 'linux', arch: 'aarch64' } })],
+      svc: api({ spec: { ...api().spec, TaskTemplate: { ...api().spec.TaskTemplate, Placement: { Platforms: [{ OS: 'linux', Architecture: 'amd64' }] } } } }),
+      drift: [], actions: [] },
     { name: 'ignored service: no drift, an ignored action', counts: [3, 3, 0], svc: api({ labels: { 'warden.ignore': 'true' } }),
       drift: [], actions: ['force-restart api 1 ignored'] },
   ])('$name', (c) => {
     const svc = 'svc' in c ? c.svc : api();
     const d = desired({ services: [{ name: 'api', origin: 'services', rebalance: true, ...c.want }], policy: { rebalance: c.policy ?? false } });
     const ctx = planContext({ lastApplied: (kind, object): ActionRecord | undefined => (c.last !== undefined && kind === 'force-restart' && object === 'api' ? { at: c.last, count: 1 } : undefined) });
-    const plan = rebalance.plan(d, observed(svc ? [svc] : [], c.nodes ?? three, tasks(c.counts)), ctx);
+    const plan = rebalance.plan(d, observed(svc ? [svc] : [], c.nodes ?? three, tasks(c.counts, 'id-api', c.since)), ctx);
     expect(plan.drift.map((x) => `${x.object}: ${x.message}`)).toEqual(c.drift);
-    expect(plan.actions.map((a) => `${a.kind} ${a.object} ${a.after && (a.after as { forceUpdate: number }).forceUpdate}${a.ignored ? ' ignored' : ''}`)).toEqual(c.actions);
+    expect(plan.actions.map((a) => `${a.kind} ${a.object} ${a.after && (a.after as { forceUpdate: number }).forceUpdate}${a.ignored ? ' ignored' : ''}${a.held ? ' held' : ''}`)).toEqual(c.actions);
     for (const a of plan.actions) expect(a.disruptive).toBe(true);
   });
 

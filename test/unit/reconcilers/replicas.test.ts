@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { ordering } from '../../../src/reconcilers/ordering.js';
 import { replicas } from '../../../src/reconcilers/replicas.js';
 import type { Observed } from '../../../src/reconcilers/types.js';
-import type { SwarmService } from '../../../src/docker/port.js';
+import type { SwarmService, SwarmTask } from '../../../src/docker/port.js';
 import { desired, planContext } from '../../support/desired.js';
 import { fakeService } from '../../support/fake-port.js';
 
@@ -47,5 +48,80 @@ describe('replicas.plan', () => {
     const d = desired({ services: [{ name: 'a', replicas: 1, origin: 'services' }], policy: { ignoreLabel: 'autoscale' } });
     const plan = replicas.plan(d, observed([fakeService('a', 4, { labels: { autoscale: 'TRUE' } })]), planContext());
     expect(plan.actions[0]?.ignored).toBe(true);
+  });
+});
+
+const NOW = Date.parse('2026-11-21T10:00:00Z');
+
+/** runs is a replicated service running `running` of `want` tasks, as listed with its counts. */
+function runs(name: string, running: number, want: number, over: Partial<SwarmService> = {}): SwarmService {
+  return fakeService(name, want, { status: { runningTasks: running, desiredTasks: want }, ...over });
+}
+
+/** task is one task of `name` in slot 1, `agoMs` before NOW. */
+function task(name: string, state: SwarmTask['state'], desiredState: SwarmTask['desiredState'], agoMs: number, err = ''): SwarmTask {
+  return {
+    id: `t-${name}-${state}-${agoMs}`, serviceId: `id-${name}`, nodeId: 'w1', slot: 1, desiredState, state, message: '', err,
+    timestamp: new Date(NOW - agoMs).toISOString(), image: 'busybox:lab',
+  };
+}
+
+const HOURS = 3_600_000;
+const NO_IMAGE = 'No such image: busybox:missing';
+const NO_NODE = 'no suitable node (scheduling constraints not satisfied on 5 nodes)';
+
+describe('replicas.plan: a listed service that runs fewer tasks than it wants', () => {
+  it.each<{ name: string; want?: Array<{ name: string; replicas?: number; dependsOn?: string[] }>; have: SwarmService[]; tasks: SwarmTask[]; drift: string[] }>([
+    { name: 'running all it wants: nothing', have: [runs('api', 3, 3)], tasks: [], drift: [] },
+    { name: 'starting (a task preparing): not drift, the engine is at it', have: [runs('api', 1, 3)],
+      tasks: [task('api', 'preparing', 'running', 1_000)], drift: [] },
+    { name: 'swarm waits out a restart delay: not drift', have: [runs('api', 0, 1)],
+      tasks: [task('api', 'rejected', 'shutdown', 6_000, NO_IMAGE), task('api', 'ready', 'ready', 5_000)], drift: [] },
+    { name: 'given up on hours ago, outside any restart order: drift, whatever its age', have: [runs('api', 0, 1)],
+      tasks: [task('api', 'rejected', 'shutdown', 5 * HOURS, NO_IMAGE)],
+      drift: [`api: 0/1 running, swarm gave up on it: ${NO_IMAGE}; warden restarts only the services of its restart order (a dependsOn, spec.registry)`] },
+    { name: 'pending for want of a node: drift, with the scheduler\'s reason', have: [runs('api', 0, 2)],
+      tasks: [task('api', 'pending', 'running', 60_000, NO_NODE)], drift: [`api: 0/2 running, pending: ${NO_NODE}`] },
+    { name: 'its tasks completed and nothing restarts them: drift', have: [runs('api', 0, 1)],
+      tasks: [task('api', 'complete', 'shutdown', 60_000)], drift: ['api: 0/1 running, its newest tasks ended complete and none is on its way'] },
+    { name: 'stuck in the restart order: ordering\'s to report, not counted twice', want: [{ name: 'db' }, { name: 'api', dependsOn: ['db'] }],
+      have: [runs('db', 1, 1), runs('api', 0, 1)], tasks: [task('api', 'rejected', 'shutdown', HOURS, NO_IMAGE)], drift: [] },
+    { name: 'pending in the restart order: ordering cannot help, replicas reports it', want: [{ name: 'db' }, { name: 'api', dependsOn: ['db'] }],
+      have: [runs('db', 1, 1), runs('api', 0, 1)], tasks: [task('api', 'pending', 'running', 60_000, NO_NODE)], drift: [`api: 0/1 running, pending: ${NO_NODE}`] },
+    { name: 'an ignored service: no drift', have: [runs('api', 0, 1, { labels: { 'warden.ignore': 'true' } })],
+      tasks: [task('api', 'rejected', 'shutdown', HOURS, NO_IMAGE)], drift: [] },
+    { name: 'a count being corrected: the count only (the tasks follow it)', want: [{ name: 'api', replicas: 3 }], have: [runs('api', 0, 1)],
+      tasks: [task('api', 'rejected', 'shutdown', HOURS, NO_IMAGE)], drift: ['api: replicas 1 (wants 3)'] },
+    { name: 'a global service short of a node: drift', have: [{ ...runs('agent', 4, 5), mode: 'global', replicas: undefined }],
+      tasks: [{ ...task('agent', 'pending', 'running', 60_000, 'no suitable node (insufficient resources on 1 node)'), slot: undefined }],
+      drift: ['agent: 4/5 running, pending: no suitable node (insufficient resources on 1 node)'] },
+    { name: 'a finished job is not short', have: [{ ...runs('batch', 0, 1), mode: 'replicated-job' }],
+      tasks: [task('batch', 'complete', 'shutdown', 60_000)], drift: [] },
+  ])('$name', ({ want, have, tasks, drift }) => {
+    const entries = (want ?? have.map((s) => ({ name: s.name }))).map((w) => ({ ...w, origin: 'services' }));
+    const plan = replicas.plan(desired({ services: entries }), { ...observed(have), tasks, at: NOW }, planContext({ now: NOW }));
+    expect(plan.drift.map((d) => `${d.object}: ${d.message}`)).toEqual(drift);
+  });
+
+  // With a dependsOn or a registry anywhere, every listed service is in ordering's graph (the ones
+  // without dependencies in its first wave); without, ordering has no graph.
+  it.each([
+    { name: 'with a restart order', dependsOn: ['db'], want: ['ordering api', 'ordering lone'] },
+    { name: 'without one', dependsOn: undefined, want: ['replicas api', 'replicas lone'] },
+  ])('counts each stuck service once, in replicas or in ordering: $name', ({ dependsOn, want }) => {
+    const d = desired({ services: [{ name: 'db', origin: 'services' }, { name: 'api', origin: 'services', ...(dependsOn ? { dependsOn } : {}) }, { name: 'lone', origin: 'services' }] });
+    const have = [runs('db', 1, 1), runs('api', 0, 1), runs('lone', 0, 1)];
+    const tasks = [task('api', 'rejected', 'shutdown', HOURS, NO_IMAGE), task('lone', 'rejected', 'shutdown', HOURS, NO_IMAGE)];
+    const obs = { ...observed(have), tasks, at: NOW };
+    const reported = [replicas, ordering].flatMap((r) => r.plan(d, obs, planContext({ now: NOW })).drift.map((x) => `${r.id} ${x.object}`));
+    expect(reported.sort()).toEqual(want);
+  });
+
+  it('reads the task counts whenever services are listed, and the tasks of the listed services that run short only', () => {
+    const d = desired({ services: [{ name: 'api', origin: 'services' }, { name: 'web', origin: 'services' }, { name: 'batch', origin: 'services' }] });
+    expect(replicas.counts!(d)).toBe(true);
+    expect(replicas.counts!(desired())).toBe(false);
+    const need = replicas.tasks!(d, [runs('api', 0, 1), runs('web', 2, 2), runs('other', 0, 1), { ...runs('batch', 0, 1), mode: 'replicated-job' }]);
+    expect([...(need.services ?? [])]).toEqual(['id-api']);
   });
 });
