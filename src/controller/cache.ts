@@ -8,8 +8,10 @@
 // reads the object again). The cache is trusted only while the events stream is followed (`follow`): a
 // one-shot `plan` or `apply`, or an instance whose stream broke, lists at every pass. A service warden
 // wrote is read again before the next pass plans on it, unless its event's read came after the write. What an event cannot tell (the services' task counts, the nodes' reachability and
-// leadership) is not kept here: a pass that needs task counts lists with them, and a pass always lists the
-// nodes (a short list: one per machine).
+// leadership) is kept only as far as a list tells it: the task counts of the last list that had them stay
+// with each service (an inspect has none) for reconcilers that only report from them (`recent`), and a
+// pass whose reconcilers act on them (`fresh`) lists with them; a pass always lists the nodes (a short
+// list: one per machine).
 //
 // Reads overlap (an inspect may still be out while a relist comes back, or two inspects of one service
 // answer in the other order), so every read takes a ticket when it starts, and every entry and every removal
@@ -17,6 +19,7 @@
 // later removal taught, and of two answers about one service the higher version index wins.
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort, SwarmService } from '../docker/port.js';
+import type { CountsNeed } from '../reconcilers/types.js';
 
 interface Entry {
   service: SwarmService;
@@ -32,6 +35,8 @@ export class ServiceCache {
   private readonly written = new Map<string, number>();
   private ticket = 0;
   private listed = false;
+  // Whether the last list had the task counts (every entry then carries some).
+  private counted = false;
   private following = false;
 
   constructor(private readonly port: DockerPort) {}
@@ -62,11 +67,13 @@ export class ServiceCache {
 
   /**
    * services returns the cached services, listing first when the cache is not synced or `relist` is asked.
-   * With `status`, it always lists, with the task counts, and keeps what it read.
+   * With `counts: 'fresh'` it always lists, with the task counts; with `recent`, it lists with them when the
+   * last list had none; either way it keeps what it read.
    */
-  async services(opts: { relist?: boolean; status?: boolean } = {}): Promise<SwarmService[]> {
-    if (!this.synced || opts.relist || opts.status) {
-      await this.relist(opts.status ?? false);
+  async services(opts: { relist?: boolean; counts?: CountsNeed } = {}): Promise<SwarmService[]> {
+    const counts = opts.counts ?? false;
+    if (!this.synced || opts.relist || counts === 'fresh' || (counts === 'recent' && !this.counted)) {
+      await this.relist(counts !== false);
     } else if (this.written.size > 0) {
       await Promise.all([...this.written.keys()].map((id) => this.refresh(id)));
     }
@@ -129,6 +136,7 @@ export class ServiceCache {
     for (const [id, at] of this.removed) if (at < ticket) this.removed.delete(id);
     for (const [id, at] of this.written) if (at < ticket) this.written.delete(id);
     this.listed = true;
+    this.counted = status;
   }
 
   private keep(service: SwarmService, ticket: number): void {
@@ -137,7 +145,9 @@ export class ServiceCache {
     // The higher version index wins; at the same index (the engine's own status writes do not always bump
     // it), the later-started read does, since it may carry the task counts or the update status.
     if (had && (had.service.version > service.version || (had.service.version === service.version && had.ticket > ticket))) return;
-    this.entries.set(service.id, { service, ticket });
+    // An inspect has no task counts: the last list's stay with the service until the next list with them.
+    const kept = service.status === undefined && had?.service.status ? { ...service, status: had.service.status } : service;
+    this.entries.set(service.id, { service: kept, ticket });
   }
 
   private drop(id: string, ticket: number): void {

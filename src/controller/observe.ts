@@ -3,7 +3,7 @@
 // files, the registry's probe) is read off the pass (./host.ts); the pass adds its last answers.
 import type { DesiredState } from '../desired-state/types.js';
 import type { DockerPort, EngineInfo, SwarmNode, SwarmService, SwarmTask } from '../docker/port.js';
-import type { Observed, Reconciler, TaskNeed } from '../reconcilers/types.js';
+import type { CountsNeed, Observed, Reconciler, TaskNeed } from '../reconcilers/types.js';
 
 export type { HostPort } from './host.js';
 
@@ -36,8 +36,17 @@ function showsSelf(nodes: readonly SwarmNode[], info: EngineInfo): boolean {
   return info.nodeId !== '' && nodes.some((n) => n.id === info.nodeId && n.manager?.reachability === 'reachable');
 }
 
-/** ServiceSource gives a pass the services: listed (with the task counts when `status`), or from a cache (./cache.ts). */
-export type ServiceSource = (status: boolean) => Promise<SwarmService[]>;
+/**
+ * ServiceSource gives a pass the services, with task counts as fresh as `counts` asks: listed, or from a
+ * cache (./cache.ts).
+ */
+export type ServiceSource = (counts: CountsNeed) => Promise<SwarmService[]>;
+
+/** countsNeed is the freshest task counts a reconciler in force reads. */
+export function countsNeed(desired: DesiredState, reconcilers: readonly Reconciler[]): CountsNeed {
+  const needs = reconcilers.map((r) => r.counts?.(desired) ?? false);
+  return needs.includes('fresh') ? 'fresh' : needs.includes('recent') ? 'recent' : false;
+}
 
 /**
  * observe reads info, nodes and services in parallel (info only when `identity` does not remember it;
@@ -52,13 +61,12 @@ export async function observe(
   reconcilers: readonly Reconciler[],
   now: () => number,
   identity: EngineIdentity = new EngineIdentity(),
-  services: ServiceSource = (status) => port.listServices({ status }),
+  services: ServiceSource = (counts) => port.listServices({ status: counts !== false }),
 ): Promise<Observed> {
   const listed = port.listNodes();
   // A rejected read is awaited by Promise.all below; this only keeps it from counting as unhandled first.
   listed.catch(() => undefined);
-  const status = reconcilers.some((r) => r.counts?.(desired) ?? false);
-  const [info, nodes, read] = await Promise.all([identity.read(port, listed), listed, services(status)]);
+  const [info, nodes, read] = await Promise.all([identity.read(port, listed), listed, services(countsNeed(desired, reconcilers))]);
   const need = taskNeed(desired, reconcilers, read);
   const byId = new Map(read.map((s) => [s.id, s]));
   const tasks = await readTasks(port, need, byId);

@@ -7,7 +7,7 @@ import type { LoadedState } from '../desired-state/source.js';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
 import type { ReconcilerId } from '../reconcilers/index.js';
-import type { ActionRecord, Drift, Observed, PlanContext, Reconciler } from '../reconcilers/types.js';
+import type { ActionRecord, CountsNeed, Drift, Observed, PlanContext, Reconciler } from '../reconcilers/types.js';
 import { appliedKey, type ActionOutcome, type Actor } from './act.js';
 import type { ServiceCache } from './cache.js';
 import { HOST_READERS, type HostView } from './host.js';
@@ -114,7 +114,7 @@ export class Passes {
     const relist = reasons.some((r) => r === 'events-connected' || r === 'resync');
     if (relist) this.identity.forget();
     const cache = this.opts.cache;
-    const services = cache ? (status: boolean) => cache.services({ status, relist }) : undefined;
+    const services = cache ? (counts: CountsNeed) => cache.services({ counts, relist }) : undefined;
     let observed: Observed;
     let host: HostView;
     try {

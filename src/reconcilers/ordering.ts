@@ -50,7 +50,7 @@ export const ordering: Reconciler<'ordering'> = {
   id: 'ordering',
   actions: ['force-restart'],
   // "Behind" and "healthy" are read from the task counts.
-  counts: ordersRestarts,
+  counts: (desired) => (ordersRestarts(desired) ? 'fresh' : false),
   tasks(desired, services) {
     // Only the services that run fewer tasks than they want: in a healthy cluster, no task is read;
     // and none at all without a registry or a dependsOn, where ordering has nothing to do.

@@ -23,7 +23,7 @@ export const rebalance: Reconciler<'rebalance'> = {
   id: 'rebalance',
   actions: ['force-restart'],
   // A service still converging (running ≠ desired) is left alone: read from the task counts.
-  counts: (desired) => desired.policy.rebalance || (desired.services ?? []).some((s) => s.rebalance === true),
+  counts: (desired) => (desired.policy.rebalance || (desired.services ?? []).some((s) => s.rebalance === true) ? 'fresh' : false),
   tasks(desired, services) {
     // The running tasks of the whole cluster in one call, only when some existing service wants it.
     const names = new Set(services.map((s) => s.name));

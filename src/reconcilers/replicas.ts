@@ -15,9 +15,10 @@ import { isIgnored, type Action, type Drift, type Plan, type Reconciler } from '
 export const replicas: Reconciler<'replicas'> = {
   id: 'replicas',
   actions: ['scale-service'],
-  // Whether a listed service runs what it wants is read from the task counts: with a services list,
-  // every pass asks for them (the managers count every service's tasks for it).
-  counts: (desired) => (desired.services ?? []).length > 0,
+  // Whether a listed service runs what it wants is read from the task counts: with a services list, they
+  // are read, but only reported from, so the last list's will do (refreshed at every resync): a pass an
+  // event asks for plans on the services cache without listing every service again.
+  counts: (desired) => ((desired.services ?? []).length > 0 ? 'recent' : false),
   tasks(desired, services) {
     // The tasks of the listed services that run short only: in a healthy cluster, none.
     const listed = new Set((desired.services ?? []).map((s) => s.name));

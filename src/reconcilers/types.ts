@@ -154,13 +154,19 @@ export interface Reconciler<Id extends string = string> {
   tasks?(desired: DesiredState, services: readonly SwarmService[]): Partial<TaskNeed>;
   /**
    * counts says whether the reconciler reads the services' task counts (`SwarmService.status`) under
-   * this desired state (default: no). The managers count every service's tasks for them, which doubles
-   * the cost of the services list, so a pass asks for them only when a reconciler in force reads them.
+   * this desired state (default: no): `fresh` when it acts on them (every pass lists the services with
+   * them), `recent` when it only reports from them (the counts of the last list that had them do: every
+   * resync and reconnection lists with them). The managers count every service's tasks for them, which
+   * doubles the cost of the services list, so a pass asks for them only when a reconciler in force reads
+   * them, and fresh only when one acts on them.
    */
-  counts?(desired: DesiredState): boolean;
+  counts?(desired: DesiredState): CountsNeed;
   /** plan is pure: no I/O, no clock but ctx.now; it returns no drift when its section is absent. */
   plan(desired: DesiredState, observed: Observed, ctx: PlanContext): Plan;
 }
+
+/** CountsNeed is how fresh the task counts a reconciler reads must be (false: it reads none). */
+export type CountsNeed = false | 'recent' | 'fresh';
 
 /** isIgnored tells whether an object's labels carry `<ignoreLabel>=true`. */
 export function isIgnored(labels: Record<string, string> | undefined, ignoreLabel: string): boolean {

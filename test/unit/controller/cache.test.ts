@@ -133,10 +133,28 @@ describe('the services cache', () => {
     const again = cache.services();
     await port.answer('listServices', [svc('a', 11)]);
     await again;
-    const counted = cache.services({ status: true });
+    const counted = cache.services({ counts: 'fresh' });
     await port.answer('listServices status', [{ ...svc('a', 11), status: { runningTasks: 1, desiredTasks: 1 } }]);
     expect((await counted)[0]?.status).toEqual({ runningTasks: 1, desiredTasks: 1 });
     expect(port.calls).toEqual(['listServices', 'listServices', 'listServices status']);
+  });
+
+  it("keeps the last list's task counts for `recent`, through an inspect, until a list with counts again", async () => {
+    const port = new GatedPort();
+    const cache = cacheOn(port);
+    const first = cache.services({ counts: 'recent' });
+    await port.answer('listServices status', [{ ...svc('a', 10), status: { runningTasks: 1, desiredTasks: 3 } }]);
+    await first;
+    const event = cache.refresh('id-a');
+    await port.answer('inspectService id-a', svc('a', 11, 3));
+    await event;
+    const planned = await cache.services({ counts: 'recent' });
+    expect(planned[0]).toMatchObject({ version: 11, replicas: 3, status: { runningTasks: 1, desiredTasks: 3 } });
+    // A resync lists with them again.
+    const resync = cache.services({ counts: 'recent', relist: true });
+    await port.answer('listServices status', [{ ...svc('a', 11, 3), status: { runningTasks: 3, desiredTasks: 3 } }]);
+    expect((await resync)[0]?.status).toEqual({ runningTasks: 3, desiredTasks: 3 });
+    expect(port.calls).toEqual(['listServices status', 'inspectService id-a', 'listServices status']);
   });
 
   it('lists at every call while no events stream is followed (plan, apply, a broken stream)', async () => {

@@ -119,7 +119,7 @@ describe('replicas.plan: a listed service that runs fewer tasks than it wants', 
 
   it('reads the task counts whenever services are listed, and the tasks of the listed services that run short only', () => {
     const d = desired({ services: [{ name: 'api', origin: 'services' }, { name: 'web', origin: 'services' }, { name: 'batch', origin: 'services' }] });
-    expect(replicas.counts!(d)).toBe(true);
+    expect(replicas.counts!(d)).toBe('recent');
     expect(replicas.counts!(desired())).toBe(false);
     const need = replicas.tasks!(d, [runs('api', 0, 1), runs('web', 2, 2), runs('other', 0, 1), { ...runs('batch', 0, 1), mode: 'replicated-job' }]);
     expect([...(need.services ?? [])]).toEqual(['id-api']);
