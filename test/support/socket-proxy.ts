@@ -5,10 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** SocketProxy is a proxy listening on `socket`; `paths` lists every request's method and path, in order. */
+/** SocketProxy is a proxy listening on `socket`; `paths` lists every request's method and path, in order, and `times` when each came (performance.now()). */
 export interface SocketProxy {
   socket: string;
   paths: string[];
+  times: number[];
   close(): Promise<void>;
 }
 
@@ -17,8 +18,10 @@ export async function startSocketProxy(target: string, rewrite?: (path: string, 
   const dir = mkdtempSync(join(tmpdir(), 'warden-proxy-'));
   const socket = join(dir, 'engine.sock');
   const paths: string[] = [];
+  const times: number[] = [];
   const server: Server = createServer((req: IncomingMessage, res) => {
     paths.push(`${req.method} ${req.url}`);
+    times.push(performance.now());
     const upstream = request({ socketPath: target, path: req.url, method: req.method, headers: req.headers }, (up) => {
       const changed = rewrite && (up.headers['content-type'] ?? '').includes('application/json') && !(req.url ?? '').includes('/events');
       if (!changed) {
@@ -43,6 +46,7 @@ export async function startSocketProxy(target: string, rewrite?: (path: string, 
   return {
     socket,
     paths,
+    times,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,0 +1,239 @@
+// Correction latency against the cluster's size (the services cache, docs/performance.md "Scale"): a
+// `warden run` on the Raft leader's node, run as the image runs it, corrects manual scales of services it
+// manages, first in a small cluster (30 managed services), then again once 5,000 more services are in
+// the cluster and in the desired state, in one run. A recording proxy between warden and its engine counts
+// the engine calls each correction cost, from the drift to the correction. Then warden's idle CPU and
+// resident memory at that size.
+// Writes bench/results/scale.json and its section of docs/performance.md.
+//
+//   npm run bench:scale    (root; brings up lab 8 and tears it down; RUNS=30 MORE=5000 IDLE_SECONDS=120)
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ECHO_RECHECK_MS } from '../src/controller/controller.js';
+import { createDockerPort } from '../src/docker/engine.js';
+import type { EngineEvent, StreamItem } from '../src/docker/port.js';
+import { labDown, labUp, type LabNode } from '../src/lab/lab.js';
+import { startSocketProxy } from '../test/support/socket-proxy.js';
+import { waitUntil } from '../test/support/wait.js';
+import { imageNodeFlags, startWardenRun } from '../test/support/warden.js';
+import { latencySummary, machine, until, writeDocSection, writeResults } from './support.js';
+
+const RUNS = Number(process.env.RUNS ?? 30);
+const MORE = Number(process.env.MORE ?? 5000);
+const IDLE_SECONDS = Number(process.env.IDLE_SECONDS ?? 120);
+const LAB = Number(process.env.WARDEN_BENCH_LAB ?? 8);
+const ROOT = join(import.meta.dirname, '..');
+/** Each measured service is scaled by hand at most twice: a third correction within 10 minutes is flapping. */
+const MEASURED = Math.ceil(RUNS / 2);
+
+/** api calls the engine's HTTP API on a node's socket (thousands of services are created fast). */
+function api(node: LabNode, method: string, path: string, body?: unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = request({ socketPath: node.socket, method, path, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {} }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => ((res.statusCode ?? 500) < 300 ? resolve(text ? JSON.parse(text) : undefined) : reject(new Error(`${method} ${path}: ${res.statusCode} ${text}`))));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+async function pool<T>(items: T[], width: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < items.length) await fn(items[next++]!);
+  }));
+}
+
+function desiredYaml(services: Array<{ name: string; replicas: number }>): string {
+  return ['apiVersion: swarm-warden/v1', 'kind: ClusterState', 'metadata: { name: bench }', 'spec:', '  services:',
+    ...services.map((s) => `    - { name: ${s.name}, replicas: ${s.replicas} }`), ''].join('\n');
+}
+
+/** callName turns a proxied request into what it is: the version prefix, ids and queries dropped. */
+function callName(path: string): string {
+  const [method, url = ''] = path.split(' ');
+  const bare = url.replace(/^\/v1\.\d+/, '').replace(/\?.*$/, '');
+  return `${method} ${bare.replace(/^\/(services|nodes)\/[^/]+/, '/$1/{id}')}`;
+}
+
+interface Phase {
+  services: number;
+  latencyMs: ReturnType<typeof latencySummary>;
+  samplesMs: number[];
+  /** callsPerCorrection is how many engine calls warden made from each drift to its correction, by kind (median run). */
+  callsPerCorrection: Record<string, number>;
+  callsPerCorrectionRange: { min: number; max: number };
+}
+
+async function main(): Promise<void> {
+  process.stderr.write(`bench: lab ${LAB} up\n`);
+  const lab = await labUp({ id: LAB, managers: 3, workers: 2, engine: process.env.WARDEN_LAB_ENGINE ?? 'newest' });
+  const dir = mkdtempSync(join(tmpdir(), 'warden-scale-'));
+  const ac = new AbortController();
+  const first = lab.managers[0]!;
+  const leaderName = (await createDockerPort({ host: first.host }).listNodes()).find((n) => n.manager?.leader)!.hostname;
+  const leader = lab.node(leaderName);
+  const proxy = await startSocketProxy(leader.socket);
+  let warden: Awaited<ReturnType<typeof startWardenRun>> | undefined;
+  try {
+    const lport = createDockerPort({ host: leader.host });
+    const small = ['a', 'b'].flatMap((p) => Array.from({ length: MEASURED }, (_, i) => `scale_${p}${i}`));
+    for (const name of small) {
+      await lab.docker(leader, ['service', 'create', '--detach', '--quiet', '--name', name, '--replicas', '1', 'busybox:lab', 'sleep', '86400']);
+    }
+    const file = join(dir, 'scale.yml');
+    writeFileSync(file, desiredYaml(small.map((name) => ({ name, replicas: 1 }))));
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    warden = await startWardenRun(['-f', file, '--host', `unix://${proxy.socket}`, '--log-level', 'warn'], {
+      stderr: 'inherit', readyTimeoutMs: 120_000, entry: join(ROOT, 'dist/cli.js'), nodeFlags: imageNodeFlags(),
+    });
+    const url = warden.url;
+
+    const seen: Array<{ event: EngineEvent; at: number }> = [];
+    let connected = false;
+    void (async () => {
+      for await (const item of lport.events(ac.signal) as AsyncIterable<StreamItem>) {
+        if (item.type === 'connected') connected = true;
+        if (item.type === 'service') seen.push({ event: item, at: performance.now() });
+      }
+    })();
+    await until('events connected', () => connected);
+
+    const passId = async (): Promise<number> => ((await (await fetch(`${url}/status`)).json()) as { lastPass?: { passId: number } }).lastPass?.passId ?? 0;
+    const settled = async (idleMs: number): Promise<number> => {
+      let last = await passId();
+      let since = performance.now();
+      return waitUntil(`warden idle for ${idleMs} ms`, async () => {
+        const now = await passId();
+        if (now !== last) [last, since] = [now, performance.now()];
+        return performance.now() - since > idleMs ? now : undefined;
+      }, { timeoutMs: 600_000, intervalMs: 20 });
+    };
+
+    // One drift, the time until its correction shows on the events stream, and the calls warden made.
+    const drift = async (name: string): Promise<{ ms: number; calls: string[] }> => {
+      await settled(ECHO_RECHECK_MS + 200);
+      const svc = await until(`${name} at 1`, async () => {
+        const s = await lport.inspectService(name);
+        return s.replicas === 1 ? s : undefined;
+      });
+      const mark = seen.length;
+      const t0 = performance.now();
+      await lport.updateService(svc.id, svc.version, { ...structuredClone(svc.spec), Mode: { Replicated: { Replicas: 2 } } });
+      const fixed = await until('the correction event', () =>
+        seen.slice(mark).find((s) => s.event.id === svc.id && s.event.attributes['replicas.old'] === '2' && s.event.attributes['replicas.new'] === '1'), 10_000);
+      const calls = proxy.paths.filter((p, i) => proxy.times[i]! >= t0 && proxy.times[i]! <= fixed.at && !p.includes('/events'));
+      return { ms: fixed.at - t0, calls: calls.map(callName) };
+    };
+    const phase = async (prefix: string, services: number): Promise<Phase> => {
+      const runs: Array<{ ms: number; calls: string[] }> = [];
+      for (let i = 0; i < RUNS; i++) {
+        runs.push(await drift(`scale_${prefix}${i % MEASURED}`));
+        if ((i + 1) % 10 === 0) process.stderr.write(`bench: ${services} services, ${i + 1}/${RUNS} runs\n`);
+      }
+      const byCount = [...runs].sort((x, y) => x.calls.length - y.calls.length);
+      const median = byCount[Math.floor(byCount.length / 2)]!;
+      const kinds: Record<string, number> = {};
+      for (const c of median.calls) kinds[c] = (kinds[c] ?? 0) + 1;
+      return {
+        services,
+        latencyMs: latencySummary(runs.map((r) => r.ms)),
+        samplesMs: runs.map((r) => +r.ms.toFixed(1)),
+        callsPerCorrection: kinds,
+        callsPerCorrectionRange: { min: byCount[0]!.calls.length, max: byCount[byCount.length - 1]!.calls.length },
+      };
+    };
+
+    const smallPhase = await phase('a', small.length);
+
+    // 5,000 more services, without tasks (replicas 0), in the cluster and in the desired state.
+    process.stderr.write(`bench: creating ${MORE} services\n`);
+    const more = Array.from({ length: MORE }, (_, i) => `scale_m${String(i).padStart(5, '0')}`);
+    await pool(more, 16, async (name) => {
+      await api(leader, 'POST', '/v1.41/services/create', {
+        Name: name, TaskTemplate: { ContainerSpec: { Image: 'busybox:lab', Args: ['sleep', '86400'] } }, Mode: { Replicated: { Replicas: 0 } },
+      });
+    });
+    writeFileSync(file, desiredYaml([...small.map((name) => ({ name, replicas: 1 })), ...more.map((name) => ({ name, replicas: 0 }))]));
+    await waitUntil('warden to load the larger desired state', async () => {
+      const status = (await (await fetch(`${url}/status`)).json()) as { drift?: Record<string, unknown[]>; lastPass?: { error?: string } };
+      return Object.values(status.drift ?? {}).every((d) => d.length === 0) && (await lport.listServices({ status: false })).length >= small.length + MORE;
+    }, { timeoutMs: 600_000, intervalMs: 1_000 });
+    await settled(5_000);
+    const largePhase = await phase('b', small.length + MORE);
+
+    // Idle at that size: no drift, the resync every 30 s (a relist with the task counts) included.
+    await settled(15_000);
+    const pid = warden.child.pid!;
+    const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    const ticks = (): number => {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(f[11]) + Number(f[12]);
+    };
+    const t0 = ticks();
+    const p0 = await passId();
+    const started = performance.now();
+    const samples = [rss()];
+    while (performance.now() - started < IDLE_SECONDS * 1000) {
+      await new Promise((r) => setTimeout(r, 1000));
+      samples.push(rss());
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const sorted = [...samples].sort((a, b) => a - b);
+    const mb = (x: number): number => +x.toFixed(1);
+    const idle = {
+      services: small.length + MORE,
+      seconds: Math.round(seconds),
+      passes: (await passId()) - p0,
+      cpuPercentOfCore: +((((ticks() - t0) / 100) / seconds) * 100).toFixed(2),
+      rssMb: { median: mb(sorted[Math.floor(sorted.length / 2)]!), max: mb(sorted[sorted.length - 1]!) },
+    };
+
+    const result = {
+      date: new Date().toISOString(),
+      machine: machine(),
+      lab: `3 managers + 2 workers, Docker ${lab.engine.version} per network namespace`,
+      runs: RUNS,
+      small: smallPhase,
+      large: largePhase,
+      ratioP50: +(largePhase.latencyMs.p50 / smallPhase.latencyMs.p50).toFixed(2),
+      idle,
+    };
+    writeResults('scale', result);
+    updateDoc(result);
+    process.stdout.write(`${JSON.stringify({ small: smallPhase.latencyMs, large: largePhase.latencyMs, calls: [smallPhase.callsPerCorrection, largePhase.callsPerCorrection], idle }, null, 1)}\n`);
+  } finally {
+    ac.abort();
+    await warden?.stop();
+    await proxy.close();
+    rmSync(dir, { recursive: true, force: true });
+    await labDown(LAB);
+  }
+}
+
+function updateDoc(r: { date: string; machine: string; lab: string; runs: number; small: Phase; large: Phase; ratioP50: number; idle: { services: number; seconds: number; passes: number; cpuPercentOfCore: number; rssMb: { median: number; max: number } } }): void {
+  const row = (p: Phase): string => `| ${p.services} | ${p.latencyMs.p50} ms | ${p.latencyMs.p90} ms | ${p.latencyMs.p99} ms | ${p.latencyMs.max} ms | ` +
+    `${Object.entries(p.callsPerCorrection).map(([k, v]) => `${v} × \`${k}\``).join(', ')} (${p.callsPerCorrectionRange.min}–${p.callsPerCorrectionRange.max} in all) |`;
+  writeDocSection('scale', [
+    `Measured ${r.date.slice(0, 10)} on ${r.machine}, ${r.lab}; ${r.runs} manual scales at each size, one run:`,
+    '',
+    '| services in the cluster and the desired state | p50 | p90 | p99 | max | engine calls from the drift to its correction (median run) |',
+    '|---|---|---|---|---|---|',
+    row(r.small),
+    row(r.large),
+    '',
+    `p50 at ${r.large.services} over p50 at ${r.small.services}: ${r.ratioP50}. Idle at ${r.idle.services} services for ${r.idle.seconds} s ` +
+      `(${r.idle.passes} passes, the resyncs): ${r.idle.cpuPercentOfCore}% of a core, RSS median ${r.idle.rssMb.median} MB, max ${r.idle.rssMb.max} MB.`,
+  ], '## Scale: correction latency with 5,000 services (`npm run bench:scale`)');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});
