@@ -51,7 +51,7 @@ export interface ControllerOptions {
   reconcilers?: readonly Reconciler<ReconcilerId>[];
   /** host observes what the engine cannot tell: files under the host root, the registry's probe. */
   host?: HostPort;
-  /** hostReadTimeoutMs bounds one read of the host, off the pass (default HOST_READ_TIMEOUT_MS, 10 s). */
+  /** hostReadTimeoutMs bounds one read of the host, off the pass (default HOST_READ_TIMEOUT_MS, 15 s). */
   hostReadTimeoutMs?: number;
   /** files changes directories under the host root for fix-volume (default none: fix-volume is refused). */
   files?: FilePort;

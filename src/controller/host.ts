@@ -25,8 +25,12 @@ export interface HostPort {
   probe?(url: string, signal?: AbortSignal): Promise<ProbeObservation>;
 }
 
-/** HOST_READ_TIMEOUT_MS bounds one read of the host (default 10 s); its signal aborts then, and the read counts as failed. */
-export const HOST_READ_TIMEOUT_MS = 10_000;
+/**
+ * HOST_READ_TIMEOUT_MS bounds one read of the host (default 15 s); its signal aborts then, and the read
+ * counts as failed. It is the backstop: the host worker gives each call 10 s of its own and then says which
+ * path did not answer, which is what an operator should read, so this deadline comes later.
+ */
+export const HOST_READ_TIMEOUT_MS = 15_000;
 /** HOST_REFRESH_MS is how often the host is read again without being asked (default 10 s). */
 export const HOST_REFRESH_MS = 10_000;
 /** HOST_MIN_INTERVAL_MS is the least time between two reads of a kind that passes ask for (default 1 s). */

@@ -42,10 +42,11 @@ afterAll(async () => {
 });
 
 // A HOME as a laptop has it: ~/.ssh/id_ed25519 (the key the sshd accepts) and known_hosts.
-function home(name: string, knownHosts: string): string {
+/** home makes a HOME whose ~/.ssh has the key `server` accepts (default the first sshd's) and these known_hosts. */
+function home(name: string, knownHosts: string, server: { clientKey: string } = sshd): string {
   const h = join(dir, name);
   mkdirSync(join(h, '.ssh'), { recursive: true });
-  copyFileSync(sshd.clientKey, join(h, '.ssh', 'id_ed25519'));
+  copyFileSync(server.clientKey, join(h, '.ssh', 'id_ed25519'));
   chmodSync(join(h, '.ssh', 'id_ed25519'), 0o600);
   writeFileSync(join(h, '.ssh', 'known_hosts'), knownHosts);
   return h;
@@ -216,7 +217,8 @@ describe('warden run over ssh://', () => {
     created.push(name);
     // A resync once a year: what corrects the drift below is the events stream, over ssh.
     const file = stateFile(name, 2, '0 0 1 1 *');
-    const laptop = home('daemon', `${leader.ip} ${remote.hostKeyLine}\n`);
+    // The key of the sshd on the leader's node: each sshd accepts a key of its own.
+    const laptop = home('daemon', `${leader.ip} ${remote.hostKeyLine}\n`, remote);
     const before = remote.accepted();
     const daemon = await startWardenRun(['-f', file, '--host', remote.url, '--log-level', 'debug'], { env: env(laptop) });
     daemons.push(daemon);
