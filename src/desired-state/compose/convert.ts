@@ -114,6 +114,26 @@ export function imageReferenceProblem(image: string): string | undefined {
   return undefined;
 }
 
+/**
+ * familiarImage writes an image reference as the docker client library sends it: the familiar form
+ * (docker.io/library/ dropped) with a `latest` tag when it has neither tag nor digest.
+ */
+export function familiarImage(image: string): string {
+  if (imageReferenceProblem(image) !== undefined || /^[a-f0-9]{64}$/.test(image)) return image;
+  const at = image.indexOf('@');
+  const digest = at < 0 ? '' : image.slice(at);
+  let name = at < 0 ? image : image.slice(0, at);
+  let tag = '';
+  const colon = name.lastIndexOf(':');
+  if (colon > name.lastIndexOf('/')) [name, tag] = [name.slice(0, colon), name.slice(colon)];
+  const slash = name.indexOf('/');
+  const first = slash < 0 ? '' : name.slice(0, slash);
+  if (first === 'docker.io' || first === 'index.docker.io') name = name.slice(slash + 1);
+  else if (first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())) return `${name}${tag || (digest ? '' : ':latest')}${digest}`;
+  if (name.startsWith('library/') && name.split('/').length === 2) name = name.slice('library/'.length);
+  return `${name}${tag || (digest ? '' : ':latest')}${digest}`;
+}
+
 /** contentName is `<stack>_<key>_<first 8 hex of sha256>`: a config's or secret's name under warden. */
 export function contentName(stack: string, key: string, hash: string): string {
   return `${stack}_${key}_${hash.slice(0, 8)}`;
@@ -319,7 +339,8 @@ function service(
     error(def.image === undefined ? base : [...base, 'image'], `invalid image reference for service ${key}: ${imageProblem}`, def.image === undefined);
   }
   const deploy = isObj(def.deploy) ? def.deploy : {};
-  const container: Obj = { Image: image };
+  // The label keeps the image as written; the spec carries it as the client library sends it.
+  const container: Obj = { Image: familiarImage(image) };
 
   const entrypoint = shell(def.entrypoint, [...base, 'entrypoint'], error);
   if (entrypoint) container.Command = entrypoint;
@@ -356,7 +377,8 @@ function service(
   const cred = credentialSpec(def.credential_spec, [...base, 'credential_spec'], error);
   if (configs.length > 0) container.Configs = configs;
   if (def.read_only === true) container.ReadOnly = true;
-  if (cred) container.Privileges = { CredentialSpec: cred };
+  // convert.Service always sends Privileges, empty without a credential spec.
+  container.Privileges = cred ? { CredentialSpec: cred } : {};
   if (def.isolation) container.Isolation = String(def.isolation);
   if (typeof def.init === 'boolean') container.Init = def.init;
   const sysctls = mapping(def.sysctls);

@@ -2,6 +2,7 @@
 // schema tests (cli/compose/*/*_test.go) rewritten as tables of compose text and the engine objects
 // stack deploy makes from them, plus the problems it reports, positioned in the file.
 import { describe, expect, it } from 'vitest';
+import { familiarImage } from '../../../src/desired-state/compose/convert.js';
 import { loadComposeStack, type ComposeStackRead } from '../../../src/desired-state/compose/load.js';
 import { parseGoDuration, parsePortSpec, parseRamInBytes, parseVolumeShort, splitShellWords } from '../../../src/desired-state/compose/parse.js';
 import { substitute } from '../../../src/desired-state/compose/template.js';
@@ -128,6 +129,21 @@ describe('value parsers (go-units, go-connections, shlex, loader.ParseVolume)', 
     expect(() => parseVolumeShort(text)).toThrow(message));
 });
 
+describe('images as the docker client library sends them (imageWithTagString)', () => {
+  it.each([
+    ['redis', 'redis:latest'],
+    ['redis:alpine', 'redis:alpine'],
+    ['docker.io/library/redis', 'redis:latest'],
+    ['index.docker.io/library/redis:7', 'redis:7'],
+    ['dockersamples/examplevotingapp_worker', 'dockersamples/examplevotingapp_worker:latest'],
+    ['docker.io/dockersamples/visualizer:stable', 'dockersamples/visualizer:stable'],
+    ['registry.local:5000/app/api', 'registry.local:5000/app/api:latest'],
+    ['localhost/app', 'localhost/app:latest'],
+    [`redis@sha256:${'a'.repeat(64)}`, `redis@sha256:${'a'.repeat(64)}`],
+    [`redis:7@sha256:${'a'.repeat(64)}`, `redis:7@sha256:${'a'.repeat(64)}`],
+  ])('%s becomes %s', (image, sent) => expect(familiarImage(image)).toBe(sent));
+});
+
 describe('convert: services (docker/cli service_test.go)', () => {
   it('names and labels a service as stack deploy does, with the default network and an empty placement', async () => {
     const read = await load(svc(''), {}, 'app');
@@ -140,7 +156,7 @@ describe('convert: services (docker/cli service_test.go)', () => {
         Name: 'app_web',
         Labels: { 'com.docker.stack.namespace': 'app', 'com.docker.stack.image': 'busybox:lab' },
         TaskTemplate: {
-          ContainerSpec: { Image: 'busybox:lab', Labels: { 'com.docker.stack.namespace': 'app' } },
+          ContainerSpec: { Image: 'busybox:lab', Labels: { 'com.docker.stack.namespace': 'app' }, Privileges: {} },
           Resources: {},
           Placement: {},
           Networks: [{ Target: 'app_default', Aliases: ['web'] }],
@@ -310,7 +326,7 @@ networks:
     expect(t.ContainerSpec).toEqual({
       Image: 'busybox:lab', Command: ['/code/entrypoint.sh', '-p', '3000'], Args: ['bundle', 'exec'], Hostname: 'foo',
       User: 'someone', Dir: '/code', StopGracePeriod: 20e9, StopSignal: 'SIGUSR1', TTY: true, OpenStdin: true, ReadOnly: true,
-      OomScoreAdj: 500, Labels: { a: 'b', 'com.docker.stack.namespace': 's' },
+      OomScoreAdj: 500, Labels: { a: 'b', 'com.docker.stack.namespace': 's' }, Privileges: {},
     });
     expect(t.LogDriver).toEqual({ Name: 'json-file', Options: { 'max-size': '10m' } });
     expect(t.Placement).toEqual({
