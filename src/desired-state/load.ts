@@ -120,7 +120,7 @@ async function loadText(text: string, file: string, opts: LoadOptions): Promise<
     warnings.push(...full.warnings);
     if (full.stack) {
       deployed.push(full.stack);
-      fromStacks.push(...read.services);
+      fromStacks.push(...read.services.map((s) => ({ ...s, service: { ...s.service, deployed: true } })));
     }
   }
 

@@ -47,6 +47,8 @@ export interface DesiredService {
   rebalance?: boolean;
   /** origin says where the entry came from: `services` or `stack:<name>`. */
   origin: string;
+  /** deployed is true for a service of a `deploy: true` stack: the stacks reconciler creates it when missing (default false). */
+  deployed?: boolean;
 }
 
 /** DesiredVolume is one entry of spec.volumes. */

@@ -117,7 +117,9 @@ export class FakePort implements DockerPort, StackPort {
     if (s.version !== version) throw new EngineError('version-conflict', 'rpc error: code = Unknown desc = update out of sequence', 500);
     Object.assign(s, {
       version: s.version + 1,
-      spec,
+      spec: this.stored(spec),
+      labels: spec.Labels ?? {},
+      image: spec.TaskTemplate?.ContainerSpec?.Image ?? '',
       replicas: spec.Mode?.Replicated?.Replicas,
       constraints: spec.TaskTemplate?.Placement?.Constraints ?? [],
       forceUpdate: spec.TaskTemplate?.ForceUpdate ?? 0,
@@ -132,9 +134,18 @@ export class FakePort implements DockerPort, StackPort {
     const replicas = spec.Mode?.Replicated ? (spec.Mode.Replicated.Replicas ?? 1) : undefined;
     this.services.push({
       ...fakeService(spec.Name, replicas ?? 0), id, version: 1, labels: spec.Labels ?? {}, replicas,
-      mode: spec.Mode?.Global ? 'global' : 'replicated', image: spec.TaskTemplate?.ContainerSpec?.Image ?? '', spec: structuredClone(spec),
+      mode: spec.Mode?.Global ? 'global' : 'replicated', image: spec.TaskTemplate?.ContainerSpec?.Image ?? '', spec: this.stored(spec),
     });
     return id;
+  }
+
+  // As the engine does: a spec is kept as sent, but networks named by name are kept by ID.
+  private stored(spec: ServiceSpec): ServiceSpec {
+    const out = structuredClone(spec);
+    for (const n of (out.TaskTemplate?.Networks as Array<{ Target: string }> | undefined) ?? []) {
+      n.Target = this.networks.find((x) => x.name === n.Target || x.id === n.Target)?.id ?? n.Target;
+    }
+    return out;
   }
 
   async removeService(id: string): Promise<void> {
