@@ -5,7 +5,7 @@
 // the full spec with the version it read; a conflict is retried by the caller's conflict loop.
 import { withIds } from '../desired-state/compose/references.js';
 import { EngineError } from '../docker/errors.js';
-import type { DockerPort, ServiceSpec, StackPort, SwarmService } from '../docker/port.js';
+import type { DockerPort, NetworkCreateSpec, ServiceSpec, StackPort, SwarmService } from '../docker/port.js';
 import type { Action } from '../reconcilers/types.js';
 
 /** StackAction is an action of the stacks reconciler. */
@@ -58,7 +58,14 @@ export async function applyStackAction(
     case 'create-service': {
       const spec = await resolveIds(port, action.spec);
       await opts.beforeWrite?.();
-      await port.createService(spec, auth(action.image));
+      try {
+        await withNetworks(port, action.networks, () => port.createService(spec, auth(action.image)));
+      } catch (err) {
+        // Planned on a services list that did not show it yet (the cache learns of a create from its
+        // event): the service is there, and the next pass compares it.
+        if (err instanceof EngineError && (err.status === 409 || /already exists|name conflicts/i.test(err.message))) return 'already';
+        throw err;
+      }
       return 'applied';
     }
     case 'update-service': {
@@ -67,7 +74,7 @@ export async function applyStackAction(
       // The counter of a forced restart made since the plan read the service is kept, not undone.
       spec.TaskTemplate = { ...spec.TaskTemplate, ForceUpdate: svc.spec.TaskTemplate?.ForceUpdate ?? 0 };
       await opts.beforeWrite?.();
-      await port.updateService(svc.id, svc.version, spec, auth(action.image));
+      await withNetworks(port, action.networks, () => port.updateService(svc.id, svc.version, spec, auth(action.image)));
       return 'applied';
     }
     case 'remove-stack-object': {
@@ -81,6 +88,21 @@ export async function applyStackAction(
       }
       return 'applied';
     }
+  }
+}
+
+// A network removed moments ago can still be listed by a node's engine while the swarm no longer has it
+// (seen on the lab after a prune): a service write then fails with "network X not found". The stack's own
+// network is created again and the write tried once more.
+async function withNetworks<T>(port: DockerPort & StackPort, networks: readonly NetworkCreateSpec[], write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    const missing = err instanceof EngineError ? /network (\S+) not found/.exec(err.message)?.[1] : undefined;
+    const spec = networks.find((n) => n.Name === missing);
+    if (!spec) throw err;
+    await ignoreExisting(port.createNetwork(spec));
+    return write();
   }
 }
 

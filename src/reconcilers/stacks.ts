@@ -11,7 +11,7 @@ import { diffServiceSpecs, normalizeServiceSpec, type FieldDiff } from '../desir
 import { withoutIds } from '../desired-state/compose/references.js';
 import { LABEL_CONTENT_HASH, LABEL_IMAGE, LABEL_NAMESPACE, type DesiredStack, type StackFileObject } from '../desired-state/compose/types.js';
 import type { DesiredService, DesiredState } from '../desired-state/types.js';
-import type { ServiceSpec, SwarmConfig, SwarmNetwork, SwarmSecret, SwarmService } from '../docker/port.js';
+import type { NetworkCreateSpec, ServiceSpec, SwarmConfig, SwarmNetwork, SwarmSecret, SwarmService } from '../docker/port.js';
 import { isIgnored, type Action, type Drift, type Plan, type Reconciler, type StackObjectState, type StackObservation } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -120,6 +120,10 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
   const overrides = new Map((desired.services ?? []).filter((s) => s.origin === 'services').map((s) => [s.name, s]));
   const liveByName = new Map(services.map((s) => [s.name, s]));
   const wanted = new Set(stack.services.map((s) => s.name));
+  const ownNetworks = (spec: ServiceSpec): NetworkCreateSpec[] => {
+    const targets = new Set(((spec.TaskTemplate?.Networks as Obj[] | undefined) ?? []).map((n) => String(n.Target)));
+    return stack.networks.flatMap((n) => (!n.external && n.spec && targets.has(n.name) ? [n.spec] : []));
+  };
   for (const s of stack.services) {
     const spec = desiredSpec(s.spec, overrides.get(s.name), effective);
     const needs = dependencies(spec).filter((d) => unavailable.has(d));
@@ -132,7 +136,7 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
     if (!live) {
       pinImage(spec, s.image, stack, undefined, seen);
       out.drift.push({ object: s.name, message: 'service is missing' });
-      out.actions.push({ kind: 'create-service', spec, image: s.image, ...base(s.name, undefined, { image: imageOf(spec) }) });
+      out.actions.push({ kind: 'create-service', spec, image: s.image, networks: ownNetworks(spec), ...base(s.name, undefined, { image: imageOf(spec) }) });
       state('service', s.name, 'missing');
       continue;
     }
@@ -160,7 +164,7 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
     const restarts = fields.some((f) => f.restarts);
     if (!ignored) out.drift.push({ object: s.name, message: describeFields(fields) });
     out.actions.push({
-      kind: 'update-service', serviceId: live.id, spec, image: s.image, fields, restarts,
+      kind: 'update-service', serviceId: live.id, spec, image: s.image, networks: ownNetworks(spec), fields, restarts,
       ...base(s.name, summarize(fields, 'live'), summarize(fields, 'desired'), ignored),
     });
     state('service', s.name, 'drift', { fields });

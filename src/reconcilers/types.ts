@@ -155,8 +155,9 @@ export type Action =
   | (ActionBase & { kind: 'create-network'; spec: NetworkCreateSpec })
   | (ActionBase & { kind: 'create-file-object'; objectKind: 'config' | 'secret'; spec: FileObjectSpec })
   /** create-service and update-service carry the spec by names: the apply path puts in config and secret IDs. */
-  | (ActionBase & { kind: 'create-service'; spec: ServiceSpec; image: string })
-  | (ActionBase & { kind: 'update-service'; serviceId: string; spec: ServiceSpec; image: string; fields: FieldDiff[]; restarts: boolean })
+  /** networks are the specs of the stack's own networks the service uses, to create again if the engine lost one. */
+  | (ActionBase & { kind: 'create-service'; spec: ServiceSpec; image: string; networks: NetworkCreateSpec[] })
+  | (ActionBase & { kind: 'update-service'; serviceId: string; spec: ServiceSpec; image: string; networks: NetworkCreateSpec[]; fields: FieldDiff[]; restarts: boolean })
   | (ActionBase & { kind: 'remove-stack-object'; objectKind: StackObjectKind; id: string });
 
 /** Plan is what a reconciler found: the drift, and the actions that would correct it. */
