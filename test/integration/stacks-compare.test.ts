@@ -39,6 +39,12 @@ function comparable(objects: StackObjects, stack: DesiredStack): unknown {
       const c = (spec.TaskTemplate as { ContainerSpec: { Secrets?: Array<Record<string, unknown>>; Configs?: Array<Record<string, unknown>> } }).ContainerSpec;
       for (const r of c.Secrets ?? []) r.SecretName = rename(String(r.SecretName));
       for (const r of c.Configs ?? []) r.ConfigName = rename(String(r.ConfigName));
+      // docker/cli sorts references by name only, after a pass through a map keyed by target: two
+      // references to one secret come in either order from it.
+      const byTarget = (a: Record<string, unknown>, b: Record<string, unknown>): number =>
+        String((a.File as { Name?: string } | undefined)?.Name).localeCompare(String((b.File as { Name?: string } | undefined)?.Name));
+      c.Secrets?.sort((a, b) => String(a.SecretName).localeCompare(String(b.SecretName)) || byTarget(a, b));
+      c.Configs?.sort((a, b) => String(a.ConfigName).localeCompare(String(b.ConfigName)) || byTarget(a, b));
       return spec;
     }),
     // The engine allocates a subnet and a VXLAN id to a network that names none: not part of the spec.
