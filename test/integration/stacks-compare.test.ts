@@ -17,7 +17,7 @@ const NAME = 'cmp';
 
 beforeAll(() => restoreLab(lab));
 afterAll(async () => {
-  await removeStack(lab, await runningManager(lab), NAME);
+  await removeStack(await runningManager(lab), NAME);
   await restoreLab(lab);
 });
 
@@ -69,7 +69,7 @@ describe('warden deploys a compose file as docker stack deploy does', () => {
     const node = await runningManager(lab);
     const absolute = path.resolve(file);
     const stack = await readComposeStack(absolute, NAME, env);
-    await removeStack(lab, node, NAME);
+    await removeStack(node, NAME);
 
     await cliDeploy(node, absolute, NAME, env);
     const byCli = await stackObjects(node, NAME);
@@ -86,11 +86,11 @@ describe('warden deploys a compose file as docker stack deploy does', () => {
       for (const r of c.Configs ?? []) r.ConfigName = rename.get(String(r.ConfigName)) ?? r.ConfigName;
       expect(diffServiceSpecs(normalizeServiceSpec(withoutIds(live.spec, networkNames)), normalizeServiceSpec(desired)), s.name).toEqual([]);
     }
-    await removeStack(lab, node, NAME);
+    await removeStack(node, NAME);
 
     await deployDirect(node, stack);
     const byWarden = await stackObjects(node, NAME);
-    await removeStack(lab, node, NAME);
+    await removeStack(node, NAME);
 
     expect(comparable(byWarden, stack)).toEqual(comparable(byCli, stack));
   });

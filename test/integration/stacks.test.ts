@@ -22,7 +22,7 @@ beforeAll(async () => {
   for (const n of lab.nodes) await run('docker', ['-H', n.host, 'tag', 'busybox:lab', 'busybox:lab2']);
 });
 afterEach(async () => {
-  await removeStack(lab, await runningManager(lab), NAME);
+  await removeStack(await runningManager(lab), NAME);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 afterAll(() => restoreLab(lab));

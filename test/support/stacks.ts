@@ -9,7 +9,7 @@ import type { DesiredStack, ResolveImage } from '../../src/desired-state/compose
 import { formatProblem } from '../../src/desired-state/source.js';
 import { createDockerPort } from '../../src/docker/engine.js';
 import type { ServiceSpec, SwarmConfig, SwarmNetwork, SwarmSecret } from '../../src/docker/port.js';
-import type { Lab, LabNode } from '../../src/lab/lab.js';
+import type { LabNode } from '../../src/lab/lab.js';
 import { run } from '../../src/lab/exec.js';
 import { waitUntil } from './wait.js';
 
@@ -59,7 +59,7 @@ export async function stackObjects(node: LabNode, name: string): Promise<StackOb
 }
 
 /** removeStack runs `docker stack rm` and waits until no object of the stack is left (networks go last). */
-export async function removeStack(lab: Lab, node: LabNode, name: string): Promise<void> {
+export async function removeStack(node: LabNode, name: string): Promise<void> {
   await run('docker', ['-H', node.host, 'stack', 'rm', name], { timeoutMs: 60_000 }).catch(() => undefined);
   await waitUntil(`stack ${name} removed`, async () => {
     const left = await stackObjects(node, name);
@@ -71,7 +71,6 @@ export async function removeStack(lab: Lab, node: LabNode, name: string): Promis
     for (const n of left.networks) await stackPort(node).removeNetwork(n.id).catch(() => undefined);
     return left.networks.length === 0;
   }, { timeoutMs: 90_000, intervalMs: 500 });
-  void lab;
 }
 
 /**
