@@ -110,7 +110,8 @@ export async function main(argv: string[]): Promise<number> {
   for (const name of ['plan', 'apply', 'run'] as const) {
     const cmd = program.command(name);
     engineOptions(sourceOptions(cmd))
-      .addOption(new Option('--host-root <dir>', 'where the hosts\' file system (the shared mounts) is seen, for spec.volumes').env('WARDEN_HOST_ROOT').default('/'));
+      .addOption(new Option('--host-root <dir>', 'where the hosts\' file system (the shared mounts) is seen, for spec.volumes').env('WARDEN_HOST_ROOT').default('/'))
+      .addOption(new Option('--registry-auth-file <path>', 'docker config.json with registry credentials for deployed stacks').env('WARDEN_REGISTRY_AUTH_FILE'));
     if (name === 'plan') {
       cmd
         .description('show the drift and the actions a pass would take (0 in sync, 1 drift, 2 error)')

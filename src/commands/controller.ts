@@ -1,4 +1,5 @@
 // `warden plan`, `warden apply` and `warden run`: the controller from the command line.
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Controller, type ControllerOptions, type PassResult } from '../controller/controller.js';
@@ -10,14 +11,19 @@ import { createWebhookHandler, readWebhookSecret, WEBHOOK_PATH, type WebhookHand
 import { openSource, type SourceOptions } from '../desired-state/open-source.js';
 import type { DesiredStateSource, LoadedState } from '../desired-state/source.js';
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
+import { parseRegistryAuthFile, type RegistryAuth } from '../docker/registry-auth.js';
 import { IsolatedHostFiles } from '../host/isolated.js';
 import { probeRegistry } from '../host/probe.js';
 import { buildInfo } from '../version.js';
 import { logFormatFor, type LogFormat } from './log-format.js';
 
-/** HostRootOptions is --host-root: where warden sees the hosts' file system (default `/`). */
+/**
+ * HostRootOptions is --host-root: where warden sees the hosts' file system (default `/`), and
+ * --registry-auth-file: a docker config.json whose credentials deployed stacks send (default none).
+ */
 export interface HostRootOptions {
   hostRoot?: string;
+  registryAuthFile?: string;
 }
 
 // hostWiring is the real host port (files under the host root, read and changed in a host worker
@@ -25,6 +31,22 @@ export interface HostRootOptions {
 function hostWiring(opts: HostRootOptions): Pick<ControllerOptions, 'host' | 'files'> {
   const files = new IsolatedHostFiles({ root: opts.hostRoot ?? '/' });
   return { host: { inspectPaths: (volumes, signal) => files.inspectPaths(volumes, signal), probe: probeRegistry }, files };
+}
+
+// registryAuthWiring reads --registry-auth-file, if given; a file that cannot be read is an Error that says
+// why, and what it cannot use (credential helpers) is warned about.
+function registryAuthWiring(opts: HostRootOptions, warn: (message: string) => void): Pick<ControllerOptions, 'registryAuth'> {
+  if (!opts.registryAuthFile) return {};
+  let text: string;
+  try {
+    text = readFileSync(opts.registryAuthFile, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the registry auth file ${opts.registryAuthFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+  const parsed = parseRegistryAuthFile(text, opts.registryAuthFile);
+  parsed.warnings.forEach(warn);
+  const registryAuth: RegistryAuth = parsed.auth;
+  return { registryAuth };
 }
 
 /** APPLY_MAX_PASSES bounds the passes of one `warden apply` (default 20): it stops earlier once a pass applies nothing. */
@@ -54,12 +76,23 @@ function oneShotController(opts: EngineOptions & HostRootOptions, dryRun: boolea
   return new Controller({
     port: createDockerPort({ host: opts.host, context: opts.context }),
     ...hostWiring(opts),
+    ...registryAuthWiring(opts, (message) => logger.warn(message)),
     logger,
     metrics: new Metrics({ processMetrics: false }),
     dryRun,
     // A pass run by hand acts wherever it is pointed: leader gating keeps daemons from fighting.
     leaderOnly: false,
   });
+}
+
+// oneShot is oneShotController, or 2 (said on stderr) when what it needs cannot be read.
+function oneShot(opts: EngineOptions & HostRootOptions, dryRun: boolean, logger: Logger): Controller | number {
+  try {
+    return oneShotController(opts, dryRun, logger);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 2;
+  }
 }
 
 function hasDrift(result: PassResult): boolean {
@@ -70,7 +103,8 @@ function hasDrift(result: PassResult): boolean {
 export async function planCommand(opts: SourceOptions & EngineOptions & HostRootOptions & { output: 'text' | 'json' }): Promise<number> {
   const got = await loadOnce(opts);
   if (typeof got === 'number') return got;
-  const controller = oneShotController(opts, false, createLogger('warn', process.stderr));
+  const controller = oneShot(opts, false, createLogger('warn', process.stderr));
+  if (typeof controller === 'number') return controller;
   controller.setDesired(got.loaded);
   const result = await controller.pass(['plan'], undefined, true);
   // A reconciler that failed says nothing about drift: that is an error, not a verdict.
@@ -94,7 +128,8 @@ export async function applyCommand(opts: SourceOptions & EngineOptions & HostRoo
   if (typeof got === 'number') return got;
   // People get a summary at the end (and warnings as they come); programs get JSON lines on stdout.
   const text = logFormatFor(opts.logFormat, process.stdout) === 'text';
-  const controller = oneShotController(opts, opts.dryRun ?? false, text ? createLogger('warn', process.stderr) : createLogger('info'));
+  const controller = oneShot(opts, opts.dryRun ?? false, text ? createLogger('warn', process.stderr) : createLogger('info'));
+  if (typeof controller === 'number') return controller;
   controller.setDesired(got.loaded);
   const passes: PassResult[] = [];
   // Some corrections come one per pass (role changes, ordered restarts): pass again while the last pass
@@ -173,7 +208,16 @@ export async function runCommand(
       return 2;
     }
   }
-  const controller = new Controller({ port, logger, metrics, dryRun: opts.dryRun ?? false, ...hostWiring(opts), ...(wiring.host ? { host: wiring.host } : {}) });
+  let registryAuth: Pick<ControllerOptions, 'registryAuth'>;
+  try {
+    registryAuth = registryAuthWiring(opts, (message) => logger.warn(message));
+  } catch (err) {
+    logger.fatal({ err }, 'cannot read the registry auth file');
+    return 2;
+  }
+  const controller = new Controller({
+    port, logger, metrics, dryRun: opts.dryRun ?? false, ...hostWiring(opts), ...(wiring.host ? { host: wiring.host } : {}), ...registryAuth,
+  });
   const stop = new AbortController();
   let looping = false;
   let server: Server;
@@ -266,6 +310,36 @@ export function formatApplySummary(passes: readonly PassResult[], converged: boo
   return `${lines.join('\n')}\n`;
 }
 
+const show = (v: unknown): string => (v === undefined ? '(unset)' : JSON.stringify(v));
+
+// The stacks reconciler, object by object: what a pass does to each (create, update with the fields that
+// differ, remove) or that it is in sync, and what became of the action.
+function formatStackObjects(r: PassResult['results'][number]): string[] {
+  const lines: string[] = [];
+  const byObject = new Map(r.actions.map((a) => [a.action.object, a]));
+  const fate = (a: (typeof r.actions)[number]): string =>
+    a.outcome === 'suppressed' ? `suppressed (${a.reason})` : a.outcome === 'failed' ? `failed: ${a.error}` : a.outcome;
+  let stack = '';
+  for (const o of r.objects ?? []) {
+    if (o.stack !== stack) lines.push(`  stack ${(stack = o.stack)}`);
+    const a = byObject.get(o.name);
+    byObject.delete(o.name);
+    const what = `${o.kind} ${o.name}`;
+    if (!a) {
+      lines.push(o.state === 'in_sync' ? `    in sync  ${what}` : `    ${o.state.replace('_', ' ').padEnd(8)} ${what}${o.note ? `: ${o.note}` : ''}`);
+      continue;
+    }
+    const verb = a.action.kind.startsWith('create') ? 'create' : a.action.kind === 'update-service' ? 'update' : 'remove';
+    const restarts = a.action.kind === 'update-service' ? (a.action.restarts ? ', tasks restart' : ', no restart') : '';
+    lines.push(`    ${verb.padEnd(8)} ${what}${restarts}: ${fate(a)}`);
+    if (a.action.kind === 'update-service') {
+      for (const f of a.action.fields) lines.push(`               ${f.field}: ${show(f.live)} -> ${show(f.desired)}${f.restarts ? ' (restarts)' : ''}`);
+    }
+  }
+  for (const d of r.drift.filter((x) => !(r.objects ?? []).some((o) => o.name === x.object))) lines.push(`  drift   ${d.object}: ${d.message}`);
+  return lines;
+}
+
 /** formatPlan renders a pass for people: drift by reconciler, each action and what becomes of it. */
 export function formatPlan(loaded: LoadedState, result: PassResult): string {
   const lines = [`cluster ${loaded.state.cluster}, revision ${loaded.revision} (${loaded.source})`];
@@ -273,10 +347,15 @@ export function formatPlan(loaded: LoadedState, result: PassResult): string {
   for (const r of result.results) {
     if (r.drift.length === 0 && r.actions.length === 0 && !r.error) {
       inSync.push(r.id);
-      continue;
+      // Deployed stacks are listed object by object even in sync: what warden keeps, and that it matches.
+      if (!r.objects?.length) continue;
     }
     lines.push('', `${r.id}:${r.error ? ` error: ${r.error}` : ''}`);
     if (r.blocked) lines.push(`  held    ${r.blocked}`);
+    if (r.objects) {
+      lines.push(...formatStackObjects(r));
+      continue;
+    }
     for (const d of r.drift) lines.push(`  drift   ${d.object}: ${d.message}`);
     for (const a of r.actions) {
       const what = `${a.action.kind} ${a.action.object} ${JSON.stringify(a.action.before)} -> ${JSON.stringify(a.action.after)}`;

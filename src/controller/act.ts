@@ -45,6 +45,8 @@ export interface ActorOptions {
   onFilesChanged?: () => void;
   /** onServiceWritten is told after a write to a service was sent or failed: the services cache reads it again. */
   onServiceWritten?: (id: string) => void;
+  /** registryAuth answers the X-Registry-Auth of an image for stack service writes (default none). */
+  registryAuth?: (image: string) => string | undefined;
 }
 
 /** LeaderCheck is what the read before a write found: this engine's node, and whether it is the Raft leader. */
@@ -116,6 +118,8 @@ export class Actor {
         ...(beforeWrite ? { beforeWrite } : {}),
         onConflict: (attempt) => log.debug({ ...fields, attempt }, 'version conflict; re-reading'),
         ...(this.opts.files ? { files: this.opts.files } : {}),
+        // Registry credentials (--registry-auth-file) go with stack service writes, as --with-registry-auth.
+        ...(this.opts.registryAuth ? { registryAuth: this.opts.registryAuth } : {}),
         // One line per directory or file a volume fix changed, the volume's path as the object.
         onFileChange: (c) => log.info({ ...fields, path: c.path, created: c.created, before: c.before, after: c.after, revision }, 'changed a file'),
       });

@@ -7,6 +7,7 @@ import { EngineError } from '../docker/errors.js';
 import type { DockerPort, NodeSpec, ServiceSpec, SwarmNode, SwarmService } from '../docker/port.js';
 import { FileRefusedError, type FileChange, type FilePort } from '../host/port.js';
 import type { Action, Observed } from '../reconcilers/types.js';
+import { applyStackAction, isStackPort, StackRefusal } from './stack-apply.js';
 import { sameConstraints } from '../reconcilers/compare.js';
 
 /**
@@ -31,6 +32,8 @@ export interface ApplyOptions {
    * it throws, nothing is written and the error ends the action (default: no guard).
    */
   beforeWrite?: () => Promise<void>;
+  /** registryAuth returns the X-Registry-Auth a service write sends for an image (default none). */
+  registryAuth?: (image: string) => string | undefined;
 }
 
 /** TerminalActionError is an action the engine refused for a reason a retry cannot fix. */
@@ -75,6 +78,23 @@ export async function applyAction(port: DockerPort, action: Action, snapshot: Ob
       } catch (err) {
         // A symlink or a share that is gone will not change on a retry: the operator must look.
         if (err instanceof FileRefusedError) throw new TerminalActionError(err.message, { cause: err });
+        throw err;
+      }
+    }
+    case 'update-service': {
+      if (!isStackPort(port)) throw new TerminalActionError('this engine connection cannot deploy stacks');
+      const first = snapshot.services.find((s) => s.id === action.serviceId);
+      return withConflictRetry(opts, first, (id) => port.inspectService(id), action.serviceId, (svc) => applyStackAction(port, action, opts, svc));
+    }
+    case 'create-network':
+    case 'create-file-object':
+    case 'create-service':
+    case 'remove-stack-object': {
+      if (!isStackPort(port)) throw new TerminalActionError('this engine connection cannot deploy stacks');
+      try {
+        return await retryConflicts(opts, () => applyStackAction(port, action, opts));
+      } catch (err) {
+        if (err instanceof StackRefusal || (err instanceof EngineError && err.code === 'refused')) throw new TerminalActionError(err.message, { cause: err });
         throw err;
       }
     }
@@ -221,6 +241,12 @@ export function asynchronous(action: Action): boolean {
     case 'update-placement':
     case 'update-node':
     case 'fix-volume':
+    // A deployed stack's rollout is the engine's to run, as after docker stack deploy --detach.
+    case 'create-network':
+    case 'create-file-object':
+    case 'create-service':
+    case 'update-service':
+    case 'remove-stack-object':
       return false;
     default:
       return assertNever(action);
@@ -250,6 +276,11 @@ export async function settleState(port: DockerPort, action: Action, listed: () =
     case 'update-placement':
     case 'update-node':
     case 'fix-volume':
+    case 'create-network':
+    case 'create-file-object':
+    case 'create-service':
+    case 'update-service':
+    case 'remove-stack-object':
       return { done: true, state: 'done when written' };
     default:
       return assertNever(action);

@@ -7,6 +7,7 @@ import { schedule as cronSchedule } from 'node-cron';
 import type { Logger } from 'pino';
 import { DesiredStateError, formatProblem, type LoadedState } from '../desired-state/source.js';
 import type { DockerPort } from '../docker/port.js';
+import type { RegistryAuth } from '../docker/registry-auth.js';
 import type { FilePort } from '../host/port.js';
 import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
 import type { ActionRecord, Reconciler } from '../reconcilers/types.js';
@@ -74,6 +75,8 @@ export interface ControllerOptions {
   flap?: FlapOptions;
   /** stallMs is how long a pass may go without any answer before liveness() says stuck (default LIVENESS_STALL_MS). */
   stallMs?: number;
+  /** registryAuth answers the registry credentials deployed stacks send (--registry-auth-file; default none). */
+  registryAuth?: RegistryAuth;
 }
 
 /** Controller runs passes against one engine. */
@@ -144,6 +147,7 @@ export class Controller {
       settling: this.settling,
       onFilesChanged: () => this.host.filesChanged(),
       onServiceWritten: (id) => this.cache.wrote(id),
+      ...(opts.registryAuth ? { registryAuth: opts.registryAuth } : {}),
     });
     this.passes = new Passes({
       port: passPort,
@@ -161,6 +165,7 @@ export class Controller {
       applied,
       dryRun: opts.dryRun ?? false,
       leaderOnly: opts.leaderOnly ?? true,
+      ...(opts.registryAuth ? { registryAuth: opts.registryAuth } : {}),
     });
   }
 

@@ -33,6 +33,8 @@ export class Metrics {
   readonly webhookRequests: Counter<'result'>;
   /** buildInfo is 1, labelled with warden's version and revision (the Node version is nodejs_version_info's). */
   readonly buildInfo: Gauge<'version' | 'revision'>;
+  /** stackObjects counts the objects of each deployed stack by kind and state (warden_stack_objects). */
+  readonly stackObjects: Gauge<'stack' | 'kind' | 'state'>;
 
   /**
    * constructor registers everything; processMetrics (default true) adds the client's process metrics,
@@ -79,6 +81,12 @@ export class Metrics {
     for (const result of WEBHOOK_RESULTS) this.webhookRequests.inc({ result: result satisfies WebhookResult }, 0);
     // As Prometheus' own *_build_info: one series at 1, so that `* on(instance) group_left(version)` can join it.
     const { version, revision } = opts.build ?? buildInfo();
+    this.stackObjects = new Gauge({
+      name: 'warden_stack_objects',
+      help: 'Objects of the stacks with deploy: true, by stack, kind (service, network, config, secret) and state (in_sync, drift, missing, extra).',
+      labelNames: ['stack', 'kind', 'state'],
+      registers,
+    });
     this.buildInfo = new Gauge({ name: 'warden_build_info', help: 'Always 1: the version and revision (commit) of warden that runs.', labelNames: ['version', 'revision'], registers });
     this.buildInfo.set({ version, revision }, 1);
   }
@@ -96,6 +104,21 @@ export class Metrics {
     this.desiredStateFailed.reset();
     this.desiredStateFailed.set({ source, revision: revision ?? 'unknown' }, 1);
     this.desiredStateValid.set(0);
+  }
+
+  /**
+   * setStackObjects replaces the warden_stack_objects counts from the stacks reconciler's objects: for each
+   * stack in the file, every kind and state at its count (0 included); stacks no longer in the file go away.
+   */
+  setStackObjects(stacks: readonly string[], objects: readonly { stack: string; kind: string; state: string }[]): void {
+    this.stackObjects.reset();
+    for (const stack of stacks) {
+      for (const kind of ['service', 'network', 'config', 'secret']) {
+        for (const state of ['in_sync', 'drift', 'missing', 'extra']) {
+          this.stackObjects.set({ stack, kind, state }, objects.filter((o) => o.stack === stack && o.kind === kind && o.state === state).length);
+        }
+      }
+    }
   }
 
   /** setDrift replaces a reconciler's drift: the count and one series per drifting object. */

@@ -2,8 +2,10 @@
 // (tasks only as far as a reconciler in force asked for them). What the engine cannot tell (the hosts'
 // files, the registry's probe) is read off the pass (./host.ts); the pass adds its last answers.
 import type { DesiredState } from '../desired-state/types.js';
-import type { DockerPort, EngineInfo, SwarmNode, SwarmService, SwarmTask } from '../docker/port.js';
-import type { CountsNeed, Observed, Reconciler, TaskNeed } from '../reconcilers/types.js';
+import type { DockerPort, EngineInfo, ImageDistribution, StackPort, SwarmNode, SwarmService, SwarmTask } from '../docker/port.js';
+import { imagesToResolve } from '../reconcilers/stacks.js';
+import type { CountsNeed, Observed, Reconciler, StackObservation, TaskNeed } from '../reconcilers/types.js';
+import { isStackPort } from './stack-apply.js';
 
 export type { HostPort } from './host.js';
 
@@ -53,7 +55,8 @@ export function countsNeed(desired: DesiredState, reconcilers: readonly Reconcil
  * the services from `services`, by default a list, with the task counts only when a reconciler reads
  * them), then the tasks the reconcilers need (the running ones in one call, every task of a few named
  * services in one call each). The nodes are always listed: their reachability and leadership change
- * without an event, and there is one per machine.
+ * without an event, and there is one per machine. For stacks with `deploy: true` it also reads the
+ * networks, configs, secrets and image digests (with `registryAuth`'s credentials).
  */
 export async function observe(
   port: DockerPort,
@@ -62,6 +65,7 @@ export async function observe(
   now: () => number,
   identity: EngineIdentity = new EngineIdentity(),
   services: ServiceSource = (counts) => port.listServices({ status: counts !== false }),
+  registryAuth?: (image: string) => string | undefined,
 ): Promise<Observed> {
   const listed = port.listNodes();
   // A rejected read is awaited by Promise.all below; this only keeps it from counting as unhandled first.
@@ -69,8 +73,32 @@ export async function observe(
   const [info, nodes, read] = await Promise.all([identity.read(port, listed), listed, services(countsNeed(desired, reconcilers))]);
   const need = taskNeed(desired, reconcilers, read);
   const byId = new Map(read.map((s) => [s.id, s]));
-  const tasks = await readTasks(port, need, byId);
-  return { info, nodes, services: read, tasks, at: now() };
+  const [tasks, stackObjects] = await Promise.all([
+    readTasks(port, need, byId),
+    desired.stacks && desired.stacks.length > 0 && isStackPort(port) ? observeStacks(port, desired, read, registryAuth) : undefined,
+  ]);
+  return { info, nodes, services: read, tasks, at: now(), ...(stackObjects ? { stackObjects } : {}) };
+}
+
+// Deployed stacks read networks, configs and secrets, and the digests of the images to resolve. An image
+// the registry does not answer for is deployed by its tag, as docker stack deploy does after its warning.
+async function observeStacks(
+  port: DockerPort & StackPort,
+  desired: DesiredState,
+  services: Observed['services'],
+  registryAuth: ((image: string) => string | undefined) | undefined,
+): Promise<StackObservation> {
+  const images = new Map<string, ImageDistribution>();
+  const [networks, configs, secrets] = await Promise.all([
+    port.listNetworks(),
+    port.listConfigs(),
+    port.listSecrets(),
+    Promise.all(imagesToResolve(desired, services).map(async (image) => {
+      const found = await port.inspectDistribution(image, registryAuth?.(image)).catch(() => undefined);
+      if (found?.digest) images.set(image, found);
+    })),
+  ]);
+  return { networks, configs, secrets, images };
 }
 
 /** PER_SERVICE_TASK_READS is how many services' tasks are read one call each before one full list is cheaper (default 8). */

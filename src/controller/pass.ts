@@ -7,7 +7,7 @@ import type { LoadedState } from '../desired-state/source.js';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
 import type { ReconcilerId } from '../reconcilers/index.js';
-import type { ActionRecord, CountsNeed, Drift, Observed, PlanContext, Reconciler } from '../reconcilers/types.js';
+import type { ActionRecord, CountsNeed, Drift, Observed, PlanContext, Reconciler, StackObjectState } from '../reconcilers/types.js';
 import { appliedKey, type ActionOutcome, type Actor } from './act.js';
 import type { ServiceCache } from './cache.js';
 import { HOST_READERS, type HostView } from './host.js';
@@ -28,6 +28,8 @@ export interface ReconcilerResult {
   error?: string;
   /** pending says what the reconciler waits for before it can plan at all (the host's first answer). */
   pending?: string;
+  /** objects lists each object of the deployed stacks with its state (the stacks reconciler only). */
+  objects?: StackObjectState[];
 }
 
 /** PassResult is the outcome of one pass. */
@@ -63,6 +65,8 @@ export interface PassOptions {
   leaderOnly: boolean;
   /** cache keeps the services between passes (./cache.ts); without it, every pass lists them. */
   cache?: ServiceCache;
+  /** registryAuth gives the credentials with which stacks' image digests are asked for (default none). */
+  registryAuth?: (image: string) => string | undefined;
 }
 
 /** Passes runs passes one at a time and keeps what they learn between them. */
@@ -119,7 +123,7 @@ export class Passes {
     let host: HostView;
     try {
       [observed, host] = await Promise.all([
-        observe(this.opts.port, desired, reconcilers, () => this.opts.now(), this.identity, services),
+        observe(this.opts.port, desired, reconcilers, () => this.opts.now(), this.identity, services, this.opts.registryAuth),
         this.opts.hostView(),
       ]);
       this.engineAnswered = true;
@@ -181,6 +185,10 @@ export class Passes {
         }
         const plan = reconciler.plan(desired, observed, { ...ctx, lastApplied: (kind, object) => this.opts.applied.get(appliedKey(reconciler.id, kind, object)) });
         rr.drift = plan.drift;
+        if (plan.objects) {
+          rr.objects = plan.objects;
+          metrics.setStackObjects((desired.stacks ?? []).map((st) => st.name), plan.objects);
+        }
         if (plan.requeueAfterMs !== undefined) rr.requeueAfterMs = plan.requeueAfterMs;
         metrics.setDrift(reconciler.id, plan.drift.map((d) => d.object));
         this.forgetSettled(reconciler.id, plan.drift);

@@ -6,10 +6,12 @@ import { createHash } from 'node:crypto';
 import { readFile as fsReadFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import { ClusterState, type ServiceEntry } from './schema.js';
+import { ClusterState, type ServiceEntry, type StackEntry } from './schema.js';
 import { DesiredStateError, type LoadedState, type Problem } from './source.js';
+import { loadComposeStack } from './compose/load.js';
+import { parseEnvFile } from './compose/parse.js';
 import { readStack } from './stacks.js';
-import type { DesiredService, DesiredState } from './types.js';
+import type { DesiredService, DesiredStack, DesiredState } from './types.js';
 import { closest, parseDuration, parseOctalMode } from './validators.js';
 import { formatPath, nodeAt, parseYamlSource, problemAt, type PathSegment, type YamlSource } from './yaml-source.js';
 
@@ -70,7 +72,10 @@ async function loadText(text: string, file: string, opts: LoadOptions): Promise<
 
   // Stacks: each compose file is read relative to this file; its problems point into it.
   const fromStacks: Array<{ service: DesiredService; at: (m: string) => Problem }> = [];
+  const deployed: DesiredStack[] = [];
   const readFile = opts.readFile ?? ((f: string) => fsReadFile(f, 'utf8'));
+  // Configs and secrets may be binary: read them as bytes where the files are local.
+  const readBytes = opts.readFile ? async (f: string) => Buffer.from(await opts.readFile!(f), 'utf8') : (f: string) => fsReadFile(f);
   for (const [i, stack] of (doc.spec.stacks ?? []).entries()) {
     const at: PathSegment[] = ['spec', 'stacks', i, 'file'];
     const stackFile = stackPath(file, stack.file, opts.confine ?? false);
@@ -86,10 +91,37 @@ async function loadText(text: string, file: string, opts: LoadOptions): Promise<
       continue;
     }
     hash.update(`\0${stackFile}\0`).update(composeText);
-    const read = readStack(stack.name, composeText, stackFile);
-    problems.push(...read.problems);
-    warnings.push(...read.warnings);
-    fromStacks.push(...read.services);
+    const env = await stackEnv(stack, i, file, opts, src, readFile, hash, problems);
+    if (env === undefined) continue;
+    const read = readStack(stack.name, composeText, stackFile, env);
+    if (!stack.deploy) {
+      problems.push(...read.problems);
+      warnings.push(...read.warnings);
+      fromStacks.push(...read.services);
+      continue;
+    }
+    // A deployed stack is read whole, as stack deploy reads it; its services still join spec.services
+    // (replicas, placement, depends_on) for the reconcilers that read those.
+    const hashing = async (f: string): Promise<Buffer> => {
+      const bytes = await readBytes(f);
+      hash.update(`\0${f}\0`).update(bytes);
+      return bytes;
+    };
+    const full = await loadComposeStack(composeText, {
+      stack: stack.name,
+      file: stackFile,
+      env,
+      prune: stack.prune,
+      resolveImage: stack.resolveImage,
+      readFile: hashing,
+      resolvePath: (ref) => stackPath(stackFile, ref, opts.confine ?? false),
+    });
+    problems.push(...full.problems);
+    warnings.push(...full.warnings);
+    if (full.stack) {
+      deployed.push(full.stack);
+      fromStacks.push(...read.services.map((s) => ({ ...s, service: { ...s.service, deployed: true } })));
+    }
   }
 
   const explicit = doc.spec.services ?? [];
@@ -98,6 +130,7 @@ async function loadText(text: string, file: string, opts: LoadOptions): Promise<
   if (problems.length > 0) throw new DesiredStateError(sortProblems(problems));
 
   const state = resolve(doc, services?.map((s) => s.service));
+  if (deployed.length > 0) state.stacks = deployed;
   const loaded: LoadedState = {
     state,
     revision: opts.revision ?? hash.digest('hex').slice(0, 12),
@@ -105,6 +138,43 @@ async function loadText(text: string, file: string, opts: LoadOptions): Promise<
   };
   if (warnings.length > 0) loaded.warnings = sortProblems(warnings);
   return loaded;
+}
+
+// The values of a stack's ${VAR}: its envFile, then its env over it. Never warden's own environment.
+async function stackEnv(
+  stack: StackEntry,
+  i: number,
+  file: string,
+  opts: LoadOptions,
+  src: YamlSource,
+  readFile: (f: string) => Promise<string>,
+  hash: ReturnType<typeof createHash>,
+  problems: Problem[],
+): Promise<Record<string, string> | undefined> {
+  const env: Record<string, string> = {};
+  if (stack.envFile !== undefined) {
+    const at: PathSegment[] = ['spec', 'stacks', i, 'envFile'];
+    const envPath = stackPath(file, stack.envFile, opts.confine ?? false);
+    if (typeof envPath !== 'string') {
+      problems.push(problemAt(src, at, envPath.problem));
+      return undefined;
+    }
+    let text: string;
+    try {
+      text = await readFile(envPath);
+    } catch (err) {
+      problems.push(problemAt(src, at, `cannot read env file ${envPath}: ${readError(err as NodeJS.ErrnoException)}`));
+      return undefined;
+    }
+    hash.update(`\0${envPath}\0`).update(text);
+    try {
+      for (const [k, v] of parseEnvFile(text, () => undefined)) env[k] = v;
+    } catch (err) {
+      problems.push(problemAt(src, at, `${envPath}: ${(err as Error).message}`));
+      return undefined;
+    }
+  }
+  return { ...env, ...(stack.env ?? {}) };
 }
 
 function readError(e: NodeJS.ErrnoException): string {

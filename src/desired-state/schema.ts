@@ -202,6 +202,33 @@ export const StackEntry = z
       .string()
       .min(1, 'give the path of the compose file')
       .describe('compose file, relative to this file (inside the repository for a git source)'),
+    deploy: z
+      .boolean()
+      .default(false)
+      .describe('deploy and keep the whole stack as `docker stack deploy` would (default false: read only replicas, placement and depends_on)'),
+    prune: z
+      .boolean()
+      .default(false)
+      .describe('with deploy: remove the services, networks, configs and secrets of this stack that the file no longer has'),
+    resolveImage: z
+      .enum(['always', 'changed', 'never'])
+      .default('changed')
+      .describe('when to ask the registry for image digests, as `docker stack deploy --resolve-image`'),
+    env: z
+      .record(
+        z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a variable name is letters, digits and "_", not starting with a digit'),
+        z.union([z.string(), z.number(), z.boolean()]).transform(String),
+      )
+      .describe('values for ${VAR} in the compose file (warden does not read its own environment for them)')
+      .optional(),
+    envFile: z
+      .string()
+      .min(1, 'give the path of the env file')
+      .describe('a file of VAR=value lines, relative like file; env wins over it')
+      .optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.prune && !s.deploy) ctx.addIssue({ code: 'custom', path: ['prune'], message: 'prune needs deploy: true (only a deployed stack has objects to remove)' });
   })
   .describe('a docker-compose v3 stack');
 /** StackEntry is the inferred type of the StackEntry schema. */

@@ -7,6 +7,7 @@
 import type { DesiredService } from './types.js';
 import type { Problem } from './source.js';
 import { parseYamlSource, problemAt, type PathSegment, type YamlSource } from './yaml-source.js';
+import { substitute, TemplateError, type Lookup } from './compose/template.js';
 import { constraintProblem, serviceNameProblem, spreadProblem } from './validators.js';
 
 /** StackService is a service read from a compose file, with where its depends_on was written. */
@@ -31,8 +32,11 @@ function isObj(v: unknown): v is Obj {
 
 const MODES = ['replicated', 'global', 'replicated-job', 'global-job'] as const;
 
-/** readStack reads one compose file's text as stack `stack`; `file` names it in problems. */
-export function readStack(stack: string, text: string, file: string): StackRead {
+/**
+ * readStack reads one compose file's text as stack `stack`; `file` names it in problems, and `env` holds
+ * the values of its ${VAR} (the stack's env and envFile; default none).
+ */
+export function readStack(stack: string, text: string, file: string, env: Readonly<Record<string, string>> = {}): StackRead {
   const parsed = parseYamlSource(text, file);
   const out: StackRead = { services: [], problems: [...parsed.problems], warnings: [...parsed.warnings] };
   if (parsed.problems.length > 0) return out;
@@ -44,6 +48,8 @@ export function readStack(stack: string, text: string, file: string): StackRead 
     out.warnings.push(problemAt(src, path, message, target));
   };
 
+  const lookup = (name: string): string | undefined => env[name];
+  const interp: Interpolate = (value, path) => interpolate(value, path, lookup, warn, error);
   const data = parsed.data;
   if (!isObj(data)) {
     error([], 'a compose file is a mapping with a services: key');
@@ -65,13 +71,14 @@ export function readStack(stack: string, text: string, file: string): StackRead 
   }
   const names = Object.keys(services);
   for (const name of names) {
-    const entry = readService(stack, name, services[name], names, src, error, warn);
+    const entry = readService(stack, name, services[name], names, src, error, interp, warn);
     if (entry) out.services.push(entry);
   }
   return out;
 }
 
 type Report = (path: PathSegment[], message: string, target?: 'value' | 'key') => void;
+type Interpolate = (value: unknown, path: PathSegment[]) => unknown;
 
 function readService(
   stack: string,
@@ -80,6 +87,7 @@ function readService(
   names: string[],
   src: YamlSource,
   error: Report,
+  interpolate: Interpolate,
   warn: Report,
 ): StackService | undefined {
   const base: PathSegment[] = ['services', name];
@@ -103,7 +111,7 @@ function readService(
   if (deploy !== undefined && deploy !== null && !isObj(deploy)) {
     error([...base, 'deploy'], 'deploy: must be a mapping');
   } else if (isObj(deploy)) {
-    const mode = deploy.mode === undefined ? 'replicated' : interpolate(deploy.mode, [...base, 'deploy', 'mode'], warn);
+    const mode = deploy.mode === undefined ? 'replicated' : interpolate(deploy.mode, [...base, 'deploy', 'mode']);
     if (mode !== undefined && !(MODES as readonly unknown[]).includes(mode)) {
       error([...base, 'deploy', 'mode'], `deploy.mode is one of ${MODES.join(', ')}, not ${JSON.stringify(mode)}`);
       return undefined;
@@ -113,7 +121,7 @@ function readService(
       return undefined;
     }
     if (deploy.replicas !== undefined) {
-      const replicas = wholeNumber(interpolate(deploy.replicas, [...base, 'deploy', 'replicas'], warn));
+      const replicas = wholeNumber(interpolate(deploy.replicas, [...base, 'deploy', 'replicas']));
       if (mode === 'global') {
         error([...base, 'deploy', 'replicas'], 'deploy.replicas cannot be used with deploy.mode: global (a global service runs one task per node); remove one of them');
       } else if (replicas === null) {
@@ -126,7 +134,7 @@ function readService(
     if (placement !== undefined && placement !== null && !isObj(placement)) {
       error([...base, 'deploy', 'placement'], 'deploy.placement must be a mapping');
     } else if (isObj(placement)) {
-      readPlacement(placement, [...base, 'deploy', 'placement'], mode, service, error, warn);
+      readPlacement(placement, [...base, 'deploy', 'placement'], mode, service, error, interpolate);
     }
   }
 
@@ -141,11 +149,11 @@ function readPlacement(
   mode: unknown,
   service: DesiredService,
   error: Report,
-  warn: Report,
+  interpolate: Interpolate,
 ): void {
   const result: NonNullable<DesiredService['placement']> = {};
   if (placement.constraints !== undefined) {
-    const list = stringList(placement.constraints, [...path, 'constraints'], 'deploy.placement.constraints', error, warn);
+    const list = stringList(placement.constraints, [...path, 'constraints'], 'deploy.placement.constraints', error, interpolate);
     if (list !== undefined) {
       let ok = true;
       list.forEach((c, i) => {
@@ -172,7 +180,7 @@ function readPlacement(
           error(at, `swarm only spreads: write "- spread: node.labels.<label>" (${kinds || 'empty'} is not a placement preference swarm supports)`);
           return;
         }
-        const d = interpolate(p.spread, [...at, 'spread'], warn);
+        const d = interpolate(p.spread, [...at, 'spread']);
         if (d === undefined) return;
         const problem = typeof d === 'string' ? spreadProblem(d) : 'spread is a node attribute, e.g. node.labels.zone';
         if (problem !== undefined) error([...at, 'spread'], problem);
@@ -183,7 +191,7 @@ function readPlacement(
   }
   if (placement.max_replicas_per_node !== undefined) {
     const at = [...path, 'max_replicas_per_node'];
-    const n = wholeNumber(interpolate(placement.max_replicas_per_node, at, warn));
+    const n = wholeNumber(interpolate(placement.max_replicas_per_node, at));
     if (mode === 'global') error(at, 'max_replicas_per_node only applies to replicated services, not deploy.mode: global');
     else if (n === null) error(at, 'max_replicas_per_node must be a whole number, 0 or more');
     else if (n !== undefined) result.maxReplicasPerNode = n;
@@ -222,14 +230,14 @@ function stringList(
   path: PathSegment[],
   what: string,
   error: Report,
-  warn: Report,
+  interpolate: Interpolate,
 ): Array<string | undefined> | undefined {
   if (!Array.isArray(value)) {
     error(path, `${what} is a list of strings`);
     return undefined;
   }
   return value.map((v, i) => {
-    const s = interpolate(v, [...path, i], warn);
+    const s = interpolate(v, [...path, i]);
     if (s === undefined) return undefined;
     if (typeof s !== 'string') {
       error([...path, i], `${what} holds strings, not ${typeof s}`);
@@ -239,22 +247,23 @@ function stringList(
   });
 }
 
-// ${VAR:-default} and ${VAR-default} take their default; a variable without one cannot be known
-// offline, so the field is skipped with a warning (an explicit services entry can set it).
-function interpolate(value: unknown, path: PathSegment[], warn: Report): unknown {
+// Substituted as docker/cli substitutes (./compose/template.ts), with the stack's env; a variable with
+// neither a value nor a default cannot be known offline, so the field is skipped with a warning (an
+// explicit services entry can set it).
+function interpolate(value: unknown, path: PathSegment[], lookup: Lookup, warn: Report, error: Report): unknown {
   if (typeof value !== 'string' || !value.includes('$')) return value;
-  let unknownVar: string | undefined;
-  const out = value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, name?: string, op?: string, dflt?: string, bare?: string) => {
-    if (m === '$$') return '$';
-    if (op !== undefined) return dflt ?? '';
-    unknownVar ??= name ?? bare;
-    return m;
-  });
-  if (unknownVar !== undefined) {
-    warn(path, `\${${unknownVar}} has no default, and warden does not read the deploying shell's environment: this value is ignored (give a default, \${${unknownVar}:-value}, or set it in spec.services)`);
+  try {
+    return substitute(value, lookup);
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    if (err.kind === 'missing') {
+      const v = err.variable ?? '';
+      warn(path, `\${${v}} has no default, and warden does not read the deploying shell's environment: this value is ignored (set it in the stack's env, give a default, \${${v}:-value}, or set it in spec.services)`);
+    } else {
+      error(path, err.message);
+    }
     return undefined;
   }
-  return out;
 }
 
 // undefined: skipped (warned); null: not a whole number.

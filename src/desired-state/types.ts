@@ -1,8 +1,10 @@
 // The resolved desired state: what the controller and the reconcilers consume. The loader
 // (./load.ts) produces it from the operator's file: defaults applied, durations in milliseconds,
 // stacks merged into `services`, paths resolved. Reconcilers never see the YAML or the zod schema.
-// This file imports nothing: the reconcilers read it, so it must not read them (the registry of
-// reconcilers, ../reconcilers/index.ts, is what the schema checks policy.reconcilers against).
+// This file imports no reconciler: the reconcilers read it, so it must not read them (the registry of
+// reconcilers, ../reconcilers/index.ts, is what the schema checks policy.reconcilers against). It reads
+// only the types of a deployed stack (./compose/types.ts), which read only the Docker port's types.
+import type { DesiredStack } from './compose/types.js';
 
 /** NodeSelector picks nodes; every field given must match (hostname is a glob). */
 export interface NodeSelector {
@@ -45,6 +47,8 @@ export interface DesiredService {
   rebalance?: boolean;
   /** origin says where the entry came from: `services` or `stack:<name>`. */
   origin: string;
+  /** deployed is true for a service of a `deploy: true` stack: the stacks reconciler creates it when missing (default false). */
+  deployed?: boolean;
 }
 
 /** DesiredVolume is one entry of spec.volumes. */
@@ -96,7 +100,11 @@ export interface DesiredState {
   managers?: DesiredManagers;
   nodes?: DesiredNode[];
   services?: DesiredService[];
+  /** stacks holds the stacks with `deploy: true`, converted as stack deploy converts them (absent: none). */
+  stacks?: DesiredStack[];
   volumes?: DesiredVolume[];
   registry?: DesiredRegistry;
   policy: DesiredPolicy;
 }
+
+export type { DesiredStack };

@@ -1,6 +1,6 @@
 // Parsing YAML while keeping positions: every problem found later (a zod issue, a cross-reference,
 // a compose feature warden cannot honour) is reported at the line and column of the node it is about.
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node, type ScalarTag, type Tags } from 'yaml';
 import type { Problem } from './source.js';
 
 /** PathSegment is one step into a YAML document: a mapping key or a sequence index. */
@@ -22,11 +22,16 @@ export interface ParsedYaml {
   warnings: Problem[];
 }
 
-/** parseYamlSource parses one YAML document (merge keys allowed, as compose files use them). */
-export function parseYamlSource(text: string, file: string): ParsedYaml {
+/**
+ * parseYamlSource parses one YAML document (merge keys allowed, as compose files use them); `tags` adds
+ * scalar tags (default none), e.g. the octal integers the Go YAML library reads in compose files.
+ */
+export function parseYamlSource(text: string, file: string, tags: ScalarTag[] = []): ParsedYaml {
   const lineCounter = new LineCounter();
   // uniqueKeys: a repeated key is almost always a merge mistake, so it is an error, as in YAML 1.2.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
+  const doc = parseDocument(text, {
+    lineCounter, prettyErrors: false, merge: true, uniqueKeys: true, ...(tags.length > 0 ? { customTags: (known: Tags) => [...tags, ...known] } : {}),
+  });
   const source: YamlSource = { file, doc, lineCounter };
   const at = (pos: number, message: string): Problem => ({ file, ...position(source, pos), message });
   const problems = doc.errors.map((e) => at(e.pos[0], yamlMessage(e.message, e.code)));

@@ -9,8 +9,9 @@ import { resolveEndpoint, type EngineEndpoint } from './context.js';
 import { negotiateApiVersion, MIN_API_VERSION } from './engine-versions.js';
 import { EngineError, classifyEngineError } from './errors.js';
 import type {
-  DockerPort, EngineEvent, EngineInfo, EngineVersion, NodeSpec, ServiceMode, ServiceSpec, StreamItem, SwarmNode, SwarmService,
-  SwarmTask, TaskFilter, TaskState, VersionPort,
+  DockerPort, EngineEvent, EngineInfo, EngineVersion, FileObjectSpec, ImageDistribution, NetworkCreateSpec, NodeSpec,
+  ServiceMode, ServiceSpec, StackPort, StreamItem, SwarmConfig, SwarmNetwork, SwarmNode, SwarmSecret, SwarmService,
+  SwarmTask, TaskFilter, TaskState, VersionPort, WriteOptions,
 } from './port.js';
 import { parseSshUrl, SshEngineAgent, type SshOptions } from './ssh.js';
 
@@ -69,7 +70,7 @@ function connectionTo(endpoint: EngineEndpoint, opts: EngineOptions, env: NodeJS
 }
 
 /** createDockerPort connects to the engine (lazily: nothing is sent until the first call). */
-export function createDockerPort(opts: EngineOptions = {}): DockerPort & VersionPort & { readonly describe: string } {
+export function createDockerPort(opts: EngineOptions = {}): DockerPort & VersionPort & StackPort & { readonly describe: string } {
   const { describe, ...conn } = dockerConnection(opts);
   // Two clients: calls get a timeout; the events stream gets none, since the modem's timeout is an idle
   // timeout that would cut a quiet stream.
@@ -78,7 +79,7 @@ export function createDockerPort(opts: EngineOptions = {}): DockerPort & Version
   return new DockerodePort(docker, stream, describe);
 }
 
-class DockerodePort implements DockerPort, VersionPort {
+class DockerodePort implements DockerPort, VersionPort, StackPort {
   // The API version both clients speak, asked of the engine before the first call and again after the
   // engine was unreachable (it may have been upgraded meanwhile).
   private negotiated: Promise<void> | undefined;
@@ -162,8 +163,90 @@ class DockerodePort implements DockerPort, VersionPort {
     return toService((await this.call(`inspect service ${id}`, () => this.docker.getService(id).inspect())) as unknown as RawService);
   }
 
-  async updateService(id: string, version: number, spec: ServiceSpec): Promise<void> {
-    await this.call(`update service ${id}`, () => this.docker.getService(id).update({ _query: { version }, _body: spec }));
+  async updateService(id: string, version: number, spec: ServiceSpec, opts: WriteOptions = {}): Promise<void> {
+    const auth = opts.registryAuth !== undefined ? { base64: opts.registryAuth } : undefined;
+    await this.call(`update service ${id}`, () =>
+      auth
+        ? (this.docker.getService(id).update(auth as never, { _query: { version }, _body: spec } as never) as unknown as Promise<unknown>)
+        : this.docker.getService(id).update({ _query: { version }, _body: spec }),
+    );
+  }
+
+  async createService(spec: ServiceSpec, opts: WriteOptions = {}): Promise<string> {
+    const auth = opts.registryAuth !== undefined ? { base64: opts.registryAuth } : undefined;
+    const created = await this.call(`create service ${spec.Name}`, () =>
+      // Always two arguments: with one, dockerode also sends the spec as the X-Registry-Auth header.
+      this.docker.createService(auth as never, spec as never) as unknown as Promise<unknown>,
+    );
+    return (created as { id: string }).id;
+  }
+
+  async removeService(id: string): Promise<void> {
+    await this.call(`remove service ${id}`, () => this.docker.getService(id).remove());
+  }
+
+  async listNetworks(): Promise<SwarmNetwork[]> {
+    const raw = (await this.call('list networks', () => this.docker.listNetworks())) as unknown as RawNetwork[];
+    return raw.map(toNetwork);
+  }
+
+  async createNetwork(spec: NetworkCreateSpec): Promise<string> {
+    const created = await this.call(`create network ${spec.Name}`, () => this.docker.createNetwork({ ...spec, CheckDuplicate: true } as Docker.NetworkCreateOptions));
+    return created.id;
+  }
+
+  async removeNetwork(id: string): Promise<void> {
+    await this.call(`remove network ${id}`, () => this.docker.getNetwork(id).remove());
+  }
+
+  async listConfigs(): Promise<SwarmConfig[]> {
+    const raw = (await this.call('list configs', () => this.docker.listConfigs())) as unknown as RawFileObject[];
+    return raw.map((c) => {
+      const out: SwarmConfig = { id: c.ID, version: c.Version?.Index ?? 0, name: c.Spec?.Name ?? '', labels: c.Spec?.Labels ?? {}, data: c.Spec?.Data ?? '' };
+      if (c.Spec?.Templating?.Name) out.templating = c.Spec.Templating.Name;
+      return out;
+    });
+  }
+
+  async createConfig(spec: FileObjectSpec): Promise<string> {
+    const created = await this.call(`create config ${spec.Name}`, () => this.docker.createConfig(spec as never));
+    return (created as { id: string }).id;
+  }
+
+  async removeConfig(id: string): Promise<void> {
+    await this.call(`remove config ${id}`, () => this.docker.getConfig(id).remove());
+  }
+
+  async listSecrets(): Promise<SwarmSecret[]> {
+    const raw = (await this.call('list secrets', () => this.docker.listSecrets())) as unknown as RawFileObject[];
+    return raw.map((c) => {
+      const out: SwarmSecret = { id: c.ID, version: c.Version?.Index ?? 0, name: c.Spec?.Name ?? '', labels: c.Spec?.Labels ?? {} };
+      if (c.Spec?.Driver?.Name) out.driver = c.Spec.Driver.Name;
+      if (c.Spec?.Templating?.Name) out.templating = c.Spec.Templating.Name;
+      return out;
+    });
+  }
+
+  async createSecret(spec: FileObjectSpec): Promise<string> {
+    const created = await this.call(`create secret ${spec.Name}`, () => this.docker.createSecret(spec as never));
+    return (created as { id: string }).id;
+  }
+
+  async removeSecret(id: string): Promise<void> {
+    await this.call(`remove secret ${id}`, () => this.docker.getSecret(id).remove());
+  }
+
+  async inspectDistribution(image: string, registryAuth?: string): Promise<ImageDistribution> {
+    const opts = registryAuth !== undefined ? { authconfig: { base64: registryAuth } } : {};
+    const raw = (await this.call(`inspect distribution ${image}`, () => this.docker.getImage(image).distribution(opts as never) as unknown as Promise<RawDistribution>));
+    return {
+      digest: raw.Descriptor?.digest ?? '',
+      platforms: (raw.Platforms ?? []).map((p) => ({
+        os: p.os ?? '',
+        architecture: p.architecture ?? '',
+        ...(p.variant ? { variant: p.variant } : {}),
+      })),
+    };
   }
 
   async listTasks(filter: TaskFilter = {}): Promise<SwarmTask[]> {
@@ -425,6 +508,44 @@ function toTask(raw: RawTask): SwarmTask {
     image: raw.Spec?.ContainerSpec?.Image ?? '',
     forceUpdate: raw.Spec?.ForceUpdate ?? 0,
   };
+}
+
+interface RawNetwork {
+  Id?: string;
+  ID?: string;
+  Name?: string;
+  Scope?: string;
+  Driver?: string;
+  Labels?: Record<string, string> | null;
+  Options?: Record<string, string> | null;
+  Internal?: boolean;
+  Attachable?: boolean;
+  IPAM?: { Driver?: string; Config?: Array<{ Subnet?: string }> | null };
+}
+
+function toNetwork(raw: RawNetwork): SwarmNetwork {
+  return {
+    id: raw.Id ?? raw.ID ?? '',
+    name: raw.Name ?? '',
+    scope: raw.Scope ?? '',
+    driver: raw.Driver ?? '',
+    labels: raw.Labels ?? {},
+    options: raw.Options ?? {},
+    internal: raw.Internal ?? false,
+    attachable: raw.Attachable ?? false,
+    ipam: { driver: raw.IPAM?.Driver ?? '', config: (raw.IPAM?.Config ?? []).map((c) => ({ subnet: c.Subnet ?? '' })) },
+  };
+}
+
+interface RawFileObject {
+  ID: string;
+  Version?: { Index?: number };
+  Spec?: { Name?: string; Labels?: Record<string, string>; Data?: string; Driver?: { Name?: string }; Templating?: { Name?: string } };
+}
+
+interface RawDistribution {
+  Descriptor?: { digest?: string };
+  Platforms?: Array<{ os?: string; architecture?: string; variant?: string }>;
 }
 
 interface RawEvent {

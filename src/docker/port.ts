@@ -182,6 +182,74 @@ export interface TaskFilter {
   desiredState?: 'running' | 'shutdown' | 'accepted';
 }
 
+/** SwarmNetwork is one network of `GET /networks` (the fields stacks compare). */
+export interface SwarmNetwork {
+  id: string;
+  name: string;
+  /** scope is swarm for the networks services may attach to; local for a node's own. */
+  scope: string;
+  driver: string;
+  labels: Record<string, string>;
+  options: Record<string, string>;
+  internal: boolean;
+  attachable: boolean;
+  ipam: { driver: string; config: Array<{ subnet: string }> };
+}
+
+/** NetworkCreateSpec is the body of `POST /networks/create`. */
+export interface NetworkCreateSpec {
+  Name: string;
+  Driver: string;
+  Options?: Record<string, string>;
+  Labels: Record<string, string>;
+  Internal?: boolean;
+  Attachable?: boolean;
+  IPAM?: { Driver?: string; Config?: Array<{ Subnet: string }> };
+}
+
+/** SwarmConfig is one config of `GET /configs`, with its content (base64, as the engine returns it). */
+export interface SwarmConfig {
+  id: string;
+  version: number;
+  name: string;
+  labels: Record<string, string>;
+  data: string;
+  templating?: string;
+}
+
+/** SwarmSecret is one secret of `GET /secrets`: the engine never returns a secret's content. */
+export interface SwarmSecret {
+  id: string;
+  version: number;
+  name: string;
+  labels: Record<string, string>;
+  driver?: string;
+  templating?: string;
+}
+
+/** FileObjectSpec is the body of `POST /configs/create` or `POST /secrets/create` (Data in base64). */
+export interface FileObjectSpec {
+  Name: string;
+  Labels: Record<string, string>;
+  Data: string;
+  Templating?: { Name: string };
+  /** Driver is for secrets only: the content then comes from the driver. */
+  Driver?: { Name: string; Options?: Record<string, string> };
+}
+
+/** ImageDistribution is `GET /distribution/{image}/json`: what the registry says an image is. */
+export interface ImageDistribution {
+  /** digest is the manifest's digest, sha256:... */
+  digest: string;
+  platforms: Array<{ os: string; architecture: string; variant?: string }>;
+}
+
+/** WriteOptions carry what a service create or update sends besides the spec. */
+export interface WriteOptions {
+  /** registryAuth is the X-Registry-Auth header (base64url JSON), as `--with-registry-auth` sends it; default none. */
+  registryAuth?: string;
+}
+
 /** DockerPort is every engine call warden makes. */
 export interface DockerPort {
   /** info is `GET /info`. */
@@ -197,11 +265,38 @@ export interface DockerPort {
   listServices(opts?: { status?: boolean }): Promise<SwarmService[]>;
   inspectService(id: string): Promise<SwarmService>;
   /** updateService sends the whole spec with the version it was read at. */
-  updateService(id: string, version: number, spec: ServiceSpec): Promise<void>;
+  updateService(id: string, version: number, spec: ServiceSpec, opts?: WriteOptions): Promise<void>;
   listTasks(filter?: TaskFilter): Promise<SwarmTask[]>;
   /**
    * events follows node and service events until the signal aborts, reconnecting (with backoff)
    * after the engine restarts. It yields `connected` after every successful (re)connection.
    */
   events(signal: AbortSignal): AsyncIterable<StreamItem>;
+}
+
+/**
+ * StackPort is what deploying stacks adds to the DockerPort: creating and removing services, and the
+ * networks, configs and secrets they use. Apart from DockerPort, so that what only reads and corrects
+ * services (and its test fakes) need not implement it.
+ */
+export interface StackPort {
+  /** createService creates a service and returns its id. */
+  createService(spec: ServiceSpec, opts?: WriteOptions): Promise<string>;
+  /** removeService removes a service (its tasks stop). */
+  removeService(id: string): Promise<void>;
+  /** listNetworks lists every network the engine knows (swarm and local). */
+  listNetworks(): Promise<SwarmNetwork[]>;
+  /** createNetwork creates a network and returns its id. */
+  createNetwork(spec: NetworkCreateSpec): Promise<string>;
+  removeNetwork(id: string): Promise<void>;
+  listConfigs(): Promise<SwarmConfig[]>;
+  /** createConfig creates a config and returns its id. */
+  createConfig(spec: FileObjectSpec): Promise<string>;
+  removeConfig(id: string): Promise<void>;
+  listSecrets(): Promise<SwarmSecret[]>;
+  /** createSecret creates a secret and returns its id. */
+  createSecret(spec: FileObjectSpec): Promise<string>;
+  removeSecret(id: string): Promise<void>;
+  /** inspectDistribution asks the image's registry, through the engine, for its digest and platforms. */
+  inspectDistribution(image: string, registryAuth?: string): Promise<ImageDistribution>;
 }

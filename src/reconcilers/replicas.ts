@@ -35,6 +35,7 @@ export const replicas: Reconciler<'replicas'> = {
     for (const want of desired.services ?? []) {
       const svc = byName.get(want.name);
       if (!svc) {
+        if (want.deployed) continue; // the stacks reconciler creates it, and reports it missing
         drift.push({ object: want.name, message: 'service is missing from the cluster (warden does not create services)' });
         continue;
       }

@@ -3,7 +3,11 @@
 // (the engine's snapshot, the hosts' files, the registry's probe, its own memory of earlier passes) and
 // applies the actions through one path.
 import type { DesiredPlacement, DesiredState } from '../desired-state/types.js';
-import type { EngineInfo, NodeAvailability, SwarmNode, SwarmService, SwarmTask } from '../docker/port.js';
+import type { FieldDiff } from '../desired-state/compose/normalize.js';
+import type {
+  EngineInfo, FileObjectSpec, ImageDistribution, NetworkCreateSpec, NodeAvailability, ServiceSpec, SwarmConfig, SwarmNetwork,
+  SwarmNode, SwarmSecret, SwarmService, SwarmTask,
+} from '../docker/port.js';
 import type { ReconcilerId } from './index.js';
 
 export type { ReconcilerId } from './index.js';
@@ -51,8 +55,34 @@ export interface Observed {
   registry?: ProbeObservation;
   /** registryAt is when `registry` was read (ms since the epoch). */
   registryAt?: number;
+  /** stackObjects is what deployed stacks need besides services (absent without a `deploy: true` stack). */
+  stackObjects?: StackObservation;
   /** at is when the snapshot was read (ms since the epoch). */
   at: number;
+}
+
+/** StackObservation is the networks, configs and secrets the engine has, and the image digests asked for. */
+export interface StackObservation {
+  networks: SwarmNetwork[];
+  configs: SwarmConfig[];
+  secrets: SwarmSecret[];
+  /** images maps an image (as the file writes it) to its registry's answer; absent when not asked or not found. */
+  images: ReadonlyMap<string, ImageDistribution>;
+}
+
+/** StackObjectKind is the kind of a stack's object, as the warden_stack_objects metric labels it. */
+export type StackObjectKind = 'service' | 'network' | 'config' | 'secret';
+
+/** StackObjectState is one object of a deployed stack as a plan found it. */
+export interface StackObjectState {
+  stack: string;
+  kind: StackObjectKind;
+  name: string;
+  state: 'in_sync' | 'drift' | 'missing' | 'extra';
+  /** fields lists what differs for a service in drift, keyed by identity, with whether tasks restart. */
+  fields?: FieldDiff[];
+  /** note says why an object is in drift without an action (a network swarm cannot change, ...). */
+  note?: string;
 }
 
 /** ActionRecord is the controller's memory of the last time an action was applied to an object. */
@@ -121,7 +151,14 @@ export type Action =
   | (ActionBase & { kind: 'update-node'; nodeId: string; labels?: Record<string, string>; availability?: NodeAvailability })
   | (ActionBase & { kind: 'promote-node'; nodeId: string })
   | (ActionBase & { kind: 'demote-node'; nodeId: string })
-  | (ActionBase & { kind: 'fix-volume'; path: string; mount?: string; root?: string; owner: number; group?: number; mode?: number; recursive: boolean });
+  | (ActionBase & { kind: 'fix-volume'; path: string; mount?: string; root?: string; owner: number; group?: number; mode?: number; recursive: boolean })
+  | (ActionBase & { kind: 'create-network'; spec: NetworkCreateSpec })
+  | (ActionBase & { kind: 'create-file-object'; objectKind: 'config' | 'secret'; spec: FileObjectSpec })
+  /** create-service and update-service carry the spec by names: the apply path puts in config and secret IDs. */
+  /** networks are the specs of the stack's own networks the service uses, to create again if the engine lost one. */
+  | (ActionBase & { kind: 'create-service'; spec: ServiceSpec; image: string; networks: NetworkCreateSpec[] })
+  | (ActionBase & { kind: 'update-service'; serviceId: string; spec: ServiceSpec; image: string; networks: NetworkCreateSpec[]; fields: FieldDiff[]; restarts: boolean })
+  | (ActionBase & { kind: 'remove-stack-object'; objectKind: StackObjectKind; id: string });
 
 /** Plan is what a reconciler found: the drift, and the actions that would correct it. */
 export interface Plan {
@@ -131,7 +168,9 @@ export interface Plan {
    * blocked says why the reconciler holds back actions it would otherwise take, with the suppression
    * reason to count (today only `quorum`): the controller counts and shows it like a suppressed action.
    */
-  blocked?: { reason: 'quorum'; message: string };
+  blocked?: { reason: 'quorum' | 'cap'; message: string };
+  /** objects lists every object of the deployed stacks with its state (the stacks reconciler only). */
+  objects?: StackObjectState[];
   /**
    * requeueAfterMs asks for another pass within this long even if no event comes: for what the engine
    * announces with no event (a task that started, a grace period that ran out, a probe that answers).

@@ -3,7 +3,8 @@
 // engine's conflict error, and records every call. Engine behaviour itself is tested on the lab.
 import { EngineError } from '../../src/docker/errors.js';
 import type {
-  DockerPort, EngineInfo, NodeSpec, ServiceSpec, StreamItem, SwarmNode, SwarmService, SwarmTask, TaskFilter,
+  DockerPort, EngineInfo, FileObjectSpec, ImageDistribution, NetworkCreateSpec, NodeSpec, ServiceSpec, StackPort, StreamItem,
+  SwarmConfig, SwarmNetwork, SwarmNode, SwarmSecret, SwarmService, SwarmTask, TaskFilter, WriteOptions,
 } from '../../src/docker/port.js';
 
 /** FakeService builds a replicated service as the engine would list it. */
@@ -31,7 +32,15 @@ export function fakeNode(id: string, role: 'manager' | 'worker', leader = false)
 }
 
 /** FakePort is the fake engine; `calls` lists every call in order. */
-export class FakePort implements DockerPort {
+export class FakePort implements DockerPort, StackPort {
+  networks: SwarmNetwork[] = [];
+  configs: SwarmConfig[] = [];
+  secrets: SwarmSecret[] = [];
+  /** registryAuths records the X-Registry-Auth sent with each service create or update, by service name. */
+  registryAuths: Array<[string, string | undefined]> = [];
+  /** digests answers inspectDistribution by image; an image not listed is not in any registry. */
+  digests = new Map<string, ImageDistribution>();
+  private nextId = 1;
   calls: string[] = [];
   /** conflicts makes the next N service updates fail with "update out of sequence" (another writer). */
   conflicts = 0;
@@ -48,7 +57,7 @@ export class FakePort implements DockerPort {
 
   /** writes counts the calls that would change the cluster. */
   get writes(): number {
-    return this.calls.filter((c) => c.startsWith('update')).length;
+    return this.calls.filter((c) => /^(update|create|remove)/.test(c)).length;
   }
 
   async info(): Promise<EngineInfo> {
@@ -94,8 +103,9 @@ export class FakePort implements DockerPort {
     return structuredClone(s);
   }
 
-  async updateService(id: string, version: number, spec: ServiceSpec): Promise<void> {
+  async updateService(id: string, version: number, spec: ServiceSpec, opts: WriteOptions = {}): Promise<void> {
     this.calls.push(`updateService ${id}`);
+    this.registryAuths.push([spec.Name, opts.registryAuth]);
     const s = this.services.find((x) => x.id === id);
     if (!s) throw new EngineError('not-found', `service ${id} not found`, 404);
     if (this.refuse) throw this.refuse;
@@ -107,11 +117,103 @@ export class FakePort implements DockerPort {
     if (s.version !== version) throw new EngineError('version-conflict', 'rpc error: code = Unknown desc = update out of sequence', 500);
     Object.assign(s, {
       version: s.version + 1,
-      spec,
+      spec: this.stored(spec),
+      labels: spec.Labels ?? {},
+      image: spec.TaskTemplate?.ContainerSpec?.Image ?? '',
       replicas: spec.Mode?.Replicated?.Replicas,
       constraints: spec.TaskTemplate?.Placement?.Constraints ?? [],
       forceUpdate: spec.TaskTemplate?.ForceUpdate ?? 0,
     });
+  }
+
+  async createService(spec: ServiceSpec, opts: WriteOptions = {}): Promise<string> {
+    this.calls.push(`createService ${spec.Name}`);
+    if (this.services.some((s) => s.name === spec.Name)) throw new EngineError('refused', `service ${spec.Name} already exists`, 409);
+    this.registryAuths.push([spec.Name, opts.registryAuth]);
+    const id = `id-${spec.Name}`;
+    const replicas = spec.Mode?.Replicated ? (spec.Mode.Replicated.Replicas ?? 1) : undefined;
+    this.services.push({
+      ...fakeService(spec.Name, replicas ?? 0), id, version: 1, labels: spec.Labels ?? {}, replicas,
+      mode: spec.Mode?.Global ? 'global' : 'replicated', image: spec.TaskTemplate?.ContainerSpec?.Image ?? '', spec: this.stored(spec),
+    });
+    return id;
+  }
+
+  // As the engine does: a spec is kept as sent, but networks named by name are kept by ID.
+  private stored(spec: ServiceSpec): ServiceSpec {
+    const out = structuredClone(spec);
+    for (const n of (out.TaskTemplate?.Networks as Array<{ Target: string }> | undefined) ?? []) {
+      n.Target = this.networks.find((x) => x.name === n.Target || x.id === n.Target)?.id ?? n.Target;
+    }
+    return out;
+  }
+
+  async removeService(id: string): Promise<void> {
+    this.calls.push(`removeService ${id}`);
+    const i = this.services.findIndex((s) => s.id === id);
+    if (i < 0) throw new EngineError('not-found', `service ${id} not found`, 404);
+    this.services.splice(i, 1);
+  }
+
+  async listNetworks(): Promise<SwarmNetwork[]> {
+    this.calls.push('listNetworks');
+    return structuredClone(this.networks);
+  }
+
+  async createNetwork(spec: NetworkCreateSpec): Promise<string> {
+    this.calls.push(`createNetwork ${spec.Name}`);
+    const id = `net-${this.nextId++}`;
+    this.networks.push({
+      id, name: spec.Name, scope: 'swarm', driver: spec.Driver, labels: spec.Labels, options: spec.Options ?? {},
+      internal: spec.Internal ?? false, attachable: spec.Attachable ?? false, ipam: { driver: 'default', config: [] },
+    });
+    return id;
+  }
+
+  async removeNetwork(id: string): Promise<void> {
+    this.calls.push(`removeNetwork ${id}`);
+    this.networks = this.networks.filter((n) => n.id !== id);
+  }
+
+  async listConfigs(): Promise<SwarmConfig[]> {
+    this.calls.push('listConfigs');
+    return structuredClone(this.configs);
+  }
+
+  async createConfig(spec: FileObjectSpec): Promise<string> {
+    this.calls.push(`createConfig ${spec.Name}`);
+    const id = `cfg-${this.nextId++}`;
+    this.configs.push({ id, version: 1, name: spec.Name, labels: spec.Labels, data: spec.Data, ...(spec.Templating ? { templating: spec.Templating.Name } : {}) });
+    return id;
+  }
+
+  async removeConfig(id: string): Promise<void> {
+    this.calls.push(`removeConfig ${id}`);
+    this.configs = this.configs.filter((c) => c.id !== id);
+  }
+
+  async listSecrets(): Promise<SwarmSecret[]> {
+    this.calls.push('listSecrets');
+    return structuredClone(this.secrets);
+  }
+
+  async createSecret(spec: FileObjectSpec): Promise<string> {
+    this.calls.push(`createSecret ${spec.Name}`);
+    const id = `sec-${this.nextId++}`;
+    this.secrets.push({ id, version: 1, name: spec.Name, labels: spec.Labels });
+    return id;
+  }
+
+  async removeSecret(id: string): Promise<void> {
+    this.calls.push(`removeSecret ${id}`);
+    this.secrets = this.secrets.filter((c) => c.id !== id);
+  }
+
+  async inspectDistribution(image: string): Promise<ImageDistribution> {
+    this.calls.push(`inspectDistribution ${image}`);
+    const d = this.digests.get(image);
+    if (!d) throw new EngineError('unknown', `inspect distribution ${image}: no such image in any registry`, 500);
+    return structuredClone(d);
   }
 
   async listTasks(filter: TaskFilter = {}): Promise<SwarmTask[]> {

@@ -1,0 +1,222 @@
+// The stacks reconciler's plan, with its actions applied through the one apply path on the recording fake
+// engine: a stack is deployed object by object, then in sync (no write), hand edits are reverted field by
+// field, configs rotate by content, prune removes under its cap, stack deploy's own objects are adopted.
+import { describe, expect, it } from 'vitest';
+import { applyAction } from '../../../src/controller/apply.js';
+import { loadComposeStack } from '../../../src/desired-state/compose/load.js';
+import type { DesiredStack } from '../../../src/desired-state/compose/types.js';
+import { formatProblem } from '../../../src/desired-state/source.js';
+import type { DesiredService, DesiredState } from '../../../src/desired-state/types.js';
+import { imagesToResolve, stacks } from '../../../src/reconcilers/stacks.js';
+import type { Observed, Plan, StackObjectState } from '../../../src/reconcilers/types.js';
+import { FakePort, fakeNode } from '../../support/fake-port.js';
+
+const COMPOSE = `version: "3.8"
+services:
+  web:
+    image: busybox:lab
+    environment: { A: "1" }
+    secrets: [key]
+    configs: [{ source: conf, target: /etc/web.conf }]
+    networks: [front]
+    deploy: { replicas: 2 }
+  worker:
+    image: busybox:lab
+    command: ["sleep", "1d"]
+networks:
+  front: { attachable: true }
+secrets:
+  key: { file: key.txt }
+configs:
+  conf: { file: web.conf }
+`;
+
+async function stackOf(text = COMPOSE, files: Record<string, string> = { 'key.txt': 'k1', 'web.conf': 'listen 80;' }, opts: Partial<DesiredStack> = {}): Promise<DesiredStack> {
+  const read = await loadComposeStack(text, {
+    stack: 'app', file: 'app.yml', env: {}, prune: opts.prune ?? false, resolveImage: opts.resolveImage ?? 'never',
+    readFile: async (f) => Buffer.from(files[f] ?? (() => { throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' }); })()),
+  });
+  expect(read.problems.map(formatProblem)).toEqual([]);
+  return read.stack!;
+}
+
+function desiredOf(stack: DesiredStack, services: DesiredService[] = []): DesiredState {
+  return {
+    cluster: 't', stacks: [stack], services,
+    policy: { mode: 'enforce', reconcilers: {}, maxActionsPerPass: 20, resync: '*/30 * * * * *', ignoreLabel: 'warden.ignore', rebalance: false },
+  };
+}
+
+async function observed(port: FakePort, images = new Map()): Promise<Observed> {
+  return {
+    info: await port.info(), nodes: port.nodes, services: await port.listServices(), tasks: [], at: 0,
+    stackObjects: { networks: await port.listNetworks(), configs: await port.listConfigs(), secrets: await port.listSecrets(), images },
+  };
+}
+
+const ctx = { now: 0, unreachableSince: new Map(), roleChangeSince: new Map(), lastApplied: () => undefined };
+
+async function plan(port: FakePort, desired: DesiredState): Promise<Plan> {
+  return stacks.plan(desired, await observed(port), ctx);
+}
+
+/** pass plans and applies every action, as a pass does. */
+async function pass(port: FakePort, desired: DesiredState): Promise<Plan> {
+  const p = await plan(port, desired);
+  const snapshot = await observed(port);
+  for (const a of p.actions) if (!a.ignored) await applyAction(port, a, snapshot, { retries: 0 });
+  return p;
+}
+
+function states(p: Plan): string[] {
+  return (p.objects ?? []).map((o: StackObjectState) => `${o.kind} ${o.name} ${o.state}`);
+}
+
+describe('stacks plan', () => {
+  it('deploys a stack object by object (networks, secrets, configs, then services), and is then in sync', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const desired = desiredOf(await stackOf());
+    const first = await pass(port, desired);
+    expect(first.actions.map((a) => `${a.kind} ${a.object}`)).toEqual([
+      'create-network app_default', 'create-network app_front',
+      expect.stringMatching(/^create-file-object app_key_[0-9a-f]{8}$/),
+      expect.stringMatching(/^create-file-object app_conf_[0-9a-f]{8}$/),
+      'create-service app_web', 'create-service app_worker',
+    ]);
+    expect(port.services.map((s) => s.name)).toEqual(['app_web', 'app_worker']);
+    // The engine got IDs for the secret and config, and keeps the networks by ID.
+    const web = port.services[0]!.spec.TaskTemplate!;
+    expect((web.ContainerSpec as { Secrets: Array<{ SecretID: string }> }).Secrets[0]!.SecretID).toMatch(/^sec-/);
+    expect((web.Networks as Array<{ Target: string }>)[0]!.Target).toMatch(/^net-/);
+
+    port.calls = [];
+    const second = await pass(port, desired);
+    expect(second.actions).toEqual([]);
+    expect(second.drift).toEqual([]);
+    expect(port.writes).toBe(0);
+    expect(states(second)).toEqual([
+      'network app_default in_sync', 'network app_front in_sync',
+      expect.stringMatching(/^secret app_key_\w+ in_sync$/), expect.stringMatching(/^config app_conf_\w+ in_sync$/),
+      'service app_web in_sync', 'service app_worker in_sync',
+    ]);
+  });
+
+  it('reverts a hand edit with the fields that differ, keyed by identity, saying whether tasks restart', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const desired = desiredOf(await stackOf());
+    await pass(port, desired);
+    const web = port.services.find((s) => s.name === 'app_web')!;
+    const c = web.spec.TaskTemplate!.ContainerSpec as { Env: string[] };
+    c.Env = ['A=2', 'B=extra'];
+    web.spec.Mode = { Replicated: { Replicas: 5 } };
+    const p = await plan(port, desired);
+    expect(p.actions).toHaveLength(1);
+    const update = p.actions[0]!;
+    expect(update).toMatchObject({ kind: 'update-service', object: 'app_web', restarts: true });
+    expect(update.kind === 'update-service' && update.fields.map((f) => [f.field, f.live, f.desired, f.restarts])).toEqual([
+      ['Mode.Replicated.Replicas', 5, 2, false],
+      ['TaskTemplate.ContainerSpec.Env[A]', 'A=2', 'A=1', true],
+      ['TaskTemplate.ContainerSpec.Env[B]', 'B=extra', undefined, true],
+    ]);
+    expect(p.drift).toEqual([{ object: 'app_web', message: expect.stringMatching(/^spec differs: Mode.Replicated.Replicas, TaskTemplate.ContainerSpec.Env\[A\].* \(tasks restart\)$/) }]);
+    await pass(port, desired);
+    expect((await plan(port, desired)).actions).toEqual([]);
+  });
+
+  it('keeps the replicas and placement of a services entry, and a forced restart\'s counter', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const entry: DesiredService = { name: 'app_web', origin: 'services', replicas: 4, placement: { constraints: ['node.role == worker'] } };
+    const desired = desiredOf(await stackOf(), [entry]);
+    await pass(port, desired);
+    const web = port.services.find((s) => s.name === 'app_web')!;
+    expect(web.spec.Mode).toEqual({ Replicated: { Replicas: 4 } });
+    expect(web.spec.TaskTemplate!.Placement!.Constraints).toEqual(['node.role == worker']);
+    web.spec.TaskTemplate!.ForceUpdate = 3;
+    expect((await plan(port, desired)).actions).toEqual([]);
+  });
+
+  it('rotates a config by content: new object, services moved, the old one removed once unused', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    await pass(port, desiredOf(await stackOf()));
+    const old = port.configs[0]!.name;
+    const changed = desiredOf(await stackOf(COMPOSE, { 'key.txt': 'k1', 'web.conf': 'listen 8080;' }));
+    const p = await pass(port, changed);
+    expect(p.actions.map((a) => `${a.kind} ${a.object}`)).toEqual([expect.stringMatching(/^create-file-object app_conf_/), 'update-service app_web']);
+    expect(p.actions.find((a) => a.kind === 'create-file-object')!.object).not.toBe(old);
+    const next = await pass(port, changed);
+    expect(next.actions.map((a) => `${a.kind} ${a.object}`)).toEqual([`remove-stack-object ${old}`]);
+    expect(port.configs.map((c) => c.name)).not.toContain(old);
+    expect((await plan(port, changed)).actions).toEqual([]);
+  });
+
+  it('prunes what the file no longer has, and holds a prune of more than half of the services', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    await pass(port, desiredOf(await stackOf()));
+    const onlyWeb = COMPOSE.replace(/  worker:\n    image: busybox:lab\n    command: \["sleep", "1d"\]\n/, '');
+    const kept = await pass(port, desiredOf(await stackOf(onlyWeb)));
+    expect(kept.actions).toEqual([]);
+    expect(kept.drift).toEqual([{ object: 'app_worker', message: 'service is not in app.yml (prune is off: left alone)' }]);
+    const pruned = await pass(port, desiredOf(await stackOf(onlyWeb, undefined, { prune: true })));
+    expect(pruned.actions.map((a) => `${a.kind} ${a.object}`)).toEqual(['remove-stack-object app_worker']);
+    expect(port.services.map((s) => s.name)).toEqual(['app_web']);
+
+    const port2 = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    await pass(port2, desiredOf(await stackOf()));
+    const none = await plan(port2, desiredOf(await stackOf('services:\n  other: { image: busybox:lab }\n', {}, { prune: true })));
+    expect(none.blocked).toEqual({ reason: 'cap', message: expect.stringMatching(/^held: pruning stack app would remove 2 of its 2 services at once/) });
+    expect(none.actions.filter((a) => a.kind === 'remove-stack-object' && a.objectKind === 'service')).toEqual([]);
+  });
+
+  it('adopts what docker stack deploy made: its config by content, its secret by name, a pinned image by label', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const stack = await stackOf();
+    await pass(port, desiredOf(stack));
+    // Make it look like the CLI's: objects named <stack>_<key> without warden's label, an image with a digest.
+    const digest = `sha256:${'b'.repeat(64)}`;
+    for (const [list, kind] of [[port.configs, 'conf'], [port.secrets, 'key']] as const) {
+      for (const o of list) {
+        o.name = `app_${kind}`;
+        delete o.labels['warden.content-sha256'];
+      }
+    }
+    for (const s of port.services) {
+      const c = s.spec.TaskTemplate!.ContainerSpec as Record<string, unknown>;
+      c.Image = `busybox:lab@${digest}`;
+      for (const r of (c.Secrets as Array<Record<string, unknown>> | undefined) ?? []) r.SecretName = 'app_key';
+      for (const r of (c.Configs as Array<Record<string, unknown>> | undefined) ?? []) r.ConfigName = 'app_conf';
+    }
+    port.calls = [];
+    const p = await pass(port, desiredOf(stack));
+    expect(p.actions).toEqual([]);
+    expect(port.writes).toBe(0);
+    expect(states(p)).toContain('secret app_key in_sync');
+    expect(states(p)).toContain('config app_conf in_sync');
+  });
+
+  it('waits for a missing external network, and says a network cannot be changed', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const text = 'services:\n  web: { image: busybox:lab, networks: [ext, own] }\nnetworks:\n  ext: { external: true, name: shared }\n  own: { driver: overlay }\n';
+    const p = await pass(port, desiredOf(await stackOf(text, {})));
+    expect(p.actions.map((a) => `${a.kind} ${a.object}`)).toEqual(['create-network app_own']);
+    expect(p.drift).toContainEqual({ object: 'app_web', message: 'cannot be deployed without network shared' });
+    port.networks[0]!.attachable = true;
+    const q = await plan(port, desiredOf(await stackOf(text, {})));
+    expect(q.drift).toContainEqual({ object: 'app_own', message: expect.stringMatching(/^network differs \(attachable true\); swarm cannot change a network/) });
+  });
+
+  it('pins a changed image to the digest the registry gave, and lists only images to resolve', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const stack = await stackOf(undefined, undefined, { resolveImage: 'changed' });
+    const desired = desiredOf(stack);
+    expect(imagesToResolve(desired, [])).toEqual(['busybox:lab']);
+    const digest = `sha256:${'c'.repeat(64)}`;
+    const images = new Map([['busybox:lab', { digest, platforms: [{ os: 'linux', architecture: 'amd64' }] }]]);
+    const p = stacks.plan(desired, await observed(port, images), ctx);
+    const create = p.actions.find((a) => a.kind === 'create-service' && a.object === 'app_web');
+    expect(create?.kind === 'create-service' && create.spec.TaskTemplate).toMatchObject({
+      ContainerSpec: { Image: `busybox:lab@${digest}` }, Placement: { Platforms: [{ Architecture: 'amd64', OS: 'linux' }] },
+    });
+    await pass(port, desired);
+    expect(imagesToResolve(desired, await port.listServices())).toEqual([]);
+  });
+});
