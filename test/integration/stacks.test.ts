@@ -7,14 +7,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/lab/exec.js';
-import { restoreLab, runningManager, testLab } from '../support/lab.js';
+import { leaderNode, restoreLab, runningManager, testLab } from '../support/lab.js';
 import { cliDeploy, removeStack, stackObjects } from '../support/stacks.js';
-import { runWarden } from '../support/warden.js';
+import { waitUntil } from '../support/wait.js';
+import { runWarden, startWardenRun, type WardenDaemon } from '../support/warden.js';
 
 const lab = testLab();
 const NAME = 'st';
 const ENV = { GREETING: 'hello', WEB_PORT: '18080' };
 let dir: string;
+const daemons: WardenDaemon[] = [];
 
 beforeAll(async () => {
   await restoreLab(lab);
@@ -22,6 +24,7 @@ beforeAll(async () => {
   for (const n of lab.nodes) await run('docker', ['-H', n.host, 'tag', 'busybox:lab', 'busybox:lab2']);
 });
 afterEach(async () => {
+  for (const d of daemons.splice(0)) await d.stop();
   await removeStack(await runningManager(lab), NAME);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
@@ -162,5 +165,33 @@ describe('stacks with deploy: true on the lab', () => {
     expect(held.code).toBe(1);
     expect(held.stderr).toMatch(/held\s+held: pruning stack st would remove 2 of its \d services at once/);
     expect(Object.keys(await versions()).sort(), held.stderr).toEqual(['st_agent', 'st_other', 'st_web']);
+  });
+
+  it('under warden run, deploys the stack, reverts a hand edit and brings back a deleted service (one create) from the events alone', async () => {
+    const file = setup();
+    const leader = await leaderNode(lab);
+    // A resync once a year: what finds the edits below is the events stream (and the services cache).
+    writeFileSync(file, `${readFileSync(file, 'utf8')}  policy: { resync: "0 0 1 1 *" }\n`);
+    const daemon = await startWardenRun(['-f', file, '--host', leader.host], { readyTimeoutMs: 60_000 });
+    daemons.push(daemon);
+    const writes = (): number => daemon.logs().split('\n').filter((l) => l.includes('"corrected drift"')).length;
+    await waitUntil('the stack deployed', async () => Object.keys(await versions()).length === 3, { timeoutMs: 60_000 });
+    const inSync = async (): Promise<boolean> => (await plan(file)).code === 0;
+    await waitUntil('the stack in sync', inSync, { timeoutMs: 60_000 });
+
+    // A hand edit of a field the file sets: reverted once.
+    const before = writes();
+    await run('docker', ['-H', leader.host, 'service', 'update', '--detach', '--env-add', 'HAND=edit', `${NAME}_plain`]);
+    await waitUntil('the hand edit reverted', async () => writes() > before && (await inSync()), { timeoutMs: 30_000 });
+    const env = (await stackObjects(leader, NAME)).services.find((s) => s.spec.Name === `${NAME}_plain`)?.spec.TaskTemplate?.ContainerSpec?.Env as string[] | undefined;
+    expect(env ?? []).not.toContain('HAND=edit');
+
+    // A service removed by hand comes back, with one write: the create (the cache drops the removed
+    // service at its event, and learns of the new one from the create's).
+    const beforeDelete = writes();
+    await run('docker', ['-H', leader.host, 'service', 'rm', `${NAME}_plain`]);
+    await waitUntil('the deleted service back', async () => Object.keys(await versions()).includes(`${NAME}_plain`) && (await inSync()), { timeoutMs: 30_000 });
+    const lines = daemon.logs().split('\n').filter((l) => l.includes('"corrected drift"')).slice(beforeDelete);
+    expect(lines.map((l) => (JSON.parse(l) as { action: string; object: string })).map((l) => `${l.action} ${l.object}`)).toEqual([`create-service ${NAME}_plain`]);
   });
 });
