@@ -8,7 +8,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rm
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { restoreLab, runningManager, testLab } from '../support/lab.js';
+import { leaderNode, restoreLab, runningManager, testLab } from '../support/lab.js';
 import { HostFiles } from '../../src/host/files.js';
 import type { VolumeFix } from '../../src/host/port.js';
 import { freePort, runWarden, startWardenRun, WARDEN_BIN, type WardenDaemon } from '../support/warden.js';
@@ -281,14 +281,18 @@ describe('volumes on the real file system', () => {
     expect(spawnSync('chattr', ['+i', locked]).status).toBe(0);
     try {
       const file = writeState('eperm', '    - { path: /mnt/nas/locked, owner: 70, mode: "0700" }\n  policy:\n    resync: "* * * * * *"\n');
-      const daemon = await startWardenRun(['-f', file, '--host', host, '--host-root', root]);
+      // The daemon that acts is the one on the Raft leader's engine (the file before may have moved it).
+      const daemon = await startWardenRun(['-f', file, '--host', (await leaderNode(lab)).host, '--host-root', root]);
       daemons.push(daemon);
       // A pass every second: three held in a row show the hold, not a retry.
       await waitUntil('three passes holding the refused fix', async () => {
         const text = await (await fetch(`${daemon.url}/metrics`)).text();
         const held = /warden_actions_suppressed_total\{reconciler="volumes",reason="backoff"\} (\d+)/.exec(text)?.[1];
         return Number(held ?? 0) >= 3;
-      }, { timeoutMs: 60_000 });
+      }, { timeoutMs: 60_000 }).catch(async (err: Error) => {
+        const status = await (await fetch(`${daemon.url}/status`)).text();
+        throw new Error(`${err.message}\nstatus: ${status}\nlog: ${daemon.logs().split('\n').slice(-15).join('\n')}`);
+      });
       const lines = logLines(daemon.logs()).filter((l) => l.object === '/mnt/nas/locked');
       const refusals = lines.filter((l) => l.msg === 'the engine refused the action; it needs the operator');
       expect(refusals).toHaveLength(1);
