@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/lab/exec.js';
 import { leaderNode, restoreLab, runningManager, testLab } from '../support/lab.js';
 import { cliDeploy, removeStack, stackObjects } from '../support/stacks.js';
+import { startSocketProxy } from '../support/socket-proxy.js';
 import { waitUntil } from '../support/wait.js';
 import { runWarden, startWardenRun, type WardenDaemon } from '../support/warden.js';
 
@@ -67,16 +68,22 @@ async function versions(): Promise<Record<string, number>> {
   return Object.fromEntries(objects.services.map((s) => [s.spec.Name, s.version]));
 }
 
-/** apply runs `warden apply` with JSON lines and returns its exit code and the changes it logged. */
-async function apply(file: string): Promise<{ code: number | null; changes: Array<{ action: string; object: string }>; stderr: string }> {
+/**
+ * apply runs `warden apply` with JSON lines and returns its exit code, the changes it logged, and the
+ * write calls it sent the engine (a recording proxy sits between them: the engine's own status writes bump
+ * a service's version too, so versions alone cannot say that warden wrote nothing).
+ */
+async function apply(file: string): Promise<{ code: number | null; changes: Array<{ action: string; object: string }>; writes: string[]; stderr: string }> {
   const manager = await runningManager(lab);
-  const r = await runWarden(['apply', '-f', file, '--host', manager.host, '--log-format', 'json']);
+  const proxy = await startSocketProxy(manager.socket);
+  const r = await runWarden(['apply', '-f', file, '--host', `unix://${proxy.socket}`, '--log-format', 'json']).finally(() => proxy.close());
+  const writes = proxy.paths.filter((p) => !p.startsWith('GET ') && !p.startsWith('HEAD '));
   const changes = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { action?: string; object?: string; msg?: string })
     .filter((l) => l.action !== undefined && l.object !== undefined && l.msg !== 'action suppressed')
     .map((l) => ({ action: l.action!, object: l.object! }));
   // What went wrong, for assertion messages: the warnings and errors it logged, and its final plan.
   const problems = r.stdout.split('\n').filter((l) => l.startsWith('{') && !l.includes('desired state'));
-  return { code: r.code, changes, stderr: [r.stderr, ...problems, ...r.stdout.split('\n').filter((l) => !l.startsWith('{'))].join('\n') };
+  return { code: r.code, changes, writes, stderr: [r.stderr, ...problems, ...r.stdout.split('\n').filter((l) => !l.startsWith('{'))].join('\n') };
 }
 
 async function plan(file: string): Promise<{ code: number | null; stdout: string }> {
@@ -90,14 +97,13 @@ describe('stacks with deploy: true on the lab', () => {
     const file = setup();
     const manager = await runningManager(lab);
     await cliDeploy(manager, path.join(dir, 'every-key.compose.yml'), NAME, ENV);
-    const before = await versions();
     const p = await plan(file);
     expect(p.stdout).toContain('in sync  service st_web');
     expect(p.code, p.stdout).toBe(0);
     const a = await apply(file);
     expect(a.changes).toEqual([]);
+    expect(a.writes).toEqual([]);
     expect(a.code, a.stderr).toBe(0);
-    expect(await versions()).toEqual(before);
   });
 
   it('deploys a stack, and a second apply writes nothing', async () => {
@@ -109,11 +115,10 @@ describe('stacks with deploy: true on the lab', () => {
     const objects = await stackObjects(await runningManager(lab), NAME);
     expect(objects.configs.map((c) => c.name)).toEqual([expect.stringMatching(/^st_web_conf_[0-9a-f]{8}$/)]);
     expect(objects.secrets.map((c) => c.name)).toEqual([expect.stringMatching(/^st_api_key_[0-9a-f]{8}$/)]);
-    const before = await versions();
     const second = await apply(file);
     expect(second.changes).toEqual([]);
+    expect(second.writes).toEqual([]);
     expect(second.code, second.stderr).toBe(0);
-    expect(await versions()).toEqual(before);
   });
 
   it('rolls a change of env, config content and image out once, and removes the old config', async () => {
