@@ -1,5 +1,5 @@
-// A randomized fault soak (issue 18, item 9): warden runs for real on a lab swarm (two `warden run`
-// instances against two managers' engines, the desired state from a git server, volumes on a tmpfs
+// A randomized fault soak (issue 18, item 9): warden runs for real on a lab swarm (`warden run` against
+// every manager's engine, or two of them, the desired state from a git server, volumes on a tmpfs
 // "NAS", the registry as a swarm service) while a schedule of faults drawn from a seed stops engines
 // (the leader's right after a drift), takes the registry away, scales and relabels by hand, runs a
 // competing scaler, stops and force-pushes the git server, hangs the NAS and adds and restarts warden
@@ -9,7 +9,7 @@
 // result, a summary; writes bench/results/soak.json; exits 1 on any violation (naming the seed), 2
 // when it could not run.
 //
-//   npm run soak -- [--minutes 30] [--seed N] [--lab 8] [--keep-lab]
+//   npm run soak -- [--minutes 30] [--seed N] [--lab 8] [--wardens 3] [--keep-lab]
 //
 // The same seed gives the same schedule of faults; the engine's timing (elections, task starts) and
 // so which node a pick lands on after an election still vary from run to run.
@@ -59,7 +59,7 @@ async function main(): Promise<number> {
     process.stderr.write(`soak: ${(err as Error).message}\n`);
     return 2;
   }
-  const reproduce = `npm run soak -- --seed ${args.seed} --minutes ${args.minutes} --lab ${args.lab}`;
+  const reproduce = `npm run soak -- --seed ${args.seed} --minutes ${args.minutes} --lab ${args.lab} --wardens ${args.wardens}`;
   say(`soak: seed ${args.seed} (reproduce: ${reproduce})`);
   const plan = planFaults(args.seed, args.minutes);
   say(`soak: ${plan.length} faults planned over ${args.minutes} min, at most ${MAX_AT_ONCE} at once, at most one manager down:`);
@@ -87,15 +87,14 @@ async function main(): Promise<number> {
     polling = pollEngine(lab, timeline, poll.signal);
     wardens = new Wardens({ gitUrl: git.url, hostRoot, dir, timeline });
     const s: Soak = { lab, timeline, git, hostRoot, nasDir, wardens, variant: 'A', revision, say };
-    // Two standing instances on two managers' engines: one leads, the other stands by.
-    await wardens.start('A', lab.node('manager-1'));
-    await wardens.start('B', lab.node('manager-2'));
+    // Standing instances against managers' engines, as warden's global service runs: one leads, the others stand by.
+    for (const [i, m] of lab.managers.slice(0, args.wardens).entries()) await wardens.start(`standing-${i + 1}`, m);
 
     const baseline = await waitInSync(s, Date.now(), BASELINE_DEADLINE_MS, dir, false);
     if (!baseline.ok) throw new Error(`warden did not bring the cluster in sync before the faults: ${baseline.lastDrift}`);
     const t0 = Date.now();
     timeline.startedAt = t0;
-    say(`[${timeline.offset(t0)}] soak: in sync with two instances (${wardens.running().map((w) => w.id).join(', ')}); faults begin`);
+    say(`[${timeline.offset(t0)}] soak: in sync with ${wardens.running().length} instances (${wardens.running().map((w) => w.id).join(', ')}); faults begin`);
 
     const records = await runSchedule(s, plan, t0);
     const lastEnd = Math.max(t0, ...records.map((r) => r.endedAt ?? 0));
@@ -212,13 +211,13 @@ async function boundFor(s: Soak, lastEnd: number): Promise<{ boundMs: number; wh
     }
   }
   const boundMs = until - lastEnd + CONVERGE_BASE_MS;
-  return { boundMs, why: `${CONVERGE_BASE_MS / 1000} s after ${reasons.length ? `the latest of the last fault's end and: ${reasons.join('; ')}` : "the last fault's end (warden waited for nothing)"}` };
+  return { boundMs, why: `${CONVERGE_BASE_MS / 1000} s after ${reasons.length ? `the latest of the last fault's end and: ${reasons.join('; ')}` : "the last fault's end, as no instance waited for anything"}` };
 }
 
 /**
  * converge waits for the cluster to be in the desired state after the last fault, within the bound.
- * A warden instance runs on every manager's node in production; the soak runs two: when the leader's
- * node has none, one is started there first (and said).
+ * A warden instance runs on every manager's node in production; with `--wardens 2` (or after warden
+ * promoted a worker), the leader's node may have none: then one is started there first (and said).
  */
 async function converge(s: Soak, lastEnd: number, dir: string): Promise<Convergence> {
   const leader = s.timeline.latest()?.leader;
@@ -229,7 +228,8 @@ async function converge(s: Soak, lastEnd: number, dir: string): Promise<Converge
   const { boundMs, why } = await boundFor(s, lastEnd);
   s.say(`[${s.timeline.offset(Date.now())}] soak: convergence bound ${(boundMs / 1000).toFixed(0)} s after the last fault: ${why}`);
   const result = await waitInSync(s, lastEnd, boundMs, dir, true);
-  return { ...result, boundMs, why: result.ok ? `in sync ${(result.convergedMs! / 1000).toFixed(1)} s after the last fault, bound ${(boundMs / 1000).toFixed(0)} s (${why})` : `not in sync within ${(boundMs / 1000).toFixed(0)} s: ${result.lastDrift}` };
+  const bound = `bound ${(boundMs / 1000).toFixed(0)} s: ${why}`;
+  return { ...result, boundMs, why: result.ok ? `in sync ${(result.convergedMs! / 1000).toFixed(1)} s after the last fault (${bound})` : `not in sync within the bound (${bound}); still: ${result.lastDrift}` };
 }
 
 /**
@@ -312,7 +312,8 @@ function summarize(args: SoakArgs, s: Soak, records: FaultRecord[], invariants: 
     seed: args.seed,
     minutes: args.minutes,
     ok,
-    reproduce: `npm run soak -- --seed ${args.seed} --minutes ${args.minutes} --lab ${args.lab}`,
+    wardens: args.wardens,
+    reproduce: `npm run soak -- --seed ${args.seed} --minutes ${args.minutes} --lab ${args.lab} --wardens ${args.wardens}`,
     logs: dir,
     faults: { planned: records.length, injected: injected.length, skipped: records.length - injected.length, byKind, durationMs: lastEnd - t0 },
     corrections: { total: applied.length, byAction: corrections, failedWrites },

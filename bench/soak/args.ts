@@ -1,4 +1,4 @@
-// The soak's command line: --minutes, --seed, --lab, --keep-lab. A bad value is an error that names the
+// The soak's command line: --minutes, --seed, --lab, --wardens, --keep-lab. A bad value is an error that names the
 // flag and what it takes; nothing runs.
 import { randomSeed } from './random.js';
 
@@ -10,6 +10,11 @@ export interface SoakArgs {
   seed: number;
   /** lab is the lab number the soak brings up and tears down (default 8, the bench's). */
   lab: number;
+  /**
+   * wardens is how many standing `warden run` instances there are, one per manager's engine from
+   * manager-1 (default 3, every manager, as warden's global service runs; 2 leaves one manager without).
+   */
+  wardens: number;
   /** keepLab leaves the lab up at the end, for a look at it (default false). */
   keepLab: boolean;
 }
@@ -20,11 +25,11 @@ export class SoakUsageError extends Error {
 }
 
 /** SOAK_USAGE is the soak's usage line. */
-export const SOAK_USAGE = 'usage: npm run soak -- [--minutes N (default 30)] [--seed N (default random)] [--lab 0-9 (default 8)] [--keep-lab]';
+export const SOAK_USAGE = 'usage: npm run soak -- [--minutes N (default 30)] [--seed N (default random)] [--lab 0-9 (default 8)] [--wardens 2|3 (default 3)] [--keep-lab]';
 
 /** parseSoakArgs reads the command line (after the script's name). */
 export function parseSoakArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): SoakArgs {
-  const args: SoakArgs = { minutes: 30, seed: randomSeed(), lab: Number(env.WARDEN_BENCH_LAB ?? 8), keepLab: false };
+  const args: SoakArgs = { minutes: 30, seed: randomSeed(), lab: Number(env.WARDEN_BENCH_LAB ?? 8), wardens: 3, keepLab: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     const [name, inline] = flag.includes('=') ? [flag.slice(0, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)] : [flag, undefined];
@@ -51,6 +56,12 @@ export function parseSoakArgs(argv: readonly string[], env: NodeJS.ProcessEnv = 
         const v = value();
         if (!/^\d$/.test(v)) throw new SoakUsageError(`--lab ${v}: a lab number 0-9`);
         args.lab = Number(v);
+        break;
+      }
+      case '--wardens': {
+        const v = value();
+        if (v !== '2' && v !== '3') throw new SoakUsageError(`--wardens ${v}: 2 or 3 standing instances (the lab has 3 managers)`);
+        args.wardens = Number(v);
         break;
       }
       case '--keep-lab':

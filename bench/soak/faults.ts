@@ -39,7 +39,10 @@ export interface FaultRecord {
   skipped?: boolean;
 }
 
-/** Wardens are the soak's warden instances: two standing ones (A, B), a third at times, and each one's lifetime. */
+/**
+ * Wardens are the soak's warden instances: the standing ones (one per manager's engine by default, as
+ * warden's global service runs), an extra one at times, and each one's lifetime.
+ */
 export class Wardens {
   private readonly slots = new Map<string, WardenInstance>();
   private readonly starts = new Map<string, number>();
@@ -69,6 +72,11 @@ export class Wardens {
     const life = this.lifetimes.find((l) => l.id === w.id && l.to === undefined);
     if (life) life.to = Date.now();
     this.setup.timeline.event(`warden ${w.id} stopped (slot ${slot}): exit ${r.code} in ${r.ms} ms${r.killed ? ', KILLED after SIGTERM was not enough' : ''}`);
+  }
+
+  /** standing are the slots of the instances that run all along (`standing-N`), sorted. */
+  standing(): string[] {
+    return [...this.slots.keys()].filter((k) => k.startsWith('standing-')).sort();
   }
 
   /** get is the instance in a slot. */
@@ -420,21 +428,23 @@ export async function injectFault(s: Soak, f: PlannedFault, t0: number): Promise
       s.timeline.event('NAS back', f.n);
       break;
     }
-    case 'warden-third': {
+    case 'warden-extra': {
       const l = latest(s);
-      const managers = sorted(s.lab.nodes.map((n) => n.name).filter((n) => isManager(s, n) && s.lab.isRunning(s.lab.node(n))));
-      // Where it matters most: the leader when no instance runs there, else a manager without one.
-      const bare = managers.filter((m) => !s.wardens.on(m));
-      const target = l?.leader && !s.wardens.on(l.leader) ? l.leader : bare.length > 0 ? bare[f.pick % bare.length]! : managers[f.pick % managers.length];
-      if (!target) return skip('no running manager');
-      start(target, `a third warden instance against ${target}'s engine for ${(f.durationMs / 1000).toFixed(1)} s`);
-      await s.wardens.start('third', s.lab.node(target));
+      const onRole = sorted(s.lab.nodes.map((n) => n.name).filter((n) => isManager(s, n) === (f.variant === 'manager') && s.lab.isRunning(s.lab.node(n)) && !openDown(s).some((d) => d.node === n)));
+      // A second instance against the leader's engine (two that both act, as a start-first rolling update
+      // of warden's service would have for a moment), or one against a worker's engine (which must only stand by).
+      const target = f.variant === 'manager' && l?.leader && onRole.includes(l.leader) ? l.leader : onRole[f.pick % Math.max(1, onRole.length)];
+      if (!target) return skip(`no running ${f.variant}`);
+      const there = s.wardens.running().filter((w) => w.node.name === target).map((w) => w.id);
+      start(target, `an extra warden instance against ${target}'s engine (${there.length ? `beside ${there.join(', ')}` : 'none there yet'}) for ${(f.durationMs / 1000).toFixed(1)} s`);
+      await s.wardens.start('extra', s.lab.node(target));
       await sleep(f.durationMs);
-      await s.wardens.stop('third');
+      await s.wardens.stop('extra');
       break;
     }
     case 'warden-restart': {
-      const slot = f.pick % 2 === 0 ? 'A' : 'B';
+      const standing = s.wardens.standing();
+      const slot = standing[f.pick % standing.length]!;
       const w = s.wardens.get(slot);
       if (!w) return skip(`no instance in slot ${slot}`);
       start(w.id, `restart warden ${w.id} (SIGTERM, ${(f.durationMs / 1000).toFixed(1)} s, start again)`);

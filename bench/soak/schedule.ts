@@ -18,7 +18,7 @@ export type FaultKind =
   | 'git-down'
   | 'git-force-push'
   | 'nas-hang'
-  | 'warden-third'
+  | 'warden-extra'
   | 'warden-restart';
 
 /** PlannedFault is one fault of the schedule. */
@@ -32,7 +32,8 @@ export interface PlannedFault {
   durationMs: number;
   /**
    * variant refines the kind: node-stop `manager|worker`; registry-down `scale-0|stop-node`; label-edit
-   * `remove|change`; git-force-push `same|changed`; volume-edit `mode|owner`; others `-`.
+   * `remove|change`; git-force-push `same|changed`; volume-edit `mode|owner`; warden-extra `manager|worker`
+   * (the engine the extra instance is pointed at); others `-`.
    */
   variant: string;
   /** pick chooses the target among the candidates sorted by name (pick modulo their number). */
@@ -71,7 +72,7 @@ export const KIND_RULES: Readonly<Record<FaultKind, KindRule>> = {
   'git-down': { weight: 1, duration: [10 * S, 60 * S], variants: ['-'], resource: () => 'git' },
   'git-force-push': { weight: 1, duration: [0, 0], variants: ['same', 'changed'], resource: () => 'git' },
   'nas-hang': { weight: 1, duration: [10 * S, 45 * S], variants: ['-'], resource: () => 'nas' },
-  'warden-third': { weight: 1, duration: [20 * S, 90 * S], variants: ['-'], resource: () => 'wardens' },
+  'warden-extra': { weight: 1, duration: [20 * S, 90 * S], variants: ['manager', 'worker'], resource: () => 'wardens' },
   'warden-restart': { weight: 1, duration: [0, 10 * S], variants: ['-'], resource: () => 'wardens' },
 };
 

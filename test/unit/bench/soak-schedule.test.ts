@@ -55,7 +55,8 @@ describe('planFaults', () => {
 
 describe('parseSoakArgs', () => {
   it('reads the flags, with defaults', () => {
-    expect(parseSoakArgs(['--minutes', '5', '--seed', '77', '--lab', '3'], {})).toEqual({ minutes: 5, seed: 77, lab: 3, keepLab: false });
+    expect(parseSoakArgs(['--minutes', '5', '--seed', '77', '--lab', '3'], {})).toEqual({ minutes: 5, seed: 77, lab: 3, wardens: 3, keepLab: false });
+    expect(parseSoakArgs(['--wardens', '2'], {})).toMatchObject({ wardens: 2 });
     expect(parseSoakArgs(['--minutes=0.5', '--keep-lab', '--seed=0'], {})).toMatchObject({ minutes: 0.5, seed: 0, lab: 8, keepLab: true });
     const a = parseSoakArgs([], { WARDEN_BENCH_LAB: '6' });
     expect(a).toMatchObject({ minutes: 30, lab: 6 });
@@ -69,6 +70,7 @@ describe('parseSoakArgs', () => {
     [['--seed', '1.5'], '--seed 1.5: a whole number'],
     [['--lab', '12'], '--lab 12: a lab number 0-9'],
     [['--mins', '5'], 'unknown argument --mins'],
+    [['--wardens', '1'], '--wardens 1: 2 or 3 standing instances'],
   ])('refuses %j: %s', (argv, message) => {
     expect(() => parseSoakArgs(argv, {})).toThrow(message);
   });
