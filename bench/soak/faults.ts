@@ -420,12 +420,23 @@ export async function injectFault(s: Soak, f: PlannedFault, t0: number): Promise
       const hang = hangNas(s.nasDir);
       rec.note = hang.kind === 'fuse-hang' ? 'a real hang: FUSE stacked on the NAS, lookups block until the connection is aborted' : 'no FUSE here: the NAS was remounted read-only (writes fail, reads work), not hung';
       s.timeline.event(`NAS ${hang.kind}`, f.n);
+      const hungAt = Date.now();
       try {
         await sleep(f.durationMs);
       } finally {
         hang.end();
       }
       s.timeline.event('NAS back', f.n);
+      // Did the controller go quiet meanwhile? The longest pass that overlapped the hang, per instance.
+      await sleep(2_000);
+      const longest = new Map<string, number>();
+      for (const l of s.timeline.logs) {
+        if (l.line.msg !== 'pass done' || typeof l.line.durationMs !== 'number') continue;
+        if (l.at < hungAt || l.at - l.line.durationMs > hungAt + f.durationMs) continue;
+        longest.set(l.instance, Math.max(longest.get(l.instance) ?? 0, l.line.durationMs));
+      }
+      const passes = [...longest].map(([id, ms]) => `${id} ${(ms / 1000).toFixed(1)} s`).join(', ');
+      rec.note = `${rec.note}; the longest pass during it: ${passes || 'none ended'}`;
       break;
     }
     case 'warden-extra': {

@@ -162,3 +162,22 @@ describe('restart and correction backoff', () => {
     expect(checkCorrectionBackoff({ logs: [0, 10 * S, 20 * S, 30 * S].map(scale) }).ok).toBe(false);
   });
 });
+
+describe('Timeline.around', () => {
+  it('shows the soak\'s steps, warden\'s writes and the samples where something changed, in order', async () => {
+    const { Timeline } = await import('../../../bench/soak/timeline.js');
+    const t = new Timeline(0);
+    t.samples.push(sample(1 * S, 'manager-1'), sample(1.4 * S, 'manager-1'), sample(5 * S, undefined), sample(9 * S, 'manager-2'));
+    t.events.push({ at: 2 * S, fault: 3, text: 'manager-1\'s dockerd stopped' });
+    t.logs.push(write(3 * S, 'manager-1#1', 'manager-1', { action: 'scale-service', object: 'a', reconciler: 'replicas' }));
+    t.logs.push({ at: 3.5 * S, instance: 'manager-1#1', node: 'manager-1', line: { msg: 'pass done', level: 'debug' } });
+    const text = t.around(0, 10 * S);
+    const lines = text.split('\n').map((l) => l.trim());
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toMatch(/^\+00:01\.0 engine {2}via manager-1 leader manager-1 \| manager-1\*:M\/reach:ready/);
+    expect(lines[1]).toBe('+00:02.0 soak    #3 manager-1\'s dockerd stopped');
+    expect(lines[2]).toBe('+00:03.0 warden  manager-1#1@manager-1 corrected drift reconciler=replicas object=a action=scale-service revision=r1');
+    expect(lines[3]).toBe('+00:05.0 engine  no manager answered (manager-1: no-quorum)');
+    expect(lines[4]).toMatch(/^\+00:09\.0 engine {2}via manager-2 leader manager-2/);
+  });
+});
