@@ -23,7 +23,7 @@ import { machine, percentile, writeResults } from './support.js';
 import { parseSoakArgs, SoakUsageError, type SoakArgs } from './soak/args.js';
 import { engineDrift, registryAddress, setUpCluster, setUpVolumes, volumeDrift } from './soak/cluster.js';
 import { desiredYaml, NAS } from './soak/desired.js';
-import { injectFault, Wardens, type FaultRecord, type Soak } from './soak/faults.js';
+import { followManagers, injectFault, Wardens, type FaultRecord, type Soak } from './soak/faults.js';
 import { checkAll, writesOf, type InvariantResult, type Violation } from './soak/invariants.js';
 import { isMounted, mountNas, unmountAll } from './soak/nas.js';
 import { conflicts, describeFault, MAX_AT_ONCE, planFaults, type PlannedFault } from './soak/schedule.js';
@@ -71,6 +71,7 @@ async function main(): Promise<number> {
   say(`soak: logs and state in ${dir}`);
   const poll = new AbortController();
   let polling: Promise<void> | undefined;
+  let following: Promise<void> | undefined;
   let git: GitServer | undefined;
   let wardens: Wardens | undefined;
   let timeline: Timeline | undefined;
@@ -87,11 +88,13 @@ async function main(): Promise<number> {
     polling = pollEngine(lab, timeline, poll.signal);
     wardens = new Wardens({ gitUrl: git.url, hostRoot, dir, timeline });
     const s: Soak = { lab, timeline, git, hostRoot, nasDir, wardens, variant: 'A', revision, say };
-    // Standing instances against managers' engines, as warden's global service runs: one leads, the others stand by.
-    for (const [i, m] of lab.managers.slice(0, args.wardens).entries()) await wardens.start(`standing-${i + 1}`, m);
+    // Standing instances against managers' engines, as warden's global service runs: one leads, the others
+    // stand by. With --wardens 3 they follow the managers (a promoted worker gets one); with 2, two stay put.
+    for (const m of lab.managers.slice(0, args.wardens)) await wardens.start(`standing-${m.name}`, m);
 
     const baseline = await waitInSync(s, Date.now(), BASELINE_DEADLINE_MS, dir, false);
     if (!baseline.ok) throw new Error(`warden did not bring the cluster in sync before the faults: ${baseline.lastDrift}`);
+    if (args.wardens === lab.managers.length) following = followManagers(s, poll.signal);
     const t0 = Date.now();
     timeline.startedAt = t0;
     say(`[${timeline.offset(t0)}] soak: in sync with ${wardens.running().length} instances (${wardens.running().map((w) => w.id).join(', ')}); faults begin`);
@@ -120,8 +123,9 @@ async function main(): Promise<number> {
     process.stderr.write(`soak: seed ${args.seed}; logs in ${dir}\n`);
     return 2;
   } finally {
-    await wardens?.stopAll().catch(() => undefined);
     poll.abort();
+    await following?.catch(() => undefined);
+    await wardens?.stopAll().catch(() => undefined);
     await polling?.catch(() => undefined);
     await git?.close().catch(() => undefined);
     unmountAll(nasDir);

@@ -12,7 +12,8 @@ export interface SoakArgs {
   lab: number;
   /**
    * wardens is how many standing `warden run` instances there are, one per manager's engine from
-   * manager-1 (default 3, every manager, as warden's global service runs; 2 leaves one manager without).
+   * manager-1: 3 (the default) is every manager, following promotions and demotions as warden's global
+   * service does; 2 keeps two, on manager-1 and manager-2, whoever leads.
    */
   wardens: number;
   /** keepLab leaves the lab up at the end, for a look at it (default false). */

@@ -40,8 +40,8 @@ export interface FaultRecord {
 }
 
 /**
- * Wardens are the soak's warden instances: the standing ones (one per manager's engine by default, as
- * warden's global service runs), an extra one at times, and each one's lifetime.
+ * Wardens are the soak's warden instances: the standing ones (by default one against every manager's
+ * engine, as warden's global service runs; see followManagers), an extra one at times, and each one's lifetime.
  */
 export class Wardens {
   private readonly slots = new Map<string, WardenInstance>();
@@ -74,10 +74,13 @@ export class Wardens {
     this.setup.timeline.event(`warden ${w.id} stopped (slot ${slot}): exit ${r.code} in ${r.ms} ms${r.killed ? ', KILLED after SIGTERM was not enough' : ''}`);
   }
 
-  /** standing are the slots of the instances that run all along (`standing-N`), sorted. */
+  /** standing are the slots of the instances that run all along (`standing-<hostname>`), sorted. */
   standing(): string[] {
     return [...this.slots.keys()].filter((k) => k.startsWith('standing-')).sort();
   }
+
+  /** busy are slots a fault is working on (a restart): followManagers leaves them alone. */
+  readonly busy = new Set<string>();
 
   /** get is the instance in a slot. */
   get(slot: string): WardenInstance | undefined {
@@ -460,9 +463,14 @@ export async function injectFault(s: Soak, f: PlannedFault, t0: number): Promise
       if (!w) return skip(`no instance in slot ${slot}`);
       start(w.id, `restart warden ${w.id} (SIGTERM, ${(f.durationMs / 1000).toFixed(1)} s, start again)`);
       const node = w.node;
-      await s.wardens.stop(slot);
-      await sleep(f.durationMs);
-      await s.wardens.start(slot, node);
+      s.wardens.busy.add(slot);
+      try {
+        await s.wardens.stop(slot);
+        await sleep(f.durationMs);
+        if (!s.wardens.get(slot)) await s.wardens.start(slot, node);
+      } finally {
+        s.wardens.busy.delete(slot);
+      }
       break;
     }
     default:
@@ -470,6 +478,36 @@ export async function injectFault(s: Soak, f: PlannedFault, t0: number): Promise
   }
   rec.endedAt = Date.now();
   return rec;
+}
+
+/** FOLLOW_INTERVAL_MS is how often followManagers compares the instances with the managers (default 2 s). */
+export const FOLLOW_INTERVAL_MS = 2_000;
+
+/**
+ * followManagers keeps a standing instance against every manager's engine until the signal aborts, as
+ * warden's global service (constraint node.role == manager) has swarm do: a promoted node gets one, a
+ * demoted node's is stopped. A node that is down keeps its instance, as swarm keeps a down node's task.
+ */
+export async function followManagers(s: Soak, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    const l = latest(s);
+    if (l) {
+      const managers = new Set(l.nodes.filter((n) => n.role === 'manager').map((n) => n.hostname));
+      for (const m of sorted(managers)) {
+        const slot = `standing-${m}`;
+        if (s.wardens.get(slot) || s.wardens.busy.has(slot) || !s.lab.nodes.some((n) => n.name === m)) continue;
+        s.timeline.event(`${m} is a manager without a warden instance: one starts there, as the global service's would`);
+        await s.wardens.start(slot, s.lab.node(m)).catch((err: Error) => s.timeline.event(`cannot start a warden against ${m}: ${err.message}`));
+      }
+      for (const slot of s.wardens.standing()) {
+        const node = slot.slice('standing-'.length);
+        if (managers.has(node) || s.wardens.busy.has(slot)) continue;
+        s.timeline.event(`${node} is no manager any more: its warden instance stops, as the global service's would`);
+        await s.wardens.stop(slot);
+      }
+    }
+    await sleep(FOLLOW_INTERVAL_MS, undefined, { signal }).catch(() => undefined);
+  }
 }
 
 function assertNever(x: never): never {
