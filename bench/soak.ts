@@ -22,9 +22,9 @@ import { runWarden } from '../test/support/warden.js';
 import { machine, percentile, writeResults } from './support.js';
 import { parseSoakArgs, SoakUsageError, type SoakArgs } from './soak/args.js';
 import { engineDrift, registryAddress, setUpCluster, setUpVolumes, volumeDrift } from './soak/cluster.js';
-import { desiredYaml, NAS } from './soak/desired.js';
+import { desiredReplicas, desiredYaml, NAS, SCALED, type ScaledService } from './soak/desired.js';
 import { followManagers, injectFault, Wardens, type FaultRecord, type Soak } from './soak/faults.js';
-import { checkAll, writesOf, type InvariantResult, type Violation } from './soak/invariants.js';
+import { checkAll, checkFindings, writesOf, type InvariantResult, type Violation } from './soak/invariants.js';
 import { isMounted, mountNas, unmountAll } from './soak/nas.js';
 import { conflicts, describeFault, MAX_AT_ONCE, planFaults, type PlannedFault } from './soak/schedule.js';
 import { pollEngine, Timeline } from './soak/timeline.js';
@@ -85,6 +85,7 @@ async function main(): Promise<number> {
     git = await startGitServer();
     const revision = await git.push({ 'warden.yml': desiredYaml('A', registryAddress(lab)) }, 'soak: variant A');
     timeline = new Timeline(Date.now());
+    timeline.variants.push({ at: timeline.startedAt, variant: 'A' });
     polling = pollEngine(lab, timeline, poll.signal);
     wardens = new Wardens({ gitUrl: git.url, hostRoot, dir, timeline });
     const s: Soak = { lab, timeline, git, hostRoot, nasDir, wardens, variant: 'A', revision, say };
@@ -104,16 +105,18 @@ async function main(): Promise<number> {
     say(`[${timeline.offset(lastEnd)}] soak: the last fault ended; waiting for the cluster to converge`);
     const convergence = await converge(s, lastEnd, dir);
     const invariants = checkAll(timeline, Date.now());
-    printInvariants(timeline, 'the end', invariants, new Set());
+    const findings = checkFindings(timeline, wantedBy(timeline));
+    printInvariants(timeline, 'the end', invariants, findings, new Set());
     const violations = invariants.flatMap((r) => r.violations);
     const ok = violations.length === 0 && convergence.ok;
-    const result = summarize(args, s, records, invariants, convergence, t0, lastEnd, dir, ok);
+    const result = summarize(args, s, records, invariants, findings, convergence, t0, lastEnd, dir, ok);
     writeResults('soak', result);
     say('');
     say(`soak: ${ok ? 'PASSED' : 'FAILED'}: seed ${args.seed}, ${args.minutes} min, ${result.faults.injected} faults injected (${result.faults.skipped} skipped), ` +
       `${result.corrections.total} corrections, converged ${convergence.convergedMs !== undefined ? `${(convergence.convergedMs / 1000).toFixed(1)} s` : 'NOT'} after the last fault (bound ${(convergence.boundMs / 1000).toFixed(0)} s)`);
     for (const r of invariants) say(`  ${r.ok ? 'ok       ' : 'VIOLATED '} ${r.name}: ${r.detail}`);
     say(`  ${convergence.ok ? 'ok       ' : 'VIOLATED '} convergence: ${convergence.why}`);
+    for (const r of findings) say(`  ${r.ok ? 'none     ' : 'FINDING  '} ${r.name}: ${r.detail} (reported, does not fail the soak)`);
     say(`soak: results in bench/results/soak.json, logs in ${dir}`);
     if (!ok) say(`soak: reproduce with: ${reproduce}`);
     return ok ? 0 : 1;
@@ -123,6 +126,11 @@ async function main(): Promise<number> {
     process.stderr.write(`soak: seed ${args.seed}; logs in ${dir}\n`);
     return 2;
   } finally {
+    // The whole record, for a look afterwards (samples, the soak's steps, stopped nodes, variants).
+    if (timeline) {
+      const { samples, events, down, variants, startedAt } = timeline;
+      writeFileSync(join(dir, 'timeline.json'), JSON.stringify({ startedAt, samples, events, down, variants }));
+    }
     poll.abort();
     await following?.catch(() => undefined);
     await wardens?.stopAll().catch(() => undefined);
@@ -157,7 +165,7 @@ async function runSchedule(s: Soak, plan: PlannedFault[], t0: number): Promise<F
           const reaction = rec.reactionMs !== undefined ? `; warden corrected it in ${(rec.reactionMs / 1000).toFixed(1)} s` : '';
           s.say(`[${s.timeline.offset(Date.now())}] fault #${f.n} ${f.kind} ended${took}${reaction}${rec.note ? ` (${rec.note})` : ''}`);
         }
-        printInvariants(s.timeline, `#${f.n}`, checkAll(s.timeline, Date.now()), printed);
+        printInvariants(s.timeline, `#${f.n}`, checkAll(s.timeline, Date.now()), checkFindings(s.timeline, wantedBy(s.timeline)), printed);
         active.delete(f.n);
       });
     active.set(f.n, { fault: f, done });
@@ -166,15 +174,27 @@ async function runSchedule(s: Soak, plan: PlannedFault[], t0: number): Promise<F
   return records.sort((a, b) => a.n - b.n);
 }
 
-function printInvariants(t: Timeline, label: string, results: InvariantResult[], printed: Set<string>): void {
-  say(`  invariants after ${label}: ${results.map((r) => `${r.name} ${r.ok ? 'ok' : 'VIOLATED'} (${r.checked})`).join(' · ')}`);
-  for (const r of results) {
-    for (const v of r.violations) {
-      const key = `${r.name} ${v.at} ${v.message}`;
-      if (printed.has(key)) continue;
-      printed.add(key);
-      say(`  VIOLATION ${r.name} at ${t.offset(v.at)}: ${v.message}`);
-      say(`  the timeline around it:\n${t.around(v.at - 20_000, v.at + 5_000)}`);
+/** wantedBy reads the replicas the desired state wanted of a service at a time (the variant then on the git server). */
+function wantedBy(t: Timeline): (service: string, at: number) => number | undefined {
+  return (service, at) => {
+    if (!(SCALED as readonly string[]).includes(service)) return undefined;
+    const variant = [...t.variants].reverse().find((v) => v.at <= at)?.variant ?? t.variants[0]?.variant ?? 'A';
+    return desiredReplicas(variant)[service as ScaledService];
+  };
+}
+
+function printInvariants(t: Timeline, label: string, results: InvariantResult[], findings: InvariantResult[], printed: Set<string>): void {
+  const found = findings.filter((r) => !r.ok).map((r) => `${r.name} ${r.violations.length}`);
+  say(`  invariants after ${label}: ${results.map((r) => `${r.name} ${r.ok ? 'ok' : 'VIOLATED'} (${r.checked})`).join(' · ')}${found.length ? ` · findings: ${found.join(', ')}` : ''}`);
+  for (const [kind, list] of [['VIOLATION', results], ['FINDING', findings]] as const) {
+    for (const r of list) {
+      for (const v of r.violations) {
+        const key = `${r.name} ${v.at} ${v.message}`;
+        if (printed.has(key)) continue;
+        printed.add(key);
+        say(`  ${kind} ${r.name} at ${t.offset(v.at)}: ${v.message}`);
+        say(`  the timeline around it:\n${t.around(v.at - 20_000, v.at + 5_000)}`);
+      }
     }
   }
 }
@@ -281,7 +301,7 @@ function stats(values: number[]): { n: number; p50: number; max: number } | { n:
   return { n: values.length, p50: Math.round(percentile(sorted, 50)), max: Math.round(sorted[sorted.length - 1]!) };
 }
 
-function summarize(args: SoakArgs, s: Soak, records: FaultRecord[], invariants: InvariantResult[], convergence: Convergence, t0: number, lastEnd: number, dir: string, ok: boolean) {
+function summarize(args: SoakArgs, s: Soak, records: FaultRecord[], invariants: InvariantResult[], findings: InvariantResult[], convergence: Convergence, t0: number, lastEnd: number, dir: string, ok: boolean) {
   const t = s.timeline;
   const injected = records.filter((r) => !r.skipped && r.startedAt !== undefined);
   const byKind: Record<string, number> = {};
@@ -326,6 +346,7 @@ function summarize(args: SoakArgs, s: Soak, records: FaultRecord[], invariants: 
     wardenInstances: s.wardens.lifetimes.map((l) => ({ id: l.id, fromMs: l.from - t0, toMs: l.to !== undefined ? l.to - t0 : undefined })),
     convergence,
     invariants: invariants.map((r) => ({ name: r.name, ok: r.ok, checked: r.checked, detail: r.detail, violations: r.violations.map((v: Violation) => ({ atMs: v.at - t0, message: v.message })) })),
+    findings: findings.map((r) => ({ name: r.name, checked: r.checked, detail: r.detail, found: r.violations.map((v: Violation) => ({ atMs: v.at - t0, message: v.message })) })),
     records: records.map((r) => ({ ...r, plannedAt: r.plannedAt - t0, startedAt: r.startedAt !== undefined ? r.startedAt - t0 : undefined, endedAt: r.endedAt !== undefined ? r.endedAt - t0 : undefined })),
   };
 }

@@ -403,6 +403,7 @@ export async function injectFault(s: Soak, f: PlannedFault, t0: number): Promise
       const at = Date.now();
       const sha = await s.git.forcePush({ 'warden.yml': desiredYaml(next, registryAddress(s.lab)) }, `soak #${f.n}: variant ${next}`);
       s.variant = next;
+      s.timeline.variants.push({ at: Date.now(), variant: next });
       s.revision = sha;
       s.timeline.event(`main is now ${sha.slice(0, 12)} (variant ${next})`, f.n);
       const loaded = await waitCorrected(async () => {

@@ -22,7 +22,7 @@ export interface InvariantResult {
 }
 
 /** InvariantName names the soak's invariants. */
-export type InvariantName = 'quorum' | 'leader-not-demoted' | 'writes-from-leader' | 'restart-backoff' | 'correction-backoff';
+export type InvariantName = 'quorum' | 'leader-not-demoted' | 'writes-from-leader' | 'restart-backoff' | 'correction-backoff' | 'needless-restart';
 
 /** WriteOutcome is what a write line says of the write: it was made, or it was tried and failed. */
 export type WriteOutcome = 'applied' | 'failed';
@@ -344,7 +344,41 @@ export function checkCorrectionBackoff(t: Pick<Timeline, 'logs'>, flap: FlapOpti
   };
 }
 
+/**
+ * checkNeedlessRestarts (a finding, not one of the issue's invariants): ordering force-restarts a
+ * service only when it runs fewer tasks than it should. A restart by ordering whose service, in every
+ * sample of the few seconds before the write, already ran as many tasks as the desired state wants
+ * (under each variant in force in the minute before: warden may still read the previous revision)
+ * replaced healthy tasks for nothing.
+ */
+export function checkNeedlessRestarts(t: Pick<Timeline, 'samples' | 'logs'>, wanted: (service: string, at: number) => number | undefined): InvariantResult {
+  const violations: Violation[] = [];
+  const restarts = writesOf(t.logs).filter((x) => x.outcome === 'applied' && x.action === 'force-restart' && x.reconciler === 'ordering');
+  for (const x of restarts) {
+    const want = Math.max(wanted(x.object, x.at) ?? Infinity, wanted(x.object, x.at - 60_000) ?? Infinity);
+    const before = t.samples.filter((s) => s.via && s.at >= x.at - 5_000 && s.at <= x.at - 500);
+    const running = before.map((s) => s.services.find((v) => v.name === x.object)?.running);
+    if (before.length === 0 || !Number.isFinite(want) || running.some((r) => r === undefined || r < want)) continue;
+    violations.push({
+      at: x.at,
+      message: `${x.instance}@${x.node} force-restarted ${x.object} although it ran ${Math.min(...(running as number[]))} or more tasks of the ${want} the desired state wants, in every sample of the 5 s before`,
+    });
+  }
+  return {
+    name: 'needless-restart', ok: violations.length === 0, checked: restarts.length, violations,
+    detail: `${restarts.length} forced restart(s) by ordering, ${violations.length} of a service that already ran what the desired state wants`,
+  };
+}
+
 /** checkAll runs every invariant over the timeline up to `now`. */
 export function checkAll(t: Timeline, now: number, w: Windows = DEFAULT_WINDOWS): InvariantResult[] {
   return [checkQuorum(t, now, w), checkLeaderNotDemoted(t, w), checkWritesFromLeader(t, w), checkRestartBackoff(t, w), checkCorrectionBackoff(t)];
+}
+
+/**
+ * checkFindings runs the checks that report warden's misbehaviour beyond the issue's invariants: they
+ * print and are recorded like the invariants, and do not fail the soak.
+ */
+export function checkFindings(t: Timeline, wanted: (service: string, at: number) => number | undefined): InvariantResult[] {
+  return [checkNeedlessRestarts(t, wanted)];
 }

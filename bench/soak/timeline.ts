@@ -5,6 +5,7 @@
 import { createDockerPort } from '../../src/docker/engine.js';
 import type { DockerPort } from '../../src/docker/port.js';
 import type { Lab, LabNode } from '../../src/lab/lab.js';
+import type { Variant } from './desired.js';
 import { formatOffset } from './schedule.js';
 
 /** NodeView is one node as a manager reported it. */
@@ -72,6 +73,8 @@ export class Timeline {
   readonly logs: LogLine[] = [];
   readonly events: SoakEvent[] = [];
   readonly down: DownInterval[] = [];
+  /** variants are the desired state's variants on the git server, each from when it was pushed. */
+  readonly variants: Array<{ at: number; variant: Variant }> = [];
 
   /** startedAt is the time offsets are written from: the soak sets it to the faults' start. */
   constructor(public startedAt: number) {}

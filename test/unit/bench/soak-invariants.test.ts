@@ -181,3 +181,30 @@ describe('Timeline.around', () => {
     expect(lines[4]).toMatch(/^\+00:09\.0 engine {2}via manager-2 leader manager-2/);
   });
 });
+
+describe('checkNeedlessRestarts (a finding)', () => {
+  const want = (): number => 1;
+  const withRunning = (at: number, running: number): Sample => {
+    const s = sample(at, 'manager-1', { force: { db: 0 } });
+    s.services[0]!.running = running;
+    return s;
+  };
+  const restart = (at: number): LogLine => write(at, 'manager-1#1', 'manager-1', { reconciler: 'ordering', action: 'force-restart', object: 'db' });
+
+  it('flags a forced restart by ordering of a service that ran what the desired state wants', async () => {
+    const { checkNeedlessRestarts } = await import('../../../bench/soak/invariants.js');
+    const samples = every(0, 10 * S, 400, (at) => withRunning(at, 1));
+    const r = checkNeedlessRestarts({ samples, logs: [restart(10 * S)] }, want);
+    expect(r.ok).toBe(false);
+    expect(r.violations[0]!.message).toMatch(/force-restarted db although it ran 1 or more tasks of the 1 the desired state wants/);
+  });
+
+  it('accepts one of a service that ran fewer, and restarts by rebalance', async () => {
+    const { checkNeedlessRestarts } = await import('../../../bench/soak/invariants.js');
+    const samples = every(0, 10 * S, 400, (at) => withRunning(at, at > 7 * S ? 0 : 1));
+    expect(checkNeedlessRestarts({ samples, logs: [restart(10 * S)] }, want).ok).toBe(true);
+    const full = every(0, 10 * S, 400, (at) => withRunning(at, 1));
+    const rebalance = write(10 * S, 'manager-1#1', 'manager-1', { reconciler: 'rebalance', action: 'force-restart', object: 'db' });
+    expect(checkNeedlessRestarts({ samples: full, logs: [rebalance] }, want)).toMatchObject({ ok: true, checked: 0 });
+  });
+});
