@@ -227,11 +227,20 @@ function replicasNow(s: Soak, service: string, after: number): number | undefine
   return l.services.find((x) => x.name === service)?.replicas;
 }
 
-/** whyNot says what may explain an edit warden did not correct in time: no instance on the leader, holds. */
+/**
+ * whyNot says what may explain an edit warden did not correct in time: no instance on the leader, the
+ * leader's instance inside a pass that waits for the engine to finish an earlier action, holds.
+ */
 async function whyNot(s: Soak): Promise<string> {
   const leader = latest(s)?.leader;
   const parts: string[] = [];
   if (leader && !s.wardens.on(leader)) parts.push(`no warden runs on the leader ${leader}`);
+  const now = Date.now();
+  const waiting = s.timeline.logs.filter((l) => l.node === leader && l.at > now - 10_000 && l.line.msg === 'waiting for the engine to finish').at(-1);
+  if (waiting) {
+    const w = waiting.line;
+    parts.push(`the leader's instance ${waiting.instance} is in pass ${String(w.passId)}, waiting for the engine to finish ${String(w.action)} ${String(w.object)} (${String(w.state)}, ${Math.round(Number(w.waitedMs) / 1000)} s)`);
+  }
   for (const w of s.wardens.running()) {
     const st = await w.status();
     for (const h of st?.held ?? []) parts.push(`${w.id} holds ${h.key} (${h.reason} until ${h.until})`);
