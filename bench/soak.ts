@@ -65,6 +65,16 @@ async function main(): Promise<number> {
   say(`soak: ${plan.length} faults planned over ${args.minutes} min, at most ${MAX_AT_ONCE} at once, at most one manager down:`);
   for (const f of plan) say(`  ${describeFault(f)}`);
 
+  // SIGINT or SIGTERM: no new fault starts, the ones under way finish (they restore what they broke), and
+  // the soak tears down as at its end; a second signal exits at once.
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupt.signal.aborted) process.exit(130);
+    say(`soak: ${signal}: no new fault; the faults under way finish, then the soak tears down (again to exit at once)`);
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const dir = mkdtempSync(`/tmp/warden-soak-${args.seed}-`);
   const hostRoot = join(dir, 'host');
   const nasDir = join(hostRoot, NAS);
@@ -100,7 +110,8 @@ async function main(): Promise<number> {
     timeline.startedAt = t0;
     say(`[${timeline.offset(t0)}] soak: in sync with ${wardens.running().length} instances (${wardens.running().map((w) => w.id).join(', ')}); faults begin`);
 
-    const records = await runSchedule(s, plan, t0);
+    const records = await runSchedule(s, plan, t0, interrupt.signal);
+    if (interrupt.signal.aborted) throw new Error(`interrupted after ${records.length} of ${plan.length} faults`);
     const lastEnd = Math.max(t0, ...records.map((r) => r.endedAt ?? 0));
     say(`[${timeline.offset(lastEnd)}] soak: the last fault ended; waiting for the cluster to converge`);
     const convergence = await converge(s, lastEnd, dir);
@@ -121,7 +132,7 @@ async function main(): Promise<number> {
     if (!ok) say(`soak: reproduce with: ${reproduce}`);
     return ok ? 0 : 1;
   } catch (err) {
-    process.stderr.write(`soak: could not run: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(interrupt.signal.aborted ? `soak: ${(err as Error).message}\n` : `soak: could not run: ${(err as Error).stack ?? String(err)}\n`);
     if (timeline) process.stderr.write(`soak: the last 30 s of the timeline:\n${timeline.around(Date.now() - 30_000, Date.now())}\n`);
     process.stderr.write(`soak: seed ${args.seed}; logs in ${dir}\n`);
     return 2;
@@ -138,17 +149,20 @@ async function main(): Promise<number> {
     await git?.close().catch(() => undefined);
     unmountAll(nasDir);
     if (!args.keepLab) await labDown(args.lab).catch((err: Error) => process.stderr.write(`soak: lab down failed: ${err.message}\n`));
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 
 /** runSchedule injects the planned faults at their times, at most MAX_AT_ONCE at once and never two that conflict. */
-async function runSchedule(s: Soak, plan: PlannedFault[], t0: number): Promise<FaultRecord[]> {
+async function runSchedule(s: Soak, plan: PlannedFault[], t0: number, signal: AbortSignal): Promise<FaultRecord[]> {
   const records: FaultRecord[] = [];
   const active = new Map<number, { fault: PlannedFault; done: Promise<void> }>();
   const printed = new Set<string>();
   for (const f of plan) {
     const wait = t0 + f.atMs - Date.now();
-    if (wait > 0) await sleep(wait);
+    if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
+    if (signal.aborted) break;
     // A fault that ran longer than planned (a slow restart) delays the next one: the rules still hold.
     while (active.size >= MAX_AT_ONCE || [...active.values()].some((a) => conflicts(f, a.fault))) {
       await Promise.race([...active.values()].map((a) => a.done));
