@@ -21,9 +21,10 @@ export interface ActionOutcome {
    * outcome: applied; already (a fresh read showed nothing to do); partial (a bounded fix made progress and
    * the next pass goes on); planned (a plan-only pass would apply
    * it); suppressed; standby (this instance is not on the leader, or found just before the write that it
-   * is no longer: then `error` says what the check read); failed.
+   * is no longer: then `error` says what the check read); deferred (another action of the same pass
+   * changed the object first: the next pass, right after, plans on what the engine shows now); failed.
    */
-  outcome: ApplyResult | 'planned' | 'suppressed' | 'standby' | 'failed';
+  outcome: ApplyResult | 'planned' | 'suppressed' | 'standby' | 'deferred' | 'failed';
   reason?: SuppressReason;
   error?: string;
 }

@@ -7,7 +7,7 @@ import type { LoadedState } from '../desired-state/source.js';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
 import type { ReconcilerId } from '../reconcilers/index.js';
-import type { ActionRecord, CountsNeed, Drift, Observed, PlanContext, Reconciler, StackObjectState } from '../reconcilers/types.js';
+import type { Action, ActionRecord, CountsNeed, Drift, Observed, PlanContext, Reconciler, StackObjectState } from '../reconcilers/types.js';
 import { appliedKey, type ActionOutcome, type Actor } from './act.js';
 import type { ServiceCache } from './cache.js';
 import { HOST_READERS, type HostView } from './host.js';
@@ -165,6 +165,8 @@ export class Passes {
     };
 
     let budget = desired.policy.maxActionsPerPass;
+    // The engine objects (service and node ids) this pass has changed so far.
+    const written = new Set<string>();
     for (const reconciler of reconcilers) {
       const rlog = plog.child({ reconciler: reconciler.id });
       const timer = metrics.reconcileDuration.startTimer({ reconciler: reconciler.id });
@@ -209,6 +211,16 @@ export class Passes {
             rr.actions.push({ action, outcome: 'standby' });
             continue;
           }
+          // Planned on the snapshot from before another action of this pass changed the same object (a
+          // scale, then a forced restart that the old task counts seemed to call for): decided again at
+          // once on what the engine shows after that write, never sent on a snapshot it made stale.
+          const target = targetOf(action);
+          if (target !== undefined && written.has(target)) {
+            rr.actions.push({ action, outcome: 'deferred' });
+            rr.requeueAfterMs = 0;
+            rlog.debug({ object: action.object, action: action.kind }, 'action deferred: this pass changed the object already');
+            continue;
+          }
           let reason = this.opts.safety.suppression(action, desired, this.opts.now(), this.opts.dryRun);
           if (!reason && budget <= 0) reason = 'cap';
           if (!reason && massHold && action.kind === 'scale-service' && action.replicas === 0) reason = 'cap';
@@ -227,6 +239,7 @@ export class Passes {
           const self = this.opts.leaderOnly ? observed.info.nodeId : undefined;
           const outcome = await this.opts.actor.apply(action, observed, loaded.revision, rlog, signal, self);
           rr.actions.push(outcome);
+          if (target !== undefined && (outcome.outcome === 'applied' || outcome.outcome === 'partial')) written.add(target);
           if (outcome.outcome === 'standby') this.leadershipLost(result, plog);
         }
         const failed = rr.actions.some((a) => a.outcome === 'failed');
@@ -285,4 +298,9 @@ export class Passes {
     if (managersInFile) this.opts.metrics.suppressed.inc({ reconciler: 'managers', reason: 'quorum' });
     log.error({ quorum: 'lost' }, message);
   }
+}
+
+// targetOf is the engine object an action writes (a service or node id); undefined for a volume fix.
+function targetOf(action: Action): string | undefined {
+  return 'serviceId' in action ? `service/${action.serviceId}` : 'nodeId' in action ? `node/${action.nodeId}` : undefined;
 }

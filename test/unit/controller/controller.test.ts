@@ -9,6 +9,7 @@ import { EngineError } from '../../../src/docker/errors.js';
 import type { DesiredPolicy } from '../../../src/desired-state/types.js';
 import { desired, loaded } from '../../support/desired.js';
 import { FakePort, fakeNode, fakeService } from '../../support/fake-port.js';
+import type { Reconciler } from '../../../src/reconcilers/types.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -491,5 +492,39 @@ describe('liveness', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(controller.liveness()).toBe(true);
     expect(controller.liveness(performance.now() + 150)).toMatch(/^the pass in flight has had no answer for 0 s \(more than 0 s\): the controller loop is stuck$/);
+  });
+});
+
+describe('two actions on one object in a pass', () => {
+  it('sends the first and defers the second to a pass right after, planned on what the first left', async () => {
+    const port = new FakePort([fakeService('api', 1)], [fakeNode('m1', 'manager', true)], 'm1');
+    // One scales the service; the other wants a forced restart while the service runs short by the counts it
+    // read, which the scale is about to change: the second must not go out on the first one's stale snapshot.
+    const scaler: Reconciler<'replicas'> = {
+      id: 'replicas', actions: ['scale-service'],
+      plan: (_d, o) => {
+        const api = o.services[0]!;
+        return { drift: [], actions: api.replicas === 3 ? [] : [{ kind: 'scale-service', reconciler: 'replicas', object: 'api', serviceId: api.id, replicas: 3, before: {}, after: {}, disruptive: false, ignored: false }] };
+      },
+    };
+    const seen: number[] = [];
+    const restarter: Reconciler<'ordering'> = {
+      id: 'ordering', actions: ['force-restart'],
+      plan: (_d, o) => {
+        const api = o.services[0]!;
+        seen.push(api.replicas ?? 0);
+        return { drift: [], actions: api.replicas === 3 ? [] : [{ kind: 'force-restart', reconciler: 'ordering', object: 'api', serviceId: api.id, before: {}, after: {}, disruptive: false, ignored: false }] };
+      },
+    };
+    const controller = new Controller({ port, logger: silent, metrics: new Metrics({ processMetrics: false }), reconcilers: [scaler, restarter] as never, scheduler: () => ({ stop: () => undefined }) });
+    controller.setDesired(loaded(desired({})));
+    const first = await controller.pass();
+    expect(first.results.find((r) => r.id === 'ordering')).toMatchObject({ actions: [{ outcome: 'deferred' }], requeueAfterMs: 0 });
+    expect(port.calls.filter((c) => c.startsWith('update'))).toEqual(['updateService id-api']);
+    expect(port.services[0]?.forceUpdate).toBe(0);
+    // The next pass plans on the scaled service: nothing more to do.
+    await controller.pass(['requeue']);
+    expect(seen).toEqual([1, 3]);
+    expect(port.calls.filter((c) => c.startsWith('update'))).toEqual(['updateService id-api']);
   });
 });
