@@ -193,6 +193,10 @@ class LabApt {
       '-o', `Dir::State::Lists=${this.lists}`,
       '-o', `Dir::Cache=${join(this.archives, '..')}`,
       '-o', `Dir::Cache::Archives=${this.archives}`,
+      // The package cache apt builds from the lists, kept (images often turn it off, docker-clean): without
+      // it every madison parses 80 MB of lists again, about 3 s; with it, 20 ms.
+      '-o', `Dir::Cache::pkgcache=${join(this.archives, '..', 'pkgcache.bin')}`,
+      '-o', `Dir::Cache::srcpkgcache=${join(this.archives, '..', 'srcpkgcache.bin')}`,
       '-o', 'Debug::NoLocking=1',
       '-o', 'APT::Sandbox::User=root',
     ];
