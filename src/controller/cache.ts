@@ -35,11 +35,19 @@ export class ServiceCache {
   private readonly written = new Map<string, number>();
   private ticket = 0;
   private listed = false;
+  // Bumped whenever the cache stops being synced (follow, invalidate): a list that started before that
+  // may miss events the stream lost, and must not mark the cache synced when it lands.
+  private generation = 0;
   // Whether the last list had the task counts (every entry then carries some).
   private counted = false;
   private following = false;
 
-  constructor(private readonly port: DockerPort) {}
+  /**
+   * `port` serves the reads of a pass (lists, and the re-read of a service warden wrote); `eventsPort` the
+   * reads that follow events (default `port`). The controller watches the first for liveness: answers that
+   * arrive because services churn must not make a stuck pass look alive.
+   */
+  constructor(private readonly port: DockerPort, private readonly eventsPort: DockerPort = port) {}
 
   /** synced is true while the events stream is followed and a list has filled the cache since (until invalidate()). */
   get synced(): boolean {
@@ -52,17 +60,13 @@ export class ServiceCache {
    */
   follow(following: boolean): void {
     this.following = following;
-    this.listed = false;
-  }
-
-  /** size is how many services the cache holds. */
-  get size(): number {
-    return this.entries.size;
+    this.invalidate();
   }
 
   /** invalidate makes the next services() list again (the events stream broke: events may have been missed). */
   invalidate(): void {
     this.listed = false;
+    this.generation += 1;
   }
 
   /**
@@ -75,7 +79,7 @@ export class ServiceCache {
     if (!this.synced || opts.relist || counts === 'fresh' || (counts === 'recent' && !this.counted)) {
       await this.relist(counts !== false);
     } else if (this.written.size > 0) {
-      await Promise.all([...this.written.keys()].map((id) => this.refresh(id)));
+      await Promise.all([...this.written.keys()].map((id) => this.read(id, this.port)));
     }
     return [...this.entries.values()].map((e) => e.service);
   }
@@ -96,14 +100,18 @@ export class ServiceCache {
    * a read.
    */
   async refresh(id: string, removed = false): Promise<void> {
-    const ticket = ++this.ticket;
     if (removed) {
-      this.drop(id, ticket);
+      this.drop(id, ++this.ticket);
       return;
     }
+    await this.read(id, this.eventsPort);
+  }
+
+  private async read(id: string, port: DockerPort): Promise<void> {
+    const ticket = ++this.ticket;
     let service: SwarmService;
     try {
-      service = await this.port.inspectService(id);
+      service = await port.inspectService(id);
     } catch (err) {
       if (err instanceof EngineError && err.code === 'not-found') {
         this.drop(id, ticket);
@@ -117,13 +125,9 @@ export class ServiceCache {
     if ((this.written.get(id) ?? Infinity) < ticket) this.written.delete(id);
   }
 
-  /** learn records a service as warden itself just read it (a conflict retry, the inspect after a write). */
-  learn(service: SwarmService): void {
-    this.keep(service, ++this.ticket);
-  }
-
   private async relist(status: boolean): Promise<void> {
     const ticket = ++this.ticket;
+    const generation = this.generation;
     const listed = await this.port.listServices({ status });
     const seen = new Set<string>();
     for (const s of listed) {
@@ -135,7 +139,8 @@ export class ServiceCache {
     // A removal older than this list is in the list already (as an absence): forget it.
     for (const [id, at] of this.removed) if (at < ticket) this.removed.delete(id);
     for (const [id, at] of this.written) if (at < ticket) this.written.delete(id);
-    this.listed = true;
+    // Synced only if nothing made the cache unsynced while the list was out (the stream broke and came back).
+    this.listed = generation === this.generation;
     this.counted = status;
   }
 

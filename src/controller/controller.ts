@@ -125,7 +125,8 @@ export class Controller {
       this.lastAnswer = performance.now();
     };
     const passPort = watchAnswers(this.port, answered);
-    this.cache = new ServiceCache(passPort);
+    // The reads that follow events are not the pass's: services that churn must not keep a stuck pass alive.
+    this.cache = new ServiceCache(passPort, this.port);
     const files = opts.files ? watchAnswers(opts.files, answered) : undefined;
     // When each object was last corrected: written by the actor, read by plans through the pass.
     const applied = new Map<string, ActionRecord>();
@@ -231,14 +232,30 @@ export class Controller {
   }
 
   private async loop(signal: AbortSignal): Promise<void> {
+    let failures = 0;
     for (;;) {
       const reasons = await this.queue.next(signal);
       if (!reasons) return;
-      const result = await this.pass(reasons, signal);
-      // A reconciler waiting for something no event announces asks to look again soon.
-      const requeue = Math.min(...result.results.map((r) => r.requeueAfterMs ?? Infinity));
+      let requeue: number;
+      try {
+        const result = await this.pass(reasons, signal);
+        // A pass that could not run (the engine did not answer) is tried again, 1 s after the first
+        // failure, doubling to a minute: the events stream's reconnection may come sooner.
+        failures = result.error !== undefined && this.loaded !== undefined ? failures + 1 : 0;
+        // A reconciler waiting for something no event announces asks to look again soon.
+        requeue = Math.min(...result.results.map((r) => r.requeueAfterMs ?? Infinity));
+      } catch (err) {
+        // A bug of warden's own must not stop the loop silently: it is logged, and the pass tried again.
+        failures += 1;
+        requeue = Infinity;
+        this.log.error({ err }, 'the pass failed unexpectedly; trying again');
+      }
+      if (failures > 0) requeue = Math.min(requeue, retryAfterMs(failures));
       clearTimeout(this.requeue);
-      if (Number.isFinite(requeue)) this.requeue = setTimeout(() => this.trigger('requeue'), Math.max(0, requeue)).unref();
+      if (Number.isFinite(requeue)) {
+        const reason = failures > 0 ? 'retry' : 'requeue';
+        this.requeue = setTimeout(() => this.trigger(reason), Math.max(0, requeue)).unref();
+      }
     }
   }
 
@@ -296,6 +313,11 @@ export class Controller {
       quorum: this.passes.quorum,
     });
   }
+}
+
+/** retryAfterMs is the wait before the pass after `failures` failed ones in a row: 1 s, doubling to 60 s. */
+export function retryAfterMs(failures: number): number {
+  return Math.min(60_000, 1_000 * 2 ** Math.max(0, failures - 1));
 }
 
 // watchAnswers wraps a port so that every call's answer (or failure) is noted: the pass in flight is

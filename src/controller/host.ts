@@ -12,6 +12,7 @@
 // as a probe that does not answer (so ordering waits for the registry, as it should).
 import type { Logger } from 'pino';
 import type { DesiredState } from '../desired-state/types.js';
+import { HOST_CALL_TIMEOUT_MS } from '../host/isolated.js';
 import type { FileObservation, ProbeObservation } from '../reconcilers/types.js';
 
 /** HostPort is what warden observes outside the engine: files under the host root, the registry's probe. */
@@ -26,11 +27,14 @@ export interface HostPort {
 }
 
 /**
- * HOST_READ_TIMEOUT_MS bounds one read of the host (default 15 s); its signal aborts then, and the read
- * counts as failed. It is the backstop: the host worker gives each call 10 s of its own and then says which
- * path did not answer, which is what an operator should read, so this deadline comes later.
+ * HOST_READ_TIMEOUT_MS bounds one read of the host (default 15 s), plus HOST_READ_PER_VOLUME_MS for each
+ * volume after the first; its signal aborts then, and the read counts as failed. It is the backstop: the
+ * host worker gives each volume's call 10 s of its own (HOST_CALL_TIMEOUT_MS) and then says which path did
+ * not answer, which is what an operator should read, so this deadline comes later, whichever volume hangs.
  */
 export const HOST_READ_TIMEOUT_MS = 15_000;
+/** HOST_READ_PER_VOLUME_MS is what each volume after the first adds to a read's deadline (the worker's per call). */
+export const HOST_READ_PER_VOLUME_MS = HOST_CALL_TIMEOUT_MS;
 /** HOST_REFRESH_MS is how often the host is read again without being asked (default 10 s). */
 export const HOST_REFRESH_MS = 10_000;
 /** HOST_MIN_INTERVAL_MS is the least time between two reads of a kind that passes ask for (default 1 s). */
@@ -64,6 +68,8 @@ export interface HostObserverOptions {
   /** onChange is told when an answer differs from the last one (the controller asks for a pass). */
   onChange(): void;
   readTimeoutMs?: number;
+  /** readTimeoutPerVolumeMs is HOST_READ_PER_VOLUME_MS unless given. */
+  readTimeoutPerVolumeMs?: number;
   refreshMs?: number;
   minIntervalMs?: number;
   maxAgeMs?: number;
@@ -75,11 +81,13 @@ export class HostObserver {
   private readonly registry: Reading<ProbeObservation>;
   private readonly maxAgeMs: number;
   private readonly timeoutMs: number;
+  private readonly perVolumeMs: number;
 
   constructor(private readonly opts: HostObserverOptions) {
     this.timeoutMs = opts.readTimeoutMs ?? HOST_READ_TIMEOUT_MS;
+    this.perVolumeMs = opts.readTimeoutPerVolumeMs ?? HOST_READ_PER_VOLUME_MS;
     this.maxAgeMs = opts.maxAgeMs ?? HOST_MAX_AGE_MS;
-    const common = { now: opts.now, timeoutMs: this.timeoutMs, minIntervalMs: opts.minIntervalMs ?? HOST_MIN_INTERVAL_MS, onChange: () => opts.onChange() };
+    const common = { now: opts.now, minIntervalMs: opts.minIntervalMs ?? HOST_MIN_INTERVAL_MS, onChange: () => opts.onChange() };
     this.files = new Reading({ ...common, what: 'volume paths', log: opts.log.child({ reconciler: 'volumes' }) });
     this.registry = new Reading({ ...common, what: 'registry probe', log: opts.log.child({ reconciler: 'ordering' }) });
   }
@@ -88,9 +96,12 @@ export class HostObserver {
   want(desired: DesiredState): void {
     const { inspectPaths, probe } = this.opts.host;
     const volumes = desired.volumes;
-    this.files.ask(volumes && inspectPaths ? JSON.stringify(volumes) : undefined, (signal) => inspectPaths!.call(this.opts.host, volumes!, signal));
+    // The volumes are read one after another, each within the worker's own deadline: a read of many may
+    // take as long as all of them, and is given that long (and an answer that long to age) before it fails.
+    const extraMs = Math.max(0, (volumes?.length ?? 0) - 1) * this.perVolumeMs;
+    this.files.ask(volumes && inspectPaths ? JSON.stringify(volumes) : undefined, (signal) => inspectPaths!.call(this.opts.host, volumes!, signal), this.timeoutMs + extraMs);
     const url = desired.registry?.probe;
-    this.registry.ask(url && probe ? url : undefined, (signal) => probe!.call(this.opts.host, url!, signal));
+    this.registry.ask(url && probe ? url : undefined, (signal) => probe!.call(this.opts.host, url!, signal), this.timeoutMs);
   }
 
   /** nudge asks for fresh reads (a pass is running), at most every HOST_MIN_INTERVAL_MS and never two at once. */
@@ -128,14 +139,15 @@ export class HostObserver {
     const now = this.opts.now();
     const view: HostView = {};
     const files = this.files.state(now);
+    const filesMaxAgeMs = this.maxAgeMs + this.files.timeoutMs - this.timeoutMs;
     if (files.key !== undefined) {
-      if (files.value && !files.error && now - files.at! <= this.maxAgeMs) {
+      if (files.value && !files.error && now - files.at! <= filesMaxAgeMs) {
         view.files = files.value;
         view.filesAt = files.at!;
       } else if (files.error) {
         view.filesError = `${files.error}${files.value ? `; the last answer is ${seconds(now - files.at!)} old` : '; no answer yet'}`;
       } else if (files.value) {
-        view.filesError = `the last answer is ${seconds(now - files.at!)} old (more than ${seconds(this.maxAgeMs)}): not planned on`;
+        view.filesError = `the last answer is ${seconds(now - files.at!)} old (more than ${seconds(filesMaxAgeMs)}): not planned on`;
       } else {
         view.filesPending = true;
       }
@@ -160,7 +172,6 @@ interface ReadingOptions {
   what: string;
   log: Logger;
   now(): number;
-  timeoutMs: number;
   minIntervalMs: number;
   onChange(): void;
 }
@@ -186,13 +197,18 @@ class Reading<T> {
   private inFlight: { key: string; started: number; first: Promise<void>; done: Promise<void> } | undefined;
   private lastStart = -Infinity;
   private stopped = false;
+  // Whether a read of the current question waits for the read of an old one to end (one wait, not one a nudge).
+  private rereadQueued = false;
+  /** timeoutMs is the current question's deadline per read. */
+  timeoutMs = 0;
   private readonly aborts = new Set<AbortController>();
 
   constructor(private readonly opts: ReadingOptions) {}
 
-  ask(key: string | undefined, reader: (signal: AbortSignal) => Promise<T>): void {
+  ask(key: string | undefined, reader: (signal: AbortSignal) => Promise<T>, timeoutMs: number): void {
     if (key === this.key) return;
     this.key = key;
+    this.timeoutMs = timeoutMs;
     this.reader = key === undefined ? undefined : reader;
     this.value = undefined;
     this.at = undefined;
@@ -211,12 +227,12 @@ class Reading<T> {
       s.at = this.at!;
     }
     // A read that has not answered by its deadline is a failure now, whether or not it ever answers.
-    const hung = this.inFlight && this.inFlight.key === this.key && performance.now() - this.inFlight.started > this.opts.timeoutMs;
+    const hung = this.inFlight && this.inFlight.key === this.key && performance.now() - this.inFlight.started > this.timeoutMs;
     if (this.error !== undefined) {
       s.error = this.error;
       s.errorAt = this.errorAt!;
     } else if (hung) {
-      s.error = `the ${this.opts.what} read has not answered within ${seconds(this.opts.timeoutMs)}`;
+      s.error = `the ${this.opts.what} read has not answered within ${seconds(this.timeoutMs)}`;
       s.errorAt = now;
     }
     return s;
@@ -228,19 +244,26 @@ class Reading<T> {
     if (this.stopped || this.key === undefined || !this.reader) return Promise.resolve();
     if (this.inFlight) {
       // The read in flight answers an old question: ask again once it ends.
-      if (this.inFlight.key !== this.key) void this.inFlight.done.then(() => this.read(true));
+      if (this.inFlight.key !== this.key && !this.rereadQueued) {
+        this.rereadQueued = true;
+        void this.inFlight.done.then(() => {
+          this.rereadQueued = false;
+          return this.read(true);
+        });
+      }
       return this.inFlight.first;
     }
     if (!now && performance.now() - this.lastStart < this.opts.minIntervalMs) return Promise.resolve();
     const key = this.key;
     const reader = this.reader;
     const started = performance.now();
+    const timeoutMs = this.timeoutMs;
     this.lastStart = started;
     const abort = new AbortController();
     this.aborts.add(abort);
     let deadlineTimer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {
-      deadlineTimer = setTimeout(() => resolve('deadline'), this.opts.timeoutMs);
+      deadlineTimer = setTimeout(() => resolve('deadline'), timeoutMs);
       deadlineTimer.unref();
     });
     // Called at once (a reader that throws is a failed read, not an exception here).
@@ -254,7 +277,7 @@ class Reading<T> {
     const first = Promise.race([settled, deadline]).then((r) => {
       if (r === 'deadline') {
         abort.abort(new Error('deadline'));
-        if (key === this.key) this.fail(`the ${this.opts.what} read has not answered within ${seconds(this.opts.timeoutMs)}`, started);
+        if (key === this.key) this.fail(`the ${this.opts.what} read has not answered within ${seconds(timeoutMs)}`, started);
       }
     });
     const done = settled.then((r) => {

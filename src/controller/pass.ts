@@ -1,7 +1,7 @@
 // One pass: read one snapshot, ask each reconciler for its plan, let the safety rules decide, apply what is
 // allowed (./act.ts), and record the outcome in metrics, logs and the result that /status shows. Between
 // passes it remembers only what a snapshot cannot tell: which node this engine is, since when each manager
-// has been unreachable, and when each object was last corrected.
+// has been unreachable and each role change pending, and when each object was last corrected.
 import type { Logger } from 'pino';
 import type { LoadedState } from '../desired-state/source.js';
 import { EngineError } from '../docker/errors.js';
@@ -293,7 +293,6 @@ export class Passes {
       'surviving manager; warden then grows the managers back to spec.managers.count. warden changes nothing meanwhile.';
     this.quorum = { ...(this.quorum ?? { members: 0, reachable: 0, unreachable: 0 }), faultTolerance: 0, lost: true, message };
     this.opts.metrics.faultTolerance.set(0);
-    if (this.opts.leaderOnly && this.leader) this.leader = false;
     this.opts.metrics.leader.set(0);
     if (managersInFile) this.opts.metrics.suppressed.inc({ reconciler: 'managers', reason: 'quorum' });
     log.error({ quorum: 'lost' }, message);

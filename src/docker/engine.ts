@@ -61,7 +61,8 @@ function connectionTo(endpoint: EngineEndpoint, opts: EngineOptions, env: NodeJS
   const m = /^(tcp|https?):\/\/([^:/]+|\[[^\]]+\])(?::(\d+))?\/?$/.exec(host);
   if (!m) throw new EngineError('unreachable', `cannot use engine address ${host}: expected unix:///path, tcp://host:port or ssh://[user@]host[:port]`, undefined);
   const tls = endpoint.tls;
-  const base = { host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3] ?? (tls ? 2376 : 2375)) };
+  // No port is 2375, TLS or not, as the CLI's ParseTCPAddr with its default tcp://localhost:2375.
+  const base = { host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3] ?? 2375) };
   if (!tls) return { ...base, protocol: 'http' };
   const material = { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert } : {}), ...(tls.key ? { key: tls.key } : {}) };
   // The modem passes only ca/cert/key on; a context's SkipTLSVerify needs an agent of its own.
@@ -74,9 +75,27 @@ export function createDockerPort(opts: EngineOptions = {}): DockerPort & Version
   const { describe, ...conn } = dockerConnection(opts);
   // Two clients: calls get a timeout; the events stream gets none, since the modem's timeout is an idle
   // timeout that would cut a quiet stream.
-  const docker = new Docker({ ...conn, timeout: opts.requestTimeoutMs ?? 30_000 });
-  const stream = new Docker(conn);
+  const docker = withoutModemEnv(() => new Docker({ ...conn, timeout: opts.requestTimeoutMs ?? 30_000 }));
+  const stream = withoutModemEnv(() => new Docker(conn));
   return new DockerodePort(docker, stream, describe);
+}
+
+// The variables docker-modem reads on its own whenever a client is made (lib/modem.js, defaultOpts), merged
+// under the options it is given: DOCKER_HOST would win over a unix socket, over --context or --host (and
+// reach an ssh:// engine through the modem's own ssh, without warden's host key check), DOCKER_CERT_PATH
+// would be read, DOCKER_CLIENT_TIMEOUT would cut the events stream. warden has resolved the engine from
+// them already (./context.ts): the modem must see none of them.
+const MODEM_ENV = ['DOCKER_HOST', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_CLIENT_TIMEOUT', 'DOCKER_PATH_PREFIX'] as const;
+
+/** withoutModemEnv makes a client with the modem's variables unset for the (synchronous) construction. */
+export function withoutModemEnv<T>(make: () => T): T {
+  const saved = MODEM_ENV.map((name) => [name, process.env[name]] as const);
+  for (const [name] of saved) delete process.env[name];
+  try {
+    return make();
+  } finally {
+    for (const [name, value] of saved) if (value !== undefined) process.env[name] = value;
+  }
 }
 
 class DockerodePort implements DockerPort, VersionPort, StackPort {
@@ -98,6 +117,10 @@ class DockerodePort implements DockerPort, VersionPort, StackPort {
   private negotiate(): Promise<void> {
     this.negotiated ??= (async () => {
       let server: string | undefined;
+      // Asked unversioned, as the CLI's ping: a version negotiated with an engine since downgraded (or
+      // another one behind the same address) would be refused as too new.
+      (this.docker.modem as { version?: string }).version = undefined;
+      (this.stream.modem as { version?: string }).version = undefined;
       try {
         server = ((await this.docker.version()) as { ApiVersion?: string }).ApiVersion;
       } catch (err) {

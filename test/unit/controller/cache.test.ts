@@ -139,6 +139,39 @@ describe('the services cache', () => {
     expect(port.calls).toEqual(['listServices', 'listServices', 'listServices status']);
   });
 
+  it('is not synced by a list that was out when the stream broke: the events it lost may be after the list', async () => {
+    const port = new GatedPort();
+    const cache = cacheOn(port);
+    const listing = cache.services();
+    // The stream breaks and reconnects while the list is out.
+    cache.follow(false);
+    cache.follow(true);
+    await port.answer('listServices', [svc('a', 10)]);
+    await listing;
+    expect(cache.synced).toBe(false);
+    const again = cache.services();
+    await port.answer('listServices', [svc('a', 11)]);
+    await again;
+    expect(cache.synced).toBe(true);
+    expect(port.calls).toEqual(['listServices', 'listServices']);
+  });
+
+  it("reads what events name through the events' port, and what a pass needs through the pass's", async () => {
+    const passPort = new GatedPort();
+    const eventsPort = new GatedPort();
+    const cache = new ServiceCache(passPort as unknown as DockerPort, eventsPort as unknown as DockerPort);
+    cache.follow(true);
+    await filled(passPort, cache, [svc('a', 10)]);
+    const refreshing = cache.refresh('id-a');
+    await eventsPort.answer('inspectService id-a', svc('a', 11));
+    await refreshing;
+    cache.wrote('id-a');
+    const planning = cache.services();
+    await passPort.answer('inspectService id-a', svc('a', 12));
+    expect((await planning)[0]?.version).toBe(12);
+    expect([passPort.calls, eventsPort.calls]).toEqual([['listServices', 'inspectService id-a'], ['inspectService id-a']]);
+  });
+
   it("keeps the last list's task counts for `recent`, through an inspect, until a list with counts again", async () => {
     const port = new GatedPort();
     const cache = cacheOn(port);

@@ -268,6 +268,42 @@ describe('the loop', () => {
     expect(passes.slice(1, 3)).toEqual([['requeue'], ['requeue']]);
   });
 
+  it('tries a pass that could not read the cluster again after 1 s, and one that threw too, without stopping', async () => {
+    const { port } = setup({ replicas: 3 });
+    const passes: string[][] = [];
+    const controller = new Controller({
+      port, logger: silent, metrics: new Metrics({ processMetrics: false }), scheduler: () => ({ stop: () => undefined }),
+    });
+    const original = controller.pass.bind(controller);
+    let failing = 2;
+    controller.pass = async (reasons, signal, planOnly) => {
+      passes.push(reasons ?? []);
+      // The first pass meets an engine that does not answer; the second, a bug of warden's own.
+      if (failing === 1) {
+        failing = 0;
+        throw new TypeError('a bug');
+      }
+      return original(reasons, signal, planOnly);
+    };
+    const listServices = port.listServices.bind(port);
+    port.listServices = (o) => {
+      if (failing === 2) {
+        failing = 1;
+        return Promise.reject(new EngineError('unreachable', 'connect ENOENT', undefined));
+      }
+      return listServices(o);
+    };
+    controller.setDesired(loaded(desired({ services: [{ name: 'api', replicas: 3, origin: 'services' }] })));
+    const ac = new AbortController();
+    const running = controller.start(ac.signal);
+    // 1 s after the first failure, 2 s after the second: then a pass that reads the cluster.
+    await vi.waitFor(() => expect(passes.length).toBe(3), { timeout: 5_000 });
+    ac.abort();
+    await running;
+    expect(passes).toEqual([['desired-state'], ['retry'], ['retry']]);
+    expect(controller.status().lastPass).toBeDefined();
+  });
+
   it('stops promptly when aborted while idle', async () => {
     const { controller } = setup({ replicas: 3 });
     const ac = new AbortController();

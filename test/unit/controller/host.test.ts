@@ -10,12 +10,14 @@ const silent = pino({ level: 'silent' });
 const volumes = [{ path: '/mnt/nas/pg', owner: 70, recursive: false }];
 const dir: FileObservation = { kind: 'directory', uid: 70, gid: 0, mode: 0o700 };
 
-function observer(host: HostPort, opts: { timeoutMs?: number; maxAgeMs?: number; clock?: { t: number } } = {}) {
+function observer(host: HostPort, opts: { timeoutMs?: number; perVolumeMs?: number; maxAgeMs?: number; clock?: { t: number } } = {}) {
   const changes: number[] = [];
   const clock = opts.clock ?? { t: Date.parse('2026-11-21T10:00:00Z') };
   const o = new HostObserver({
     host, now: () => clock.t, log: silent, onChange: () => changes.push(clock.t),
-    readTimeoutMs: opts.timeoutMs ?? 1_000, minIntervalMs: 0, ...(opts.maxAgeMs !== undefined ? { maxAgeMs: opts.maxAgeMs } : {}),
+    readTimeoutMs: opts.timeoutMs ?? 1_000, minIntervalMs: 0,
+    ...(opts.perVolumeMs !== undefined ? { readTimeoutPerVolumeMs: opts.perVolumeMs } : {}),
+    ...(opts.maxAgeMs !== undefined ? { maxAgeMs: opts.maxAgeMs } : {}),
   });
   return { o, changes, clock };
 }
@@ -57,6 +59,28 @@ describe('HostObserver', () => {
     o.nudge();
     await o.refresh();
     expect(inspectPaths).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives a read of several volumes the time of each (read one after another) before it fails', async () => {
+    const three = ['/mnt/nas/a', '/mnt/nas/b', '/mnt/nas/c'].map((path) => ({ path, owner: 70, recursive: true }));
+    // Each volume takes 60 ms: 180 ms in all, past one volume's 100 ms, within 100 + 2 x 100.
+    const inspectPaths = vi.fn(async (vs: typeof three) => {
+      await new Promise((r) => setTimeout(r, 60 * vs.length));
+      return new Map(vs.map((v) => [v.path, dir]));
+    });
+    const { o } = observer({ inspectPaths }, { timeoutMs: 100, perVolumeMs: 100 });
+    o.want(desired({ volumes: three }));
+    await o.refresh();
+    expect(o.view().filesError).toBeUndefined();
+    expect(o.view().files?.size).toBe(3);
+    // One volume that takes as long fails at its 100 ms.
+    inspectPaths.mockImplementationOnce(async () => {
+      await new Promise((r) => setTimeout(r, 180));
+      return new Map();
+    });
+    o.want(desired({ volumes: [{ ...three[0]!, path: '/mnt/nas/slow' }] }));
+    await o.refresh();
+    expect(o.view().filesError).toMatch(/has not answered within 0.1 s/);
   });
 
   it('reports a failed read as an error until a read answers again, keeping the age of the last answer', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { dockerConnection, parseEventLines, toEngineError, toNode } from '../../../src/docker/engine.js';
+import { createDockerPort, dockerConnection, parseEventLines, toEngineError, toNode } from '../../../src/docker/engine.js';
 import { EngineError, classifyEngineError } from '../../../src/docker/errors.js';
 
 describe('dockerConnection finds the engine as the docker CLI does', () => {
@@ -20,13 +20,32 @@ describe('dockerConnection finds the engine as the docker CLI does', () => {
     expect(dockerConnection(opts)).toMatchObject(expected);
   });
 
-  it('reads TLS material from DOCKER_CERT_PATH, on 2376 by default', () => {
+  it('reads TLS material from DOCKER_CERT_PATH; without a port, 2375 with TLS too, as the CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'warden-tls-'));
     for (const f of ['ca.pem', 'cert.pem', 'key.pem']) writeFileSync(join(dir, f), f);
     const conn = dockerConnection({ env: { DOCKER_HOST: 'tcp://manager:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir } });
     expect(conn).toMatchObject({ host: 'manager', port: 2376, protocol: 'https' });
     expect(String(conn.ca)).toBe('ca.pem');
     expect(String(conn.key)).toBe('key.pem');
+    expect(dockerConnection({ env: { DOCKER_HOST: 'tcp://manager', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir } })).toMatchObject({ port: 2375, protocol: 'https' });
+  });
+
+  it('the engine it resolved is the one it calls: the modem does not read DOCKER_HOST on its own', async () => {
+    // docker-modem merges DOCKER_HOST (and its TLS variables) under the options it is given: a unix
+    // socket named by --host would lose to a tcp:// or ssh:// DOCKER_HOST of the process's environment.
+    const dir = mkdtempSync(join(tmpdir(), 'warden-modem-'));
+    const saved = { ...process.env };
+    Object.assign(process.env, { DOCKER_HOST: 'tcp://127.0.0.1:9', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: join(dir, 'none') });
+    try {
+      const port = createDockerPort({ host: `unix://${join(dir, 'docker.sock')}` });
+      await expect(port.info()).rejects.toThrow(/docker\.sock/);
+      expect(process.env.DOCKER_HOST).toBe('tcp://127.0.0.1:9');
+    } finally {
+      for (const k of ['DOCKER_HOST', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH']) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
   });
 
   it.each(['0', 'false', '1'])('DOCKER_TLS_VERIFY=%s turns TLS on, as the docker CLI reads it', (value) => {
