@@ -93,23 +93,34 @@ function currentContext(env: NodeJS.ProcessEnv): { name: string; file: string } 
   return typeof name === 'string' && name !== '' ? { name, file } : undefined;
 }
 
-// The default context: the address given (or DOCKER_HOST), with TLS from DOCKER_TLS_VERIFY and
-// DOCKER_CERT_PATH. As the CLI reads it, any non-empty DOCKER_TLS_VERIFY turns TLS on, "0" and "false"
-// included, and with TLS on and no address the default is tcp://localhost:2376, not the socket.
+// The default context: the address given (or DOCKER_HOST), with TLS from DOCKER_TLS_VERIFY, DOCKER_TLS and
+// DOCKER_CERT_PATH, as the CLI's flags read them (cli/flags/options.go): any non-empty DOCKER_TLS_VERIFY
+// turns TLS on with verification, "0" and "false" included; DOCKER_TLS alone turns it on without
+// verification; with TLS on and no address the default is tcp://localhost:2376, not the socket. ca.pem
+// must be readable; cert.pem and key.pem are left out when they do not exist (a server check without a
+// client certificate).
 function defaultEndpoint(given: string | undefined, env: NodeJS.ProcessEnv, source: string): EngineEndpoint {
-  const tlsOn = Boolean(env.DOCKER_TLS_VERIFY);
+  const verify = Boolean(env.DOCKER_TLS_VERIFY);
+  const tlsOn = verify || Boolean(env.DOCKER_TLS);
   const host = normalizeHost(given?.trim() || (tlsOn ? 'tcp://localhost:2376' : `unix://${DEFAULT_SOCKET}`), source);
-  const endpoint: EngineEndpoint = { host, skipTLSVerify: false, context: DEFAULT_CONTEXT, source };
+  const endpoint: EngineEndpoint = { host, skipTLSVerify: tlsOn && !verify, context: DEFAULT_CONTEXT, source };
   if (!tlsOn || !isTcp(host)) return endpoint;
   const certPath = env.DOCKER_CERT_PATH || dockerConfigDir(env);
+  const variable = verify ? 'DOCKER_TLS_VERIFY' : 'DOCKER_TLS';
+  const optional = (file: string): Buffer | undefined => {
+    try {
+      return readFileSync(join(certPath, file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  };
   try {
-    endpoint.tls = {
-      ca: readFileSync(join(certPath, 'ca.pem')),
-      cert: readFileSync(join(certPath, 'cert.pem')),
-      key: readFileSync(join(certPath, 'key.pem')),
-    };
+    const cert = optional('cert.pem');
+    const key = optional('key.pem');
+    endpoint.tls = { ca: readFileSync(join(certPath, 'ca.pem')), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
   } catch (err) {
-    throw new EngineError('unreachable', `DOCKER_TLS_VERIFY is set but the certificates in ${certPath} cannot be read: ${(err as Error).message}`, undefined, { cause: err });
+    throw new EngineError('unreachable', `${variable} is set but the certificates in ${certPath} cannot be read: ${(err as Error).message}`, undefined, { cause: err });
   }
   return endpoint;
 }

@@ -251,7 +251,17 @@ async function systemArchive(): Promise<{ uri: string; signedBy: string | undefi
 // leaves no half-unpacked engine that a later lab would take for a whole one.
 async function unpack(apt: LabApt, offer: EngineOffer, dir: string): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
+  // Under the lock, any other unpacking directory is left from a run that died: about 200 MB each.
+  const parent = join(dir, '..');
+  for (const d of readdirSync(parent).filter((d) => d.includes('.tmp-'))) rmSync(join(parent, d), { recursive: true, force: true });
+  try {
+    await unpackInto(apt, offer, dir, tmp);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function unpackInto(apt: LabApt, offer: EngineOffer, dir: string, tmp: string): Promise<void> {
   const debs = join(tmp, 'debs');
   const root = join(tmp, 'root');
   mkdirSync(debs, { recursive: true });
@@ -296,7 +306,7 @@ function unpackedEngines(cache: string): Array<{ name: string; pkg: string; engi
   const dir = join(cache, 'engines');
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((d) => existsSync(join(dir, d, 'engine.json')))
+    .filter((d) => !d.includes('.tmp-') && existsSync(join(dir, d, 'engine.json')))
     .map((d) => {
       const engine = readEngine(join(dir, d));
       return { name: engine.name, pkg: engine.pkg ?? engine.version, engine };
@@ -304,36 +314,55 @@ function unpackedEngines(cache: string): Array<{ name: string; pkg: string; engi
 }
 
 // One resolution at a time on this machine (labs may come up side by side): a lock directory holding the
-// owner's pid; a lock whose owner is gone is taken over.
-async function withLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
+// owner's identity (pid, the boot, the process's start time: the cache outlives reboots, and a pid is
+// reused). A lock whose owner is gone is taken over by renaming it aside, which only one of two
+// contenders can do; the owner removes the lock only while it is still its own.
+export async function withLock<T>(lock: string, fn: () => Promise<T>): Promise<T> {
   mkdirSync(join(lock, '..'), { recursive: true });
+  const me = processIdentity(process.pid);
   const deadline = Date.now() + 15 * 60_000;
   for (;;) {
     try {
       mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
+      writeFileSync(join(lock, 'owner'), me);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = Number.parseInt(safeRead(join(lock, 'pid')), 10);
-      if (!Number.isInteger(owner) || !alive(owner)) {
-        // Written a moment ago by an owner that has not put its pid yet: give it that moment.
-        if (Number.isNaN(owner) && Date.now() - mtime(lock) < 2_000) {
+      const owner = safeRead(join(lock, 'owner'));
+      const pid = Number.parseInt(owner, 10);
+      if (!Number.isInteger(pid) || processIdentity(pid) !== owner) {
+        // Made a moment ago by an owner that has not written itself yet: give it that moment.
+        if (owner === '' && Date.now() - mtime(lock) < 2_000) {
           await sleep(100);
           continue;
         }
-        rmSync(lock, { recursive: true, force: true });
+        const aside = `${lock}.stale-${process.pid}-${Date.now()}`;
+        try {
+          renameSync(lock, aside);
+          rmSync(aside, { recursive: true, force: true });
+        } catch {
+          // Another contender took it over first: try again.
+        }
         continue;
       }
-      if (Date.now() > deadline) throw new EngineChoiceError(`${lock} is held by process ${owner} for 15 minutes`);
+      if (Date.now() > deadline) throw new EngineChoiceError(`${lock} is held by process ${pid} for 15 minutes`);
       await sleep(250);
     }
   }
   try {
     return await fn();
   } finally {
-    rmSync(lock, { recursive: true, force: true });
+    if (safeRead(join(lock, 'owner')) === me) rmSync(lock, { recursive: true, force: true });
   }
+}
+
+/** processIdentity is `pid boot-id start-time` of a running process, or '' when there is none. */
+export function processIdentity(pid: number): string {
+  const stat = safeRead(`/proc/${pid}/stat`);
+  // The fields after the command (which may hold spaces and parentheses): the start time is the 22nd field.
+  const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  if (!start) return '';
+  return `${pid} ${safeRead('/proc/sys/kernel/random/boot_id').trim()} ${start}`;
 }
 
 function safeRead(file: string): string {
@@ -349,15 +378,6 @@ function mtime(file: string): number {
     return statSync(file).mtimeMs;
   } catch {
     return 0;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -30,6 +30,19 @@ describe('dockerConnection finds the engine as the docker CLI does', () => {
     expect(dockerConnection({ env: { DOCKER_HOST: 'tcp://manager', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir } })).toMatchObject({ port: 2375, protocol: 'https' });
   });
 
+  it('checks the server with ca.pem alone (no client certificate), and DOCKER_TLS turns TLS on without verification, as the CLI', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-tls-'));
+    writeFileSync(join(dir, 'ca.pem'), 'ca.pem');
+    const verified = dockerConnection({ env: { DOCKER_HOST: 'tcp://manager:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir } });
+    expect(verified).toMatchObject({ protocol: 'https', port: 2376 });
+    expect(String(verified.ca)).toBe('ca.pem');
+    expect(verified.cert).toBeUndefined();
+    expect(verified.agent).toBeUndefined();
+    const unverified = dockerConnection({ env: { DOCKER_HOST: 'tcp://manager:2376', DOCKER_TLS: '1', DOCKER_CERT_PATH: dir } });
+    expect(unverified).toMatchObject({ protocol: 'https' });
+    expect((unverified.agent as unknown as { options: { rejectUnauthorized?: boolean } }).options.rejectUnauthorized).toBe(false);
+  });
+
   it('the engine it resolved is the one it calls: the modem does not read DOCKER_HOST on its own', async () => {
     // docker-modem merges DOCKER_HOST (and its TLS variables) under the options it is given: a unix
     // socket named by --host would lose to a tcp:// or ssh:// DOCKER_HOST of the process's environment.

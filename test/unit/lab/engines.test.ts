@@ -1,5 +1,9 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { compareVersions, EngineChoiceError, engineName, engineOffers, parseMadison, pickOffer } from '../../../src/lab/engines.js';
+import { compareVersions, EngineChoiceError, engineName, engineOffers, parseMadison, pickOffer, processIdentity, withLock } from '../../../src/lab/engines.js';
 
 // What `apt-cache madison docker.io containerd docker-cli` printed on 2026-12-01 with the lab's suites.
 const MADISON = `
@@ -50,5 +54,33 @@ describe('lab engines from the archive', () => {
     expect(() => pickOffer('24.0', offers)).toThrow(EngineChoiceError);
     expect(() => pickOffer('24.0', offers)).toThrow('engine 24.0 is not available; available: 20.10, 26.1, 28.5 (or system: the dockerd on PATH)');
     expect(() => pickOffer('newest', [])).toThrow(/no engine is available/);
+  });
+});
+
+describe('the lock of the engines cache', () => {
+  it('names a process by pid, boot and start time: a reused pid is another process', () => {
+    const me = processIdentity(process.pid);
+    expect(me).toMatch(new RegExp(`^${process.pid} [0-9a-f-]{36} \\d+$`));
+    expect(processIdentity(2 ** 22 + 1)).toBe('');
+  });
+
+  it('lets one holder in at a time, takes over a lock whose owner is gone, and leaves a lock that is not its own', async () => {
+    const lock = join(mkdtempSync(join(tmpdir(), 'warden-lock-')), 'lock');
+    // An owner from another boot (or a pid since reused): gone.
+    mkdirSync(lock);
+    writeFileSync(join(lock, 'owner'), `${process.pid} 00000000-0000-0000-0000-000000000000 1`);
+    const inside: string[] = [];
+    const hold = (name: string) => withLock(lock, async () => {
+      inside.push(`${name} in`);
+      await sleep(50);
+      inside.push(`${name} out`);
+    });
+    await Promise.all([hold('a'), hold('b')]);
+    expect(inside).toEqual(['a in', 'a out', 'b in', 'b out']);
+    // A holder whose lock was taken from it (it hung, a person removed it) does not remove the new one.
+    await withLock(lock, async () => {
+      writeFileSync(join(lock, 'owner'), 'someone else');
+    });
+    expect(readFileSync(join(lock, 'owner'), 'utf8')).toBe('someone else');
   });
 });
