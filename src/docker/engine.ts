@@ -124,11 +124,13 @@ class DockerodePort implements DockerPort, VersionPort, StackPort {
       try {
         server = ((await this.docker.version()) as { ApiVersion?: string }).ApiVersion;
       } catch (err) {
-        throw toEngineError('ask the engine its API version', err);
+        // The first call to an engine: where a wrong address, a refused key or a bad certificate shows,
+        // so the message names the engine (and its context).
+        throw toEngineError(`ask the engine at ${this.describe} its API version`, err);
       }
       const version = negotiateApiVersion(server ?? '');
       if (!version) {
-        throw new EngineError('refused', `the engine speaks Engine API ${server ?? '(unknown)'}; warden needs ${MIN_API_VERSION} (Docker 20.10) or newer`, undefined);
+        throw new EngineError('refused', `the engine at ${this.describe} speaks Engine API ${server ?? '(unknown)'}; warden needs ${MIN_API_VERSION} (Docker 20.10) or newer`, undefined);
       }
       (this.docker.modem as { version?: string }).version = `v${version}`;
       (this.stream.modem as { version?: string }).version = `v${version}`;

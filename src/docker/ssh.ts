@@ -51,7 +51,7 @@ export const SSH_IDLE_CHANNEL_MS = 30_000;
 export const DEFAULT_IDENTITY_FILES = ['id_rsa', 'id_ecdsa', 'id_ed25519'] as const;
 
 /** parseSshUrl takes an ssh:// address apart with the docker CLI's rules (no password, query or fragment). */
-export function parseSshUrl(address: string, localUser: string = currentUser()): SshTarget {
+export function parseSshUrl(address: string, localUser: string | null = currentUser() ?? null): SshTarget {
   let url: URL;
   try {
     url = new URL(address);
@@ -71,8 +71,10 @@ export function parseSshUrl(address: string, localUser: string = currentUser()):
   if (!host) fail('hostname is empty');
   const port = url.port ? Number(url.port) : SSH_DEFAULT_PORT;
   const path = decodeURIComponent(url.pathname);
+  // As OpenSSH, which refuses to run for a uid without a passwd entry ("No user exists for uid").
+  const user = url.username ? decodeURIComponent(url.username) : localUser ?? fail('no user in the URL, and this process\'s uid has no user name: name one (ssh://user@host)');
   return {
-    user: url.username ? decodeURIComponent(url.username) : localUser,
+    user,
     host,
     port,
     socketPath: path.replace(/^\/+|\/+$/g, '') === '' ? undefined : path,
@@ -98,12 +100,12 @@ function shellQuote(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-function currentUser(): string {
+function currentUser(): string | undefined {
   try {
     return userInfo().username;
   } catch {
-    // No passwd entry (an arbitrary uid in a container): OpenSSH would refuse; the URL must name a user.
-    return process.env.USER || process.env.LOGNAME || 'root';
+    // No passwd entry (an arbitrary uid in a container): the URL must name a user.
+    return undefined;
   }
 }
 

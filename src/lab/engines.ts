@@ -173,8 +173,8 @@ async function systemEngine(): Promise<LabEngine> {
 }
 
 // The apt client with the lab's own configuration: its sources name the system's archive with the
-// suites above, its lists and downloads live in the cache, and nothing of the system's apt state is read
-// or written (no lock on the system's lists either).
+// suites above, its lists and downloads live in the cache; the system's sources, lists, cache and locks
+// are never written (its apt.conf.d is read, as every apt-get reads it).
 class LabApt {
   private readonly etc: string;
   private readonly lists: string;

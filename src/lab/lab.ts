@@ -381,7 +381,10 @@ async function stopDaemon(n: LabNode, sig: NodeJS.Signals = 'SIGTERM'): Promise<
   while (alive(pid) && Date.now() < deadline) await sleep(50);
   if (alive(pid)) {
     signal(pid, 'SIGKILL');
-    while (alive(pid)) await sleep(50);
+    // A process in uninterruptible sleep (a hung mount) dies only when its I/O ends: say so, not wait for ever.
+    const killed = Date.now() + DAEMON_STOP_TIMEOUT_MS;
+    while (alive(pid) && Date.now() < killed) await sleep(50);
+    if (alive(pid)) throw new LabError(`${n.name}: dockerd (pid ${pid}) did not exit ${DAEMON_STOP_TIMEOUT_MS / 1000} s after SIGKILL (uninterruptible I/O?)`);
   }
 }
 

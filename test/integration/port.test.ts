@@ -176,7 +176,7 @@ describe('the Docker port on a 3-manager, 2-worker lab', () => {
     try {
       const err = await createDockerPort({ host: `unix://${old.socket}` }).listServices().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(EngineError);
-      expect((err as EngineError).message).toBe('the engine speaks Engine API 1.40; warden needs 1.41 (Docker 20.10) or newer');
+      expect((err as EngineError).message).toBe(`the engine at unix://${old.socket} speaks Engine API 1.40; warden needs 1.41 (Docker 20.10) or newer`);
       expect(old.paths).toEqual(['GET /version']);
     } finally {
       await old.close();

@@ -51,6 +51,11 @@ describe('parseSshUrl takes an address as the docker CLI does', () => {
     expect(() => parseSshUrl(url, 'me')).toThrow(message);
   });
 
+  it('asks for a user in the URL when this process has no user name (a uid without a passwd entry), as OpenSSH', () => {
+    expect(() => parseSshUrl('ssh://h', null)).toThrow('invalid SSH URL ssh://h: no user in the URL');
+    expect(parseSshUrl('ssh://ops@h', null).user).toBe('ops');
+  });
+
   it('runs dial-stdio remotely, told the socket when the URL has a path', () => {
     expect(remoteCommand(parseSshUrl('ssh://h', 'me'))).toBe('docker system dial-stdio');
     expect(remoteCommand(parseSshUrl('ssh://h/run/my docker.sock', 'me'))).toBe(`docker '--host=unix:///run/my docker.sock' system dial-stdio`);
