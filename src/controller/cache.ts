@@ -21,6 +21,13 @@ import { EngineError } from '../docker/errors.js';
 import type { DockerPort, SwarmService } from '../docker/port.js';
 import type { CountsNeed } from '../reconcilers/types.js';
 
+/**
+ * CACHE_MAX_AGE_MS is how old the last list may be before a pass lists again (default 5 min), whatever the
+ * resync schedule: an events stream over a connection that died without a word (a half-open TCP one)
+ * still looks followed, and what it missed must not be planned on for longer than this.
+ */
+export const CACHE_MAX_AGE_MS = 5 * 60_000;
+
 interface Entry {
   service: SwarmService;
   ticket: number;
@@ -38,6 +45,8 @@ export class ServiceCache {
   // Bumped whenever the cache stops being synced (follow, invalidate): a list that started before that
   // may miss events the stream lost, and must not mark the cache synced when it lands.
   private generation = 0;
+  // When the last list that synced the cache started (monotonic ms).
+  private listedAt = -Infinity;
   // Whether the last list had the task counts (every entry then carries some).
   private counted = false;
   private following = false;
@@ -47,7 +56,11 @@ export class ServiceCache {
    * reads that follow events (default `port`). The controller watches the first for liveness: answers that
    * arrive because services churn must not make a stuck pass look alive.
    */
-  constructor(private readonly port: DockerPort, private readonly eventsPort: DockerPort = port) {}
+  constructor(
+    private readonly port: DockerPort,
+    private readonly eventsPort: DockerPort = port,
+    private readonly maxAgeMs = CACHE_MAX_AGE_MS,
+  ) {}
 
   /** synced is true while the events stream is followed and a list has filled the cache since (until invalidate()). */
   get synced(): boolean {
@@ -76,7 +89,8 @@ export class ServiceCache {
    */
   async services(opts: { relist?: boolean; counts?: CountsNeed } = {}): Promise<SwarmService[]> {
     const counts = opts.counts ?? false;
-    if (!this.synced || opts.relist || counts === 'fresh' || (counts === 'recent' && !this.counted)) {
+    const old = performance.now() - this.listedAt > this.maxAgeMs;
+    if (!this.synced || old || opts.relist || counts === 'fresh' || (counts === 'recent' && !this.counted)) {
       await this.relist(counts !== false);
     } else if (this.written.size > 0) {
       await Promise.all([...this.written.keys()].map((id) => this.read(id, this.port)));
@@ -128,6 +142,7 @@ export class ServiceCache {
   private async relist(status: boolean): Promise<void> {
     const ticket = ++this.ticket;
     const generation = this.generation;
+    const started = performance.now();
     const listed = await this.port.listServices({ status });
     const seen = new Set<string>();
     for (const s of listed) {
@@ -141,6 +156,7 @@ export class ServiceCache {
     for (const [id, at] of this.written) if (at < ticket) this.written.delete(id);
     // Synced only if nothing made the cache unsynced while the list was out (the stream broke and came back).
     this.listed = generation === this.generation;
+    if (this.listed) this.listedAt = started;
     this.counted = status;
   }
 

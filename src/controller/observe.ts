@@ -89,16 +89,20 @@ async function observeStacks(
   registryAuth: ((image: string) => string | undefined) | undefined,
 ): Promise<StackObservation> {
   const images = new Map<string, ImageDistribution>();
+  const unresolved = new Map<string, string>();
   const [networks, configs, secrets] = await Promise.all([
     port.listNetworks(),
     port.listConfigs(),
     port.listSecrets(),
     Promise.all(imagesToResolve(desired, services).map(async (image) => {
-      const found = await port.inspectDistribution(image, registryAuth?.(image)).catch(() => undefined);
+      const found = await port.inspectDistribution(image, registryAuth?.(image)).catch((err: Error) => {
+        unresolved.set(image, err.message);
+        return undefined;
+      });
       if (found?.digest) images.set(image, found);
     })),
   ]);
-  return { networks, configs, secrets, images };
+  return { networks, configs, secrets, images, ...(unresolved.size > 0 ? { unresolved } : {}) };
 }
 
 /** PER_SERVICE_TASK_READS is how many services' tasks are read one call each before one full list is cheaper (default 8). */

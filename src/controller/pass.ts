@@ -83,6 +83,8 @@ export class Passes {
   private readonly roleChangeSince = new Map<string, number>();
   // Which node this engine is, read from /info only now and then (see EngineIdentity).
   private readonly identity = new EngineIdentity();
+  // The images of deployed stacks whose registry did not answer, with why: warned of once until it answers.
+  private readonly unresolved = new Map<string, string>();
   private counter = 0;
 
   constructor(private readonly opts: PassOptions) {}
@@ -154,6 +156,7 @@ export class Passes {
     metrics.faultTolerance.set(health.faultTolerance);
     this.quorum = { ...health, lost: false };
     this.trackUnreachable(observed);
+    this.warnUnresolved(observed, plog);
     // The host's last answers, with when they were taken (read off the pass: see ./host.ts).
     if (host.files) Object.assign(observed, { files: host.files, filesAt: host.filesAt });
     if (host.registry) Object.assign(observed, { registry: host.registry, registryAt: host.registryAt });
@@ -264,6 +267,18 @@ export class Passes {
     result.leader = false;
     this.opts.metrics.leader.set(0);
     log.warn('leadership lost during the pass: no further writes; the next pass reads the cluster again');
+  }
+
+  // As docker stack deploy warns: an image whose digest the registry would not give is deployed by its tag,
+  // so nodes may pull different versions of it. Said once per image and reason, not at every pass.
+  private warnUnresolved(observed: Observed, log: Logger): void {
+    const now = observed.stackObjects?.unresolved ?? new Map<string, string>();
+    for (const [image, why] of now) {
+      if (this.unresolved.get(image) === why) continue;
+      log.warn({ reconciler: 'stacks', image, err: why }, 'image could not be accessed on a registry to record its digest: deployed by its tag, each node pulls it itself and may get another version');
+    }
+    this.unresolved.clear();
+    for (const [image, why] of now) this.unresolved.set(image, why);
   }
 
   // How long each manager has been unreachable, without a break: reset when it is reachable again or gone.

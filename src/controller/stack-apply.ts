@@ -33,8 +33,9 @@ export class StackRefusal extends Error {
 }
 
 /**
- * applyStackAction carries out one stack action; `update` is called with a fresh read of the service and
- * returns 'already' when the spec is no longer different (another writer got there first).
+ * applyStackAction carries out one stack action; `update` is called with a fresh read of the service. It
+ * returns 'already' when there was nothing left to do: the service or object was created, or removed,
+ * by an earlier interrupted pass or another writer.
  */
 export async function applyStackAction(
   port: DockerPort & StackPort,
@@ -59,7 +60,7 @@ export async function applyStackAction(
       const spec = await resolveIds(port, action.spec);
       await opts.beforeWrite?.();
       try {
-        await withNetworks(port, action.networks, () => port.createService(spec, auth(action.image)));
+        await withNetworks(port, action.networks, opts, () => port.createService(spec, auth(action.image)));
       } catch (err) {
         // Planned on a services list that did not show it yet (the cache learns of a create from its
         // event): the service is there, and the next pass compares it.
@@ -74,7 +75,7 @@ export async function applyStackAction(
       // The counter of a forced restart made since the plan read the service is kept, not undone.
       spec.TaskTemplate = { ...spec.TaskTemplate, ForceUpdate: svc.spec.TaskTemplate?.ForceUpdate ?? 0 };
       await opts.beforeWrite?.();
-      await withNetworks(port, action.networks, () => port.updateService(svc.id, svc.version, spec, auth(action.image)));
+      await withNetworks(port, action.networks, opts, () => port.updateService(svc.id, svc.version, spec, auth(action.image)));
       return 'applied';
     }
     case 'remove-stack-object': {
@@ -93,15 +94,17 @@ export async function applyStackAction(
 
 // A network removed moments ago can still be listed by a node's engine while the swarm no longer has it
 // (seen on the lab after a prune): a service write then fails with "network X not found". The stack's own
-// network is created again and the write tried once more.
-async function withNetworks<T>(port: DockerPort & StackPort, networks: readonly NetworkCreateSpec[], write: () => Promise<T>): Promise<T> {
+// network is created again and the write tried once more, each write after the leadership check.
+async function withNetworks<T>(port: DockerPort & StackPort, networks: readonly NetworkCreateSpec[], opts: StackApplyOptions, write: () => Promise<T>): Promise<T> {
   try {
     return await write();
   } catch (err) {
     const missing = err instanceof EngineError ? /network (\S+) not found/.exec(err.message)?.[1] : undefined;
     const spec = networks.find((n) => n.Name === missing);
     if (!spec) throw err;
+    await opts.beforeWrite?.();
     await ignoreExisting(port.createNetwork(spec));
+    await opts.beforeWrite?.();
     return write();
   }
 }

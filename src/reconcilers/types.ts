@@ -68,6 +68,8 @@ export interface StackObservation {
   secrets: SwarmSecret[];
   /** images maps an image (as the file writes it) to its registry's answer; absent when not asked or not found. */
   images: ReadonlyMap<string, ImageDistribution>;
+  /** unresolved maps an image whose registry did not answer to why: it is deployed by its tag. */
+  unresolved?: ReadonlyMap<string, string>;
 }
 
 /** StackObjectKind is the kind of a stack's object, as the warden_stack_objects metric labels it. */

@@ -156,6 +156,19 @@ describe('the services cache', () => {
     expect(port.calls).toEqual(['listServices', 'listServices']);
   });
 
+  it('lists again once the last list is older than its bound, though the stream still looks followed', async () => {
+    const port = new GatedPort();
+    const cache = new ServiceCache(port as unknown as DockerPort, port as unknown as DockerPort, 30);
+    cache.follow(true);
+    await filled(port, cache, [svc('a', 10)]);
+    await cache.services();
+    expect(port.calls).toEqual(['listServices']);
+    await new Promise((r) => setTimeout(r, 40));
+    const again = cache.services();
+    await port.answer('listServices', [svc('a', 11)]);
+    expect((await again)[0]?.version).toBe(11);
+  });
+
   it("reads what events name through the events' port, and what a pass needs through the pass's", async () => {
     const passPort = new GatedPort();
     const eventsPort = new GatedPort();
