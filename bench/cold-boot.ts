@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   const machine = `${cpus().length} cores, ${cpus()[0]?.model.trim() ?? 'unknown cpu'}`;
   const date = new Date().toISOString();
   const result = {
-    date, machine, lab: '3 managers + 2 workers, dockerd 20.10 per network namespace',
+    date, machine, lab: `3 managers + 2 workers, Docker ${lab.engine.version} per network namespace`,
     scenario: `registry (docker-registry, named volume) on the last node; 2 services x ${REPLICAS} replicas from it, restart max_attempts 2, absent from their node's cache; the second dependsOn the first`,
     giveUpMs: GIVE_UP_MS,
     runs,

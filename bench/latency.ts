@@ -127,7 +127,7 @@ async function main(): Promise<void> {
     const result = {
       date: new Date().toISOString(),
       machine: machine(),
-      lab: '3 managers + 2 workers, dockerd 20.10 per network namespace',
+      lab: `3 managers + 2 workers, Docker ${lab.engine.version} per network namespace`,
       runs: RUNS,
       latencyMs: latencySummary(samples),
       samplesMs: samples.map((s) => +s.toFixed(1)),

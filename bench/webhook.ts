@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     const result = {
       date: new Date().toISOString(),
       machine: machine(),
-      lab: '3 managers + 2 workers, dockerd 20.10 per network namespace',
+      lab: `3 managers + 2 workers, Docker ${lab.engine.version} per network namespace`,
       git: 'git http-backend behind a node HTTP server on 127.0.0.1',
       runs: RUNS,
       latencyMs: latencySummary(samples),
