@@ -162,7 +162,7 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
     }
     const ignored = isIgnored(live.labels, ignoreLabel);
     const restarts = fields.some((f) => f.restarts);
-    if (!ignored) out.drift.push({ object: s.name, message: describeFields(fields) });
+    if (!ignored) out.drift.push({ object: s.name, message: describeFields(fields, modeKind(spec).endsWith('job')) });
     out.actions.push({
       kind: 'update-service', serviceId: live.id, spec, image: s.image, networks: ownNetworks(spec), fields, restarts,
       ...base(s.name, summarize(fields, 'live'), summarize(fields, 'desired'), ignored),
@@ -332,10 +332,11 @@ function pinImage(spec: ServiceSpec, image: string, stack: DesiredStack, live: S
   if (platforms.length > 0) spec.TaskTemplate = { ...spec.TaskTemplate, Placement: { ...spec.TaskTemplate?.Placement, Platforms: platforms } };
 }
 
-function describeFields(fields: FieldDiff[]): string {
+// A job runs again on any update (swarmkit bumps its JobIteration): the message says so, not just "restart".
+function describeFields(fields: FieldDiff[], job: boolean): string {
   const names = fields.map((f) => f.field);
   const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '');
-  return `spec differs: ${shown}${fields.some((f) => f.restarts) ? ' (tasks restart)' : ' (no restart)'}`;
+  return `spec differs: ${shown}${job ? ' (the job runs again)' : fields.some((f) => f.restarts) ? ' (tasks restart)' : ' (no restart)'}`;
 }
 
 // before/after for the log line: the differing fields only, secret-free (specs name secrets, never hold them).

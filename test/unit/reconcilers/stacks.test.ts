@@ -193,6 +193,20 @@ describe('stacks plan', () => {
     expect(states(p)).toContain('config app_conf in_sync');
   });
 
+  it('is in sync with what the engine stored for a job and a restart policy without condition; says a job runs again', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const text = (cmd: string): string => `services:\n  once:\n    image: busybox:lab\n    command: ${cmd}\n    deploy: { mode: replicated-job, restart_policy: { delay: 5s } }\n`;
+    await pass(port, desiredOf(await stackOf(text('["true"]'), {})));
+    // What moby stores: the job's counts defaulted, the empty condition as "any".
+    const live = port.services[0]!.spec;
+    live.Mode = { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } };
+    live.TaskTemplate!.RestartPolicy = { Condition: 'any', Delay: 5e9, MaxAttempts: 0 };
+    expect((await plan(port, desiredOf(await stackOf(text('["true"]'), {})))).actions).toEqual([]);
+    const changed = await plan(port, desiredOf(await stackOf(text('["false"]'), {})));
+    expect(changed.drift).toEqual([{ object: 'app_once', message: 'spec differs: TaskTemplate.ContainerSpec.Args (the job runs again)' }]);
+    expect(changed.actions).toMatchObject([{ kind: 'update-service', restarts: true }]);
+  });
+
   it('waits for a missing external network, and says a network cannot be changed', async () => {
     const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
     const text = 'services:\n  web: { image: busybox:lab, networks: [ext, own] }\nnetworks:\n  ext: { external: true, name: shared }\n  own: { driver: overlay }\n';
