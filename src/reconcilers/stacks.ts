@@ -6,7 +6,7 @@
 // and with `prune` what the file no longer has is removed, at most half of a stack's services at once.
 // Pure: the engine's objects, and the digests of images to resolve, were read before the pass.
 import { createHash } from 'node:crypto';
-import { familiarImage } from '../desired-state/compose/convert.js';
+import { familiarImage, isContentName } from '../desired-state/compose/convert.js';
 import { diffServiceSpecs, normalizeServiceSpec, type FieldDiff } from '../desired-state/compose/normalize.js';
 import { withoutIds } from '../desired-state/compose/references.js';
 import { LABEL_CONTENT_HASH, LABEL_IMAGE, LABEL_NAMESPACE, type DesiredStack, type StackFileObject } from '../desired-state/compose/types.js';
@@ -64,6 +64,7 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
     out.objects.push({ stack: stack.name, kind, name, state: s, ...extra });
   };
   const networksByName = new Map(seen.networks.filter((n) => n.scope === 'swarm').map((n) => [n.name, n]));
+  const external = (name: string): boolean => networksByName.has(name) || !userDefinedNetwork(name);
   const networkNames = new Map(seen.networks.map((n) => [n.id, n.name]));
   // What a service cannot be deployed without, when it is missing and warden will not create it.
   const unavailable = new Set<string>();
@@ -71,7 +72,9 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
   for (const net of stack.networks) {
     const live = networksByName.get(net.name);
     if (net.external) {
-      if (!live) {
+      if (external(net.name)) {
+        state('network', net.name, 'in_sync', live ? {} : { note: 'not user-defined: every node has it' });
+      } else {
         unavailable.add(`network:${net.name}`);
         out.drift.push({ object: net.name, message: `external network ${net.name} is missing: create it (swarm-scoped) before the stack's services can be deployed` });
         state('network', net.name, 'missing', { note: 'external: warden does not create it' });
@@ -101,7 +104,7 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
       effective.set(`${kind}:${o.name}`, name.name);
       if (name.problem) {
         out.drift.push({ object: name.name, message: name.problem });
-        state(kind, name.name, 'drift', { note: name.problem });
+        state(kind, name.name, name.missing ? 'missing' : 'drift', { note: name.problem });
         if (name.missing) unavailable.add(`${kind}:${o.name}`);
         continue;
       }
@@ -205,12 +208,18 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
   for (const o of leftovers) {
     if (o.labels[LABEL_NAMESPACE] !== stack.name || keep.has(`${o.kind}:${o.name}`)) continue;
     const rotated = o.kind !== 'network' && o.labels[LABEL_CONTENT_HASH] !== undefined &&
-      (o.kind === 'config' ? stack.configs : stack.secrets).some((d) => !d.fixedName && o.name.startsWith(`${stack.name}_${d.key}_`));
+      (o.kind === 'config' ? stack.configs : stack.secrets).some((d) => !d.fixedName && isContentName(o.name, stack.name, d.key));
     state(o.kind, o.name, 'extra');
     if (!rotated && !stack.prune) continue;
     if (used.has(o.kind === 'network' ? `network:${o.id}` : `${o.kind}:${o.id}`)) continue;
     out.actions.push({ kind: 'remove-stack-object', objectKind: o.kind, id: o.id, ...base(o.name, { name: o.name }, undefined) });
   }
+}
+
+// docker/cli's validateExternalNetworks checks only user-defined networks (NetworkMode.IsUserDefined):
+// default, bridge, host, none and container:<id> exist on every node as local networks.
+function userDefinedNetwork(name: string): boolean {
+  return !['default', 'bridge', 'host', 'none'].includes(name) && !name.startsWith('container:');
 }
 
 // A network cannot be updated; say what differs in what the file asks for (engine-set options aside).

@@ -134,9 +134,21 @@ export function familiarImage(image: string): string {
   return `${name}${tag || (digest ? '' : ':latest')}${digest}`;
 }
 
+// How many hex digits of the content's sha256 a name carries.
+const NAME_HASH_DIGITS = 8;
+
 /** contentName is `<stack>_<key>_<first 8 hex of sha256>`: a config's or secret's name under warden. */
 export function contentName(stack: string, key: string, hash: string): string {
-  return `${stack}_${key}_${hash.slice(0, 8)}`;
+  return `${stack}_${key}_${hash.slice(0, NAME_HASH_DIGITS)}`;
+}
+
+/**
+ * isContentName tells whether a name is one contentName gives for this stack and key, whatever the content:
+ * exactly `<stack>_<key>_` and the hash digits, so that key `app` does not claim `<stack>_app_tls_<hash>`.
+ */
+export function isContentName(name: string, stack: string, key: string): boolean {
+  const prefix = `${stack}_${key}_`;
+  return name.length === prefix.length + NAME_HASH_DIGITS && name.startsWith(prefix) && /^[0-9a-f]+$/.test(name.slice(prefix.length));
 }
 
 /** convertStack turns a validated, interpolated compose document into the stack's engine objects. */

@@ -218,6 +218,36 @@ describe('stacks plan', () => {
     expect(q.drift).toContainEqual({ object: 'app_own', message: expect.stringMatching(/^network differs \(attachable true\); swarm cannot change a network/) });
   });
 
+  it('takes host, bridge and none as present (stack deploy does not check networks that are not user-defined), an existing external network as in sync', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    port.networks.push({ id: 'n-shared', name: 'shared', scope: 'swarm', driver: 'overlay', labels: {}, options: {}, internal: false, attachable: true, ipam: { driver: 'default', config: [] } });
+    const text = 'services:\n  web: { image: busybox:lab, networks: [outside] }\n  api: { image: busybox:lab, networks: [ext] }\n' +
+      'networks:\n  outside: { external: true, name: host }\n  ext: { external: true, name: shared }\n';
+    const p = await pass(port, desiredOf(await stackOf(text, {})));
+    expect(p.actions.map((a) => `${a.kind} ${a.object}`)).toEqual(['create-service app_api', 'create-service app_web']);
+    expect(states(p)).toEqual(expect.arrayContaining(['network host in_sync', 'network shared in_sync']));
+  });
+
+  it('counts a missing external config or secret as missing, as a missing external network', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const text = 'services:\n  web: { image: busybox:lab, secrets: [s], configs: [c], networks: [n] }\n' +
+      'secrets:\n  s: { external: true, name: outer_s }\nconfigs:\n  c: { external: true, name: outer_c }\nnetworks:\n  n: { external: true, name: outer_n }\n';
+    const p = await plan(port, desiredOf(await stackOf(text, {})));
+    expect(states(p)).toEqual(['network outer_n missing', 'secret outer_s missing', 'config outer_c missing', 'service app_web missing']);
+    expect(p.actions).toEqual([]);
+  });
+
+  it('takes as rotated only the names of a key with its hash: key conf does not claim conf_tls\'s objects', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    await pass(port, desiredOf(await stackOf()));
+    // A config of a key the file no longer has, named like a rotation of `conf`'s by a prefix match.
+    await port.createConfig({ Name: 'app_conf_tls_0123abcd', Labels: { 'com.docker.stack.namespace': 'app', 'warden.content-sha256': '0123abcd'.padEnd(64, '0') }, Data: '' });
+    await port.createConfig({ Name: 'app_conf_89abcdef', Labels: { 'com.docker.stack.namespace': 'app', 'warden.content-sha256': '89abcdef'.padEnd(64, '0') }, Data: '' });
+    const p = await plan(port, desiredOf(await stackOf()));
+    expect(p.actions.map((a) => `${a.kind} ${a.object}`)).toEqual(['remove-stack-object app_conf_89abcdef']);
+    expect(states(p)).toEqual(expect.arrayContaining(['config app_conf_tls_0123abcd extra', 'config app_conf_89abcdef extra']));
+  });
+
   it('pins a changed image to the digest the registry gave, and lists only images to resolve', async () => {
     const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
     const stack = await stackOf(undefined, undefined, { resolveImage: 'changed' });
