@@ -458,24 +458,35 @@ function shell(v: unknown, at: PathSegment[], error: (p: PathSegment[], m: strin
   }
 }
 
-// extra_hosts: "host:ip" or "host=ip" entries (or a mapping), written for swarm as "ip host".
+// extra_hosts, as docker/cli's transformHostsList then convertExtraHosts: "host=ip" or "host:ip" entries
+// in their order, or a mapping made into "host:ip" strings sorted as strings (toStringList: "a.b:1" comes
+// before "a:2") with null values dropped; then each cut at its first ":" and written "ip host".
 function extraHosts(v: unknown): string[] {
-  let entries: Array<[string, string]> = [];
-  if (isObj(v)) entries = Object.keys(v).sort().map((k) => [k, String(v[k] ?? '')]);
-  else if (Array.isArray(v)) {
-    entries = v.flatMap((item): Array<[string, string]> => {
+  let list: string[] = [];
+  if (isObj(v)) {
+    list = Object.keys(v).flatMap((k) => (v[k] === null || v[k] === undefined ? [] : [`${k}:${String(v[k])}`])).sort(byCodeUnits);
+  } else if (Array.isArray(v)) {
+    list = v.flatMap((item): string[] => {
       const s = String(item);
       for (const sep of ['=', ':']) {
         const i = s.indexOf(sep);
-        if (i >= 0) return [[s.slice(0, i), s.slice(i + 1)]];
+        if (i >= 0) return [`${s.slice(0, i)}:${s.slice(i + 1)}`];
       }
       return [];
     });
   }
-  return entries.map(([host, ipRaw]) => {
+  return list.map((entry) => {
+    const i = entry.indexOf(':');
+    const host = entry.slice(0, i);
+    const ipRaw = entry.slice(i + 1);
     const ip = ipRaw.length > 2 && ipRaw.startsWith('[') && ipRaw.endsWith(']') ? ipRaw.slice(1, -1) : ipRaw;
     return `${ip} ${host}`;
   });
+}
+
+// Go's sort.Strings order (bytes; the same as UTF-16 code units for what host names hold).
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function healthcheck(v: unknown, at: PathSegment[], error: (p: PathSegment[], m: string) => void): Obj | undefined {
