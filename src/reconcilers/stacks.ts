@@ -33,7 +33,7 @@ export function imagesToResolve(desired: DesiredState, services: readonly SwarmS
 /** stacks deploys and keeps every stack with `deploy: true`. */
 export const stacks: Reconciler<'stacks'> = {
   id: 'stacks',
-  actions: ['create-network', 'create-file-object', 'create-service', 'update-service', 'remove-stack-object'],
+  actions: ['create-network', 'create-file-object', 'label-secret', 'create-service', 'update-service', 'remove-stack-object'],
   plan(desired, observed) {
     const plan: Plan & { drift: Drift[]; actions: Action[]; objects: StackObjectState[] } = { drift: [], actions: [], objects: [] };
     if (!desired.stacks || desired.stacks.length === 0) return plan;
@@ -106,6 +106,15 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
         out.drift.push({ object: name.name, message: name.problem });
         state(kind, name.name, name.missing ? 'missing' : 'drift', { note: name.problem });
         if (name.missing) unavailable.add(`${kind}:${o.name}`);
+        continue;
+      }
+      if (name.adopt) {
+        // Written once: from then on the label says what content the file had when the secret was adopted,
+        // and a change in the file is a new secret, as for warden's own.
+        const note = `made by docker stack deploy: taken as holding the file's content, which is recorded (label ${LABEL_CONTENT_HASH}) so that a later change rolls out`;
+        out.drift.push({ object: name.name, message: note });
+        out.actions.push({ kind: 'label-secret', id: name.adopt.id, labels: { [LABEL_CONTENT_HASH]: o.hash! }, ...base(name.name, { labels: {} }, { labels: { [LABEL_CONTENT_HASH]: o.hash!.slice(0, 12) } }) });
+        state(kind, name.name, 'drift', { note });
         continue;
       }
       if (!name.missing) {
@@ -193,7 +202,8 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
   }
 
   // Networks, configs and secrets of the stack that nothing wanted uses: rotated configs and secrets always
-  // go (warden made them for this stack), the rest only with prune. An object a live service still uses
+  // go (warden made them for this stack, or adopted stack deploy's `<stack>_<key>` and labelled it with its
+  // content hash), the rest only with prune. An object a live service still uses
   // waits for the next pass.
   const used = usedObjects(services.filter((l) => l.labels[LABEL_NAMESPACE] === stack.name || wanted.has(l.name)));
   const keep = new Set<string>([
@@ -208,7 +218,7 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
   for (const o of leftovers) {
     if (o.labels[LABEL_NAMESPACE] !== stack.name || keep.has(`${o.kind}:${o.name}`)) continue;
     const rotated = o.kind !== 'network' && o.labels[LABEL_CONTENT_HASH] !== undefined &&
-      (o.kind === 'config' ? stack.configs : stack.secrets).some((d) => !d.fixedName && isContentName(o.name, stack.name, d.key));
+      (o.kind === 'config' ? stack.configs : stack.secrets).some((d) => !d.fixedName && (isContentName(o.name, stack.name, d.key) || o.name === `${stack.name}_${d.key}`));
     state(o.kind, o.name, 'extra');
     if (!rotated && !stack.prune) continue;
     if (used.has(o.kind === 'network' ? `network:${o.id}` : `${o.kind}:${o.id}`)) continue;
@@ -236,12 +246,14 @@ function networkDifference(spec: NonNullable<DesiredStack['networks'][number]['s
 
 // The name a config or secret has on the engine: its own when it exists; stack deploy's `<stack>_<key>`
 // when a stack deployed by the docker CLI made it with the same content (configs are compared; a secret
-// cannot be read back, so one without warden's hash label is taken as it is); otherwise it is missing.
+// cannot be read back, so one without warden's hash label is taken as holding the file's content, and
+// `adopt` asks for that hash to be recorded on it: without it, a later change of the file would find the
+// same unlabelled secret and be taken as deployed); otherwise it is missing.
 function fileObjectName(
   stack: DesiredStack,
   o: StackFileObject,
   live: ReadonlyArray<SwarmConfig | SwarmSecret>,
-): { name: string; missing: boolean; problem?: string } {
+): { name: string; missing: boolean; problem?: string; adopt?: { id: string } } {
   const byName = new Map(live.map((l) => [l.name, l]));
   const found = byName.get(o.name);
   if (o.external) {
@@ -264,7 +276,11 @@ function fileObjectName(
     const cli = byName.get(`${stack.name}_${o.key}`);
     if (cli && cli.labels[LABEL_NAMESPACE] === stack.name) {
       if (o.kind === 'config' && (cli as SwarmConfig).data === o.data) return { name: cli.name, missing: false };
-      if (o.kind === 'secret' && (cli.labels[LABEL_CONTENT_HASH] ?? o.hash) === o.hash) return { name: cli.name, missing: false };
+      if (o.kind === 'secret') {
+        const recorded = cli.labels[LABEL_CONTENT_HASH];
+        if (recorded === undefined && o.hash !== undefined) return { name: cli.name, missing: false, adopt: { id: cli.id } };
+        if (recorded === o.hash) return { name: cli.name, missing: false };
+      }
     }
   }
   return { name: o.name, missing: true };

@@ -186,11 +186,36 @@ describe('stacks plan', () => {
       for (const r of (c.Configs as Array<Record<string, unknown>> | undefined) ?? []) r.ConfigName = 'app_conf';
     }
     port.calls = [];
+    // The secret cannot be read back: it is taken as the file's, and that content's hash is recorded on it.
     const p = await pass(port, desiredOf(stack));
-    expect(p.actions).toEqual([]);
-    expect(port.writes).toBe(0);
-    expect(states(p)).toContain('secret app_key in_sync');
+    expect(p.actions.map((a) => `${a.kind} ${a.object}`)).toEqual(['label-secret app_key']);
+    expect(port.calls.filter((c) => /^(update|create|remove)/.test(c))).toEqual(['updateSecretLabels app_key']);
+    expect(states(p)).toContain('secret app_key drift');
     expect(states(p)).toContain('config app_conf in_sync');
+    expect(port.secrets[0]!.labels).toEqual({ 'com.docker.stack.namespace': 'app', 'warden.content-sha256': stack.secrets[0]!.hash });
+    const q = await pass(port, desiredOf(stack));
+    expect(q.actions).toEqual([]);
+    expect(states(q)).toContain('secret app_key in_sync');
+  });
+
+  it('rolls out a secret\'s new content after adopting stack deploy\'s, then removes the adopted one once unused', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const stack = await stackOf();
+    await pass(port, desiredOf(stack));
+    const secret = port.secrets[0]!;
+    secret.name = 'app_key';
+    delete secret.labels['warden.content-sha256'];
+    for (const s of port.services) {
+      for (const r of ((s.spec.TaskTemplate!.ContainerSpec as Record<string, unknown>).Secrets as Array<Record<string, unknown>> | undefined) ?? []) r.SecretName = 'app_key';
+    }
+    await pass(port, desiredOf(stack));
+    const changed = await stackOf(COMPOSE, { 'key.txt': 'k2', 'web.conf': 'listen 80;' });
+    const p = await pass(port, desiredOf(changed));
+    expect(p.actions.map((a) => `${a.kind} ${a.object}`)).toEqual([`create-file-object ${changed.secrets[0]!.name}`, 'update-service app_web']);
+    expect(changed.secrets[0]!.name).toMatch(/^app_key_[0-9a-f]{8}$/);
+    const next = await pass(port, desiredOf(changed));
+    expect(next.actions.map((a) => `${a.kind} ${a.object}`)).toEqual(['remove-stack-object app_key']);
+    expect((await plan(port, desiredOf(changed))).actions).toEqual([]);
   });
 
   it('is in sync with what the engine stored for a job and a restart policy without condition; says a job runs again', async () => {
