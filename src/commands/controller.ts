@@ -313,7 +313,7 @@ export function formatApplySummary(passes: readonly PassResult[], converged: boo
 const show = (v: unknown): string => (v === undefined ? '(unset)' : JSON.stringify(v));
 
 // The stacks reconciler, object by object: what a pass does to each (create, update with the fields that
-// differ, remove) or that it is in sync, and what became of the action.
+// differ, label an adopted secret, remove) or that it is in sync, and what became of the action.
 function formatStackObjects(r: PassResult['results'][number]): string[] {
   const lines: string[] = [];
   const byObject = new Map(r.actions.map((a) => [a.action.object, a]));
@@ -329,7 +329,7 @@ function formatStackObjects(r: PassResult['results'][number]): string[] {
       lines.push(o.state === 'in_sync' ? `    in sync  ${what}` : `    ${o.state.replace('_', ' ').padEnd(8)} ${what}${o.note ? `: ${o.note}` : ''}`);
       continue;
     }
-    const verb = a.action.kind.startsWith('create') ? 'create' : a.action.kind === 'update-service' ? 'update' : 'remove';
+    const verb = a.action.kind.startsWith('create') ? 'create' : a.action.kind === 'update-service' ? 'update' : a.action.kind === 'label-secret' ? 'label' : 'remove';
     const restarts = a.action.kind === 'update-service' ? (a.action.restarts ? ', tasks restart' : ', no restart') : '';
     lines.push(`    ${verb.padEnd(8)} ${what}${restarts}: ${fate(a)}`);
     if (a.action.kind === 'update-service') {

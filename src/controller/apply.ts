@@ -88,6 +88,7 @@ export async function applyAction(port: DockerPort, action: Action, snapshot: Ob
     }
     case 'create-network':
     case 'create-file-object':
+    case 'label-secret':
     case 'create-service':
     case 'remove-stack-object': {
       if (!isStackPort(port)) throw new TerminalActionError('this engine connection cannot deploy stacks');
@@ -244,6 +245,7 @@ export function asynchronous(action: Action): boolean {
     // A deployed stack's rollout is the engine's to run, as after docker stack deploy --detach.
     case 'create-network':
     case 'create-file-object':
+    case 'label-secret':
     case 'create-service':
     case 'update-service':
     case 'remove-stack-object':
@@ -278,6 +280,7 @@ export async function settleState(port: DockerPort, action: Action, listed: () =
     case 'fix-volume':
     case 'create-network':
     case 'create-file-object':
+    case 'label-secret':
     case 'create-service':
     case 'update-service':
     case 'remove-stack-object':

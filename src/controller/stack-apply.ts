@@ -1,18 +1,19 @@
 // Applying the stacks reconciler's actions: creating networks, configs, secrets and services, updating a
-// service's whole spec, and removing what a stack no longer has. As docker/cli's ParseSecrets and
-// ParseConfigs do before sending, the IDs of the configs and secrets a spec names are looked up at write
-// time (they may have been created earlier in the same pass). An update re-reads the service and sends
-// the full spec with the version it read; a conflict is retried by the caller's conflict loop.
+// service's whole spec, labelling an adopted secret with its content hash, and removing what a stack no
+// longer has. As docker/cli's ParseSecrets and ParseConfigs do before sending, the IDs of the configs and
+// secrets a spec names are looked up at write time (they may have been created earlier in the same pass).
+// An update re-reads the service and sends the full spec with the version it read; a conflict is retried
+// by the caller's conflict loop.
 import { withIds } from '../desired-state/compose/references.js';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort, NetworkCreateSpec, ServiceSpec, StackPort, SwarmService } from '../docker/port.js';
 import type { Action } from '../reconcilers/types.js';
 
 /** StackAction is an action of the stacks reconciler. */
-export type StackAction = Extract<Action, { kind: 'create-network' | 'create-file-object' | 'create-service' | 'update-service' | 'remove-stack-object' }>;
+export type StackAction = Extract<Action, { kind: 'create-network' | 'create-file-object' | 'label-secret' | 'create-service' | 'update-service' | 'remove-stack-object' }>;
 
 /** STACK_ACTIONS lists the kinds of StackAction. */
-export const STACK_ACTIONS: ReadonlySet<Action['kind']> = new Set(['create-network', 'create-file-object', 'create-service', 'update-service', 'remove-stack-object']);
+export const STACK_ACTIONS: ReadonlySet<Action['kind']> = new Set(['create-network', 'create-file-object', 'label-secret', 'create-service', 'update-service', 'remove-stack-object']);
 
 /** isStackPort tells whether a port can deploy stacks (the engine's can; read-only fakes may not). */
 export function isStackPort(port: DockerPort): port is DockerPort & StackPort {
@@ -56,6 +57,16 @@ export async function applyStackAction(
       await opts.beforeWrite?.();
       await ignoreExisting(action.objectKind === 'config' ? port.createConfig(action.spec) : port.createSecret(action.spec));
       return 'applied';
+    case 'label-secret': {
+      // Read now, so that the write carries the secret's current version and keeps labels set since the
+      // plan: a conflict retry reads again, and labels already there make the action done.
+      const live = (await port.listSecrets()).find((s) => s.id === action.id);
+      if (!live) throw new StackRefusal(`secret ${action.object} is gone`);
+      if (Object.entries(action.labels).every(([k, v]) => live.labels[k] === v)) return 'already';
+      await opts.beforeWrite?.();
+      await port.updateSecretLabels(live.id, live.version, live.name, { ...live.labels, ...action.labels });
+      return 'applied';
+    }
     case 'create-service': {
       const spec = await resolveIds(port, action.spec);
       await opts.beforeWrite?.();

@@ -35,7 +35,7 @@ export function createFileSource(file: string, opts: FileSourceOptions = {}): De
       const loaded = await loadDesiredStateFile(file, {
         readFile: async (f) => {
           read.add(path.resolve(f));
-          return readFile(f, 'utf8');
+          return readFile(f);
         },
       });
       lastRevision = loaded.revision;

@@ -114,6 +114,11 @@ export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
   }
 
   async function git(args: string[], signal?: AbortSignal): Promise<string> {
+    return (await gitBytes(args, signal)).toString('utf8');
+  }
+
+  // git's output as it printed it: `git show` of a binary config or secret must not be decoded as text.
+  async function gitBytes(args: string[], signal?: AbortSignal): Promise<Buffer> {
     const hidden = await secrets();
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -184,9 +189,9 @@ export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
   }
 
   async function loadAt(sha: string, signal?: AbortSignal): Promise<LoadedState> {
-    const show = async (f: string): Promise<string> => {
+    const show = async (f: string): Promise<Buffer> => {
       try {
-        return await git(['show', `${sha}:${f}`], signal);
+        return await gitBytes(['show', `${sha}:${f}`], signal);
       } catch (err) {
         if (/does not exist|exists on disk, but not in/.test((err as { stderr?: string }).stderr ?? '')) {
           throw Object.assign(new Error(`${f}: no such file at ${sha.slice(0, 12)}`), { code: 'ENOENT' });
@@ -196,7 +201,7 @@ export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
     };
     let text: string;
     try {
-      text = await show(file);
+      text = (await show(file)).toString('utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new DesiredStateError([
@@ -290,7 +295,7 @@ export function createGitSource(opts: GitSourceOptions): DesiredStateSource {
 export const GIT_MAX_OUTPUT = 64 * 1024 * 1024;
 
 type GitRun =
-  | { outcome: 'ok'; stdout: string; stderr: string }
+  | { outcome: 'ok'; stdout: Buffer; stderr: string }
   | { outcome: 'failed'; code: number | null; stderr: string }
   | { outcome: 'timeout' | 'aborted' | 'missing' | 'too-much'; stderr: string };
 
@@ -334,7 +339,7 @@ function runGit(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; tim
     child.on('error', (e: NodeJS.ErrnoException) => finish({ outcome: e.code === 'ENOENT' ? 'missing' : 'failed', code: null, stderr: e.message } as GitRun));
     child.on('close', (code) => {
       const stderr = Buffer.concat(err).toString('utf8');
-      finish(code === 0 ? { outcome: 'ok', stdout: Buffer.concat(out).toString('utf8'), stderr } : { outcome: 'failed', code, stderr });
+      finish(code === 0 ? { outcome: 'ok', stdout: Buffer.concat(out), stderr } : { outcome: 'failed', code, stderr });
     });
   });
 }

@@ -17,8 +17,12 @@ import { formatPath, nodeAt, parseYamlSource, problemAt, type PathSegment, type 
 
 /** LoadOptions say how to read the files a desired-state file refers to. */
 export interface LoadOptions {
-  /** readFile reads a compose file by its path (the desired-state file's directory joined with stacks[].file); default: the local file system. */
-  readFile?: (file: string) => Promise<string>;
+  /**
+   * readFile reads a file the desired-state file refers to (a compose file: the desired-state file's
+   * directory joined with stacks[].file; an env file; a config's or secret's file) as bytes, since configs
+   * and secrets may be binary; text is decoded as UTF-8 where it is read. Default: the local file system.
+   */
+  readFile?: (file: string) => Promise<Buffer>;
   /** confine requires stack files to be relative paths that stay inside the file's tree (a git repository); default false. */
   confine?: boolean;
   /** revision overrides the content hash (a git source passes the commit SHA). */
@@ -73,9 +77,9 @@ async function loadText(text: string, file: string, opts: LoadOptions): Promise<
   // Stacks: each compose file is read relative to this file; its problems point into it.
   const fromStacks: Array<{ service: DesiredService; at: (m: string) => Problem }> = [];
   const deployed: DesiredStack[] = [];
-  const readFile = opts.readFile ?? ((f: string) => fsReadFile(f, 'utf8'));
-  // Configs and secrets may be binary: read them as bytes where the files are local.
-  const readBytes = opts.readFile ? async (f: string) => Buffer.from(await opts.readFile!(f), 'utf8') : (f: string) => fsReadFile(f);
+  // Bytes, never text: a config or secret may be binary, and decoding it as UTF-8 would corrupt it.
+  const readBytes = opts.readFile ?? ((f: string) => fsReadFile(f));
+  const readFile = async (f: string): Promise<string> => (await readBytes(f)).toString('utf8');
   for (const [i, stack] of (doc.spec.stacks ?? []).entries()) {
     const at: PathSegment[] = ['spec', 'stacks', i, 'file'];
     const stackFile = stackPath(file, stack.file, opts.confine ?? false);

@@ -257,6 +257,11 @@ class DockerodePort implements DockerPort, VersionPort, StackPort {
     return (created as { id: string }).id;
   }
 
+  async updateSecretLabels(id: string, version: number, name: string, labels: Record<string, string>): Promise<void> {
+    // POST /secrets/{id}/update: swarmkit refuses another name or any Data; Labels replace the old ones.
+    await this.call(`update secret ${id}`, () => this.docker.getSecret(id).update({ _query: { version }, _body: { Name: name, Labels: labels } }));
+  }
+
   async removeSecret(id: string): Promise<void> {
     await this.call(`remove secret ${id}`, () => this.docker.getSecret(id).remove());
   }

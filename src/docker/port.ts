@@ -296,6 +296,11 @@ export interface StackPort {
   listSecrets(): Promise<SwarmSecret[]>;
   /** createSecret creates a secret and returns its id. */
   createSecret(spec: FileObjectSpec): Promise<string>;
+  /**
+   * updateSecretLabels sets a secret's labels, with the version it was read at. The engine lets a secret's
+   * labels change and nothing else: the name is sent as it is and the content (Data) is not sent.
+   */
+  updateSecretLabels(id: string, version: number, name: string, labels: Record<string, string>): Promise<void>;
   removeSecret(id: string): Promise<void>;
   /** inspectDistribution asks the image's registry, through the engine, for its digest and platforms. */
   inspectDistribution(image: string, registryAuth?: string): Promise<ImageDistribution>;

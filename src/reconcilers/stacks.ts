@@ -6,7 +6,7 @@
 // and with `prune` what the file no longer has is removed, at most half of a stack's services at once.
 // Pure: the engine's objects, and the digests of images to resolve, were read before the pass.
 import { createHash } from 'node:crypto';
-import { familiarImage } from '../desired-state/compose/convert.js';
+import { familiarImage, isContentName } from '../desired-state/compose/convert.js';
 import { diffServiceSpecs, normalizeServiceSpec, type FieldDiff } from '../desired-state/compose/normalize.js';
 import { withoutIds } from '../desired-state/compose/references.js';
 import { LABEL_CONTENT_HASH, LABEL_IMAGE, LABEL_NAMESPACE, type DesiredStack, type StackFileObject } from '../desired-state/compose/types.js';
@@ -33,7 +33,7 @@ export function imagesToResolve(desired: DesiredState, services: readonly SwarmS
 /** stacks deploys and keeps every stack with `deploy: true`. */
 export const stacks: Reconciler<'stacks'> = {
   id: 'stacks',
-  actions: ['create-network', 'create-file-object', 'create-service', 'update-service', 'remove-stack-object'],
+  actions: ['create-network', 'create-file-object', 'label-secret', 'create-service', 'update-service', 'remove-stack-object'],
   plan(desired, observed) {
     const plan: Plan & { drift: Drift[]; actions: Action[]; objects: StackObjectState[] } = { drift: [], actions: [], objects: [] };
     if (!desired.stacks || desired.stacks.length === 0) return plan;
@@ -64,6 +64,7 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
     out.objects.push({ stack: stack.name, kind, name, state: s, ...extra });
   };
   const networksByName = new Map(seen.networks.filter((n) => n.scope === 'swarm').map((n) => [n.name, n]));
+  const external = (name: string): boolean => networksByName.has(name) || !userDefinedNetwork(name);
   const networkNames = new Map(seen.networks.map((n) => [n.id, n.name]));
   // What a service cannot be deployed without, when it is missing and warden will not create it.
   const unavailable = new Set<string>();
@@ -71,7 +72,9 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
   for (const net of stack.networks) {
     const live = networksByName.get(net.name);
     if (net.external) {
-      if (!live) {
+      if (external(net.name)) {
+        state('network', net.name, 'in_sync', live ? {} : { note: 'not user-defined: every node has it' });
+      } else {
         unavailable.add(`network:${net.name}`);
         out.drift.push({ object: net.name, message: `external network ${net.name} is missing: create it (swarm-scoped) before the stack's services can be deployed` });
         state('network', net.name, 'missing', { note: 'external: warden does not create it' });
@@ -101,8 +104,17 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
       effective.set(`${kind}:${o.name}`, name.name);
       if (name.problem) {
         out.drift.push({ object: name.name, message: name.problem });
-        state(kind, name.name, 'drift', { note: name.problem });
+        state(kind, name.name, name.missing ? 'missing' : 'drift', { note: name.problem });
         if (name.missing) unavailable.add(`${kind}:${o.name}`);
+        continue;
+      }
+      if (name.adopt) {
+        // Written once: from then on the label says what content the file had when the secret was adopted,
+        // and a change in the file is a new secret, as for warden's own.
+        const note = `made by docker stack deploy: taken as holding the file's content, which is recorded (label ${LABEL_CONTENT_HASH}) so that a later change rolls out`;
+        out.drift.push({ object: name.name, message: note });
+        out.actions.push({ kind: 'label-secret', id: name.adopt.id, labels: { [LABEL_CONTENT_HASH]: o.hash! }, ...base(name.name, { labels: {} }, { labels: { [LABEL_CONTENT_HASH]: o.hash!.slice(0, 12) } }) });
+        state(kind, name.name, 'drift', { note });
         continue;
       }
       if (!name.missing) {
@@ -162,7 +174,7 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
     }
     const ignored = isIgnored(live.labels, ignoreLabel);
     const restarts = fields.some((f) => f.restarts);
-    if (!ignored) out.drift.push({ object: s.name, message: describeFields(fields) });
+    if (!ignored) out.drift.push({ object: s.name, message: describeFields(fields, modeKind(spec).endsWith('job')) });
     out.actions.push({
       kind: 'update-service', serviceId: live.id, spec, image: s.image, networks: ownNetworks(spec), fields, restarts,
       ...base(s.name, summarize(fields, 'live'), summarize(fields, 'desired'), ignored),
@@ -190,7 +202,8 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
   }
 
   // Networks, configs and secrets of the stack that nothing wanted uses: rotated configs and secrets always
-  // go (warden made them for this stack), the rest only with prune. An object a live service still uses
+  // go (warden made them for this stack, or adopted stack deploy's `<stack>_<key>` and labelled it with its
+  // content hash), the rest only with prune. An object a live service still uses
   // waits for the next pass.
   const used = usedObjects(services.filter((l) => l.labels[LABEL_NAMESPACE] === stack.name || wanted.has(l.name)));
   const keep = new Set<string>([
@@ -205,12 +218,18 @@ function planStack(stack: DesiredStack, desired: DesiredState, services: readonl
   for (const o of leftovers) {
     if (o.labels[LABEL_NAMESPACE] !== stack.name || keep.has(`${o.kind}:${o.name}`)) continue;
     const rotated = o.kind !== 'network' && o.labels[LABEL_CONTENT_HASH] !== undefined &&
-      (o.kind === 'config' ? stack.configs : stack.secrets).some((d) => !d.fixedName && o.name.startsWith(`${stack.name}_${d.key}_`));
+      (o.kind === 'config' ? stack.configs : stack.secrets).some((d) => !d.fixedName && (isContentName(o.name, stack.name, d.key) || o.name === `${stack.name}_${d.key}`));
     state(o.kind, o.name, 'extra');
     if (!rotated && !stack.prune) continue;
     if (used.has(o.kind === 'network' ? `network:${o.id}` : `${o.kind}:${o.id}`)) continue;
     out.actions.push({ kind: 'remove-stack-object', objectKind: o.kind, id: o.id, ...base(o.name, { name: o.name }, undefined) });
   }
+}
+
+// docker/cli's validateExternalNetworks checks only user-defined networks (NetworkMode.IsUserDefined):
+// default, bridge, host, none and container:<id> exist on every node as local networks.
+function userDefinedNetwork(name: string): boolean {
+  return !['default', 'bridge', 'host', 'none'].includes(name) && !name.startsWith('container:');
 }
 
 // A network cannot be updated; say what differs in what the file asks for (engine-set options aside).
@@ -227,12 +246,14 @@ function networkDifference(spec: NonNullable<DesiredStack['networks'][number]['s
 
 // The name a config or secret has on the engine: its own when it exists; stack deploy's `<stack>_<key>`
 // when a stack deployed by the docker CLI made it with the same content (configs are compared; a secret
-// cannot be read back, so one without warden's hash label is taken as it is); otherwise it is missing.
+// cannot be read back, so one without warden's hash label is taken as holding the file's content, and
+// `adopt` asks for that hash to be recorded on it: without it, a later change of the file would find the
+// same unlabelled secret and be taken as deployed); otherwise it is missing.
 function fileObjectName(
   stack: DesiredStack,
   o: StackFileObject,
   live: ReadonlyArray<SwarmConfig | SwarmSecret>,
-): { name: string; missing: boolean; problem?: string } {
+): { name: string; missing: boolean; problem?: string; adopt?: { id: string } } {
   const byName = new Map(live.map((l) => [l.name, l]));
   const found = byName.get(o.name);
   if (o.external) {
@@ -255,7 +276,11 @@ function fileObjectName(
     const cli = byName.get(`${stack.name}_${o.key}`);
     if (cli && cli.labels[LABEL_NAMESPACE] === stack.name) {
       if (o.kind === 'config' && (cli as SwarmConfig).data === o.data) return { name: cli.name, missing: false };
-      if (o.kind === 'secret' && (cli.labels[LABEL_CONTENT_HASH] ?? o.hash) === o.hash) return { name: cli.name, missing: false };
+      if (o.kind === 'secret') {
+        const recorded = cli.labels[LABEL_CONTENT_HASH];
+        if (recorded === undefined && o.hash !== undefined) return { name: cli.name, missing: false, adopt: { id: cli.id } };
+        if (recorded === o.hash) return { name: cli.name, missing: false };
+      }
     }
   }
   return { name: o.name, missing: true };
@@ -332,10 +357,11 @@ function pinImage(spec: ServiceSpec, image: string, stack: DesiredStack, live: S
   if (platforms.length > 0) spec.TaskTemplate = { ...spec.TaskTemplate, Placement: { ...spec.TaskTemplate?.Placement, Platforms: platforms } };
 }
 
-function describeFields(fields: FieldDiff[]): string {
+// A job runs again on any update (swarmkit bumps its JobIteration): the message says so, not just "restart".
+function describeFields(fields: FieldDiff[], job: boolean): string {
   const names = fields.map((f) => f.field);
   const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '');
-  return `spec differs: ${shown}${fields.some((f) => f.restarts) ? ' (tasks restart)' : ' (no restart)'}`;
+  return `spec differs: ${shown}${job ? ' (the job runs again)' : fields.some((f) => f.restarts) ? ' (tasks restart)' : ' (no restart)'}`;
 }
 
 // before/after for the log line: the differing fields only, secret-free (specs name secrets, never hold them).

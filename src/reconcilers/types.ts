@@ -160,7 +160,9 @@ export type Action =
   /** networks are the specs of the stack's own networks the service uses, to create again if the engine lost one. */
   | (ActionBase & { kind: 'create-service'; spec: ServiceSpec; image: string; networks: NetworkCreateSpec[] })
   | (ActionBase & { kind: 'update-service'; serviceId: string; spec: ServiceSpec; image: string; networks: NetworkCreateSpec[]; fields: FieldDiff[]; restarts: boolean })
-  | (ActionBase & { kind: 'remove-stack-object'; objectKind: StackObjectKind; id: string });
+  | (ActionBase & { kind: 'remove-stack-object'; objectKind: StackObjectKind; id: string })
+  /** label-secret adds labels to a secret (only labels can change): the content hash of an adopted one. */
+  | (ActionBase & { kind: 'label-secret'; id: string; labels: Record<string, string> });
 
 /** Plan is what a reconciler found: the drift, and the actions that would correct it. */
 export interface Plan {

@@ -204,6 +204,16 @@ export class FakePort implements DockerPort, StackPort {
     return id;
   }
 
+  async updateSecretLabels(id: string, version: number, name: string, labels: Record<string, string>): Promise<void> {
+    this.calls.push(`updateSecretLabels ${name}`);
+    const s = this.secrets.find((x) => x.id === id);
+    if (!s) throw new EngineError('not-found', `secret ${id} not found`, 404);
+    if (s.name !== name) throw new EngineError('unknown', 'rpc error: code = InvalidArgument desc = only updates to Labels are allowed', 400);
+    if (s.version !== version) throw new EngineError('version-conflict', 'rpc error: code = Unknown desc = update out of sequence', 500);
+    s.labels = { ...labels };
+    s.version += 1;
+  }
+
   async removeSecret(id: string): Promise<void> {
     this.calls.push(`removeSecret ${id}`);
     this.secrets = this.secrets.filter((c) => c.id !== id);

@@ -134,9 +134,21 @@ export function familiarImage(image: string): string {
   return `${name}${tag || (digest ? '' : ':latest')}${digest}`;
 }
 
+// How many hex digits of the content's sha256 a name carries.
+const NAME_HASH_DIGITS = 8;
+
 /** contentName is `<stack>_<key>_<first 8 hex of sha256>`: a config's or secret's name under warden. */
 export function contentName(stack: string, key: string, hash: string): string {
-  return `${stack}_${key}_${hash.slice(0, 8)}`;
+  return `${stack}_${key}_${hash.slice(0, NAME_HASH_DIGITS)}`;
+}
+
+/**
+ * isContentName tells whether a name is one contentName gives for this stack and key, whatever the content:
+ * exactly `<stack>_<key>_` and the hash digits, so that key `app` does not claim `<stack>_app_tls_<hash>`.
+ */
+export function isContentName(name: string, stack: string, key: string): boolean {
+  const prefix = `${stack}_${key}_`;
+  return name.length === prefix.length + NAME_HASH_DIGITS && name.startsWith(prefix) && /^[0-9a-f]+$/.test(name.slice(prefix.length));
 }
 
 /** convertStack turns a validated, interpolated compose document into the stack's engine objects. */
@@ -446,24 +458,35 @@ function shell(v: unknown, at: PathSegment[], error: (p: PathSegment[], m: strin
   }
 }
 
-// extra_hosts: "host:ip" or "host=ip" entries (or a mapping), written for swarm as "ip host".
+// extra_hosts, as docker/cli's transformHostsList then convertExtraHosts: "host=ip" or "host:ip" entries
+// in their order, or a mapping made into "host:ip" strings sorted as strings (toStringList: "a.b:1" comes
+// before "a:2") with null values dropped; then each cut at its first ":" and written "ip host".
 function extraHosts(v: unknown): string[] {
-  let entries: Array<[string, string]> = [];
-  if (isObj(v)) entries = Object.keys(v).sort().map((k) => [k, String(v[k] ?? '')]);
-  else if (Array.isArray(v)) {
-    entries = v.flatMap((item): Array<[string, string]> => {
+  let list: string[] = [];
+  if (isObj(v)) {
+    list = Object.keys(v).flatMap((k) => (v[k] === null || v[k] === undefined ? [] : [`${k}:${String(v[k])}`])).sort(byCodeUnits);
+  } else if (Array.isArray(v)) {
+    list = v.flatMap((item): string[] => {
       const s = String(item);
       for (const sep of ['=', ':']) {
         const i = s.indexOf(sep);
-        if (i >= 0) return [[s.slice(0, i), s.slice(i + 1)]];
+        if (i >= 0) return [`${s.slice(0, i)}:${s.slice(i + 1)}`];
       }
       return [];
     });
   }
-  return entries.map(([host, ipRaw]) => {
+  return list.map((entry) => {
+    const i = entry.indexOf(':');
+    const host = entry.slice(0, i);
+    const ipRaw = entry.slice(i + 1);
     const ip = ipRaw.length > 2 && ipRaw.startsWith('[') && ipRaw.endsWith(']') ? ipRaw.slice(1, -1) : ipRaw;
     return `${ip} ${host}`;
   });
+}
+
+// Go's sort.Strings order (bytes; the same as UTF-16 code units for what host names hold).
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function healthcheck(v: unknown, at: PathSegment[], error: (p: PathSegment[], m: string) => void): Obj | undefined {

@@ -122,6 +122,10 @@ export async function loadComposeStack(text: string, opts: ComposeStackOptions):
     for (const [key, why] of Object.entries(DEPRECATED_KEYS)) {
       if (key in def) warn(['services', name, key], `${key} is ignored by stack deploy: ${why}`, true);
     }
+    // Not in stack deploy's list of ignored keys, yet its conversion never reads it: dropped without a word.
+    if ('tmpfs' in def) {
+      warn(['services', name, 'tmpfs'], 'tmpfs is ignored by stack deploy (its conversion drops it); use a volumes entry with type: tmpfs', true);
+    }
     if ('depends_on' in def) {
       warn(['services', name, 'depends_on'], 'depends_on does not order a swarm stack\'s start; warden reads it for its ordering after an outage', true);
     }

@@ -85,6 +85,14 @@ export function normalizeServiceSpec(spec: ServiceSpec): Obj {
   delete s.Networks;
   const mode = (isObj(s.Mode) ? s.Mode : (s.Mode = { Replicated: {} })) as Obj;
   if (isObj(mode.Replicated) && mode.Replicated.Replicas === undefined) mode.Replicated.Replicas = 1;
+  // moby's ServiceSpecToGRPC: a replicated job without counts runs 1 at a time, and as many in all as at once.
+  if (isObj(mode.ReplicatedJob)) {
+    mode.ReplicatedJob.MaxConcurrent ??= 1;
+    mode.ReplicatedJob.TotalCompletions ??= mode.ReplicatedJob.MaxConcurrent;
+  }
+  // moby's restartPolicyToGRPC stores an empty condition as "any"; Delay, Window and MaxAttempts are kept as
+  // given (swarmkit applies its defaults when it runs tasks, not in the stored spec).
+  if (isObj(task.RestartPolicy)) task.RestartPolicy.Condition ||= 'any';
   // The engine stores an update or rollback config with its failure action and order filled in.
   for (const key of ['UpdateConfig', 'RollbackConfig']) {
     const u = s[key];
@@ -106,7 +114,7 @@ export interface FieldDiff {
   field: string;
   live: unknown;
   desired: unknown;
-  /** restarts is true when changing this field replaces the service's tasks. */
+  /** restarts is true when changing this field replaces the service's tasks (any field of a job: it runs again). */
   restarts: boolean;
 }
 
@@ -123,9 +131,16 @@ const KEYED: Record<string, (item: unknown) => string> = {
 };
 
 // What swarmkit's orchestrator counts as a change of the task (IsTaskDirty): the task template and the
-// endpoint. Placement changes replace only the tasks whose node no longer fits; that is marked too.
-function restarts(field: string): boolean {
-  return field.startsWith('TaskTemplate') || field.startsWith('EndpointSpec');
+// endpoint. Placement changes replace only the tasks whose node no longer fits; that is marked too. A job
+// runs again on any update at all (swarmkit's UpdateService bumps its JobIteration), so for a job every
+// field restarts.
+function restarts(field: string, job: boolean): boolean {
+  return job || field.startsWith('TaskTemplate') || field.startsWith('EndpointSpec');
+}
+
+function isJob(spec: Obj): boolean {
+  const mode = spec.Mode;
+  return isObj(mode) && (mode.ReplicatedJob !== undefined || mode.GlobalJob !== undefined);
 }
 
 function same(a: unknown, b: unknown): boolean {
@@ -135,6 +150,7 @@ function same(a: unknown, b: unknown): boolean {
 /** diffServiceSpecs lists the fields where two normalized specs differ (empty when in sync). */
 export function diffServiceSpecs(live: Obj, desired: Obj): FieldDiff[] {
   const out: FieldDiff[] = [];
+  const job = isJob(live) || isJob(desired);
   const walk = (a: unknown, b: unknown, path: string): void => {
     if (same(a, b)) return;
     const keyed = KEYED[path];
@@ -142,7 +158,7 @@ export function diffServiceSpecs(live: Obj, desired: Obj): FieldDiff[] {
       const la = new Map(((a as unknown[] | undefined) ?? []).map((x) => [keyed(x), x]));
       const lb = new Map(((b as unknown[] | undefined) ?? []).map((x) => [keyed(x), x]));
       for (const k of [...new Set([...la.keys(), ...lb.keys()])].sort()) {
-        if (!same(la.get(k), lb.get(k))) out.push({ field: `${path}[${k}]`, live: la.get(k), desired: lb.get(k), restarts: restarts(path) });
+        if (!same(la.get(k), lb.get(k))) out.push({ field: `${path}[${k}]`, live: la.get(k), desired: lb.get(k), restarts: restarts(path, job) });
       }
       return;
     }
@@ -150,7 +166,7 @@ export function diffServiceSpecs(live: Obj, desired: Obj): FieldDiff[] {
       for (const k of [...new Set([...Object.keys(a), ...Object.keys(b)])].sort()) walk(a[k], b[k], path === '' ? k : `${path}.${k}`);
       return;
     }
-    out.push({ field: path, live: a, desired: b, restarts: restarts(path) });
+    out.push({ field: path, live: a, desired: b, restarts: restarts(path, job) });
   };
   walk(live, desired, '');
   return out;

@@ -177,38 +177,50 @@ export function parsePortSpec(rawPort: string): PortConfig[] {
   return out;
 }
 
-/** splitShellWords splits a command string into words as google/shlex does (quotes, backslashes, # comments). */
+// google/shlex's classes (docker/cli's loader splits command and entrypoint with shlex.Split): only these
+// four are spaces (not \v, \f or Unicode spaces), and every other rune is a word rune.
+const SHLEX_SPACES = ' \t\r\n';
+
+/**
+ * splitShellWords splits a command string into words as google/shlex does: '...' keeps everything, "..."
+ * and bare words take a backslash as escaping the next rune whatever it is (the backslash is dropped:
+ * "\." is "."), a # that starts a word starts a comment to the end of the line.
+ */
 export function splitShellWords(text: string): string[] {
   const words: string[] = [];
+  const runes = [...text];
   let word: string | undefined;
   let i = 0;
   const push = (c: string): void => {
     word = (word ?? '') + c;
   };
-  while (i < text.length) {
-    const c = text[i]!;
-    if (/\s/.test(c)) {
+  while (i < runes.length) {
+    const c = runes[i]!;
+    if (SHLEX_SPACES.includes(c)) {
       if (word !== undefined) words.push(word);
       word = undefined;
       i++;
     } else if (c === '\\') {
-      if (i + 1 >= text.length) throw new Error('EOF found after escape character');
-      push(text[i + 1]!);
+      if (i + 1 >= runes.length) throw new Error('EOF found after escape character');
+      push(runes[i + 1]!);
       i += 2;
     } else if (c === "'") {
-      const close = text.indexOf("'", i + 1);
-      if (close < 0) throw new Error('EOF found when expecting closing quote');
-      push(text.slice(i + 1, close));
-      i = close + 1;
+      let j = i + 1;
+      while (j < runes.length && runes[j] !== "'") j++;
+      if (j >= runes.length) throw new Error('EOF found when expecting closing quote');
+      push(runes.slice(i + 1, j).join(''));
+      i = j + 1;
     } else if (c === '"') {
+      // shlex's escapingQuotedState: the rune after a backslash is taken as it is, the backslash dropped.
       let j = i + 1;
       let acc = '';
       for (;;) {
-        if (j >= text.length) throw new Error('EOF found when expecting closing quote');
-        const d = text[j]!;
+        if (j >= runes.length) throw new Error('EOF found when expecting closing quote');
+        const d = runes[j]!;
         if (d === '"') break;
-        if (d === '\\' && j + 1 < text.length && '"\\$`\n'.includes(text[j + 1]!)) {
-          acc += text[j + 1];
+        if (d === '\\') {
+          if (j + 1 >= runes.length) throw new Error('EOF found after escape character');
+          acc += runes[j + 1];
           j += 2;
           continue;
         }
@@ -219,8 +231,7 @@ export function splitShellWords(text: string): string[] {
       i = j + 1;
     } else if (c === '#' && word === undefined) {
       // A comment runs to the end of the line.
-      const nl = text.indexOf('\n', i);
-      i = nl < 0 ? text.length : nl;
+      while (i < runes.length && runes[i] !== '\n') i++;
     } else {
       push(c);
       i++;

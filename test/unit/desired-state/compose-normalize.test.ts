@@ -28,6 +28,11 @@ describe('normalizeServiceSpec', () => {
     ['env in another order', base({}, { Env: ['B=2', 'A=1'] }), base({}, { Env: ['A=1', 'B=2'] })],
     ['constraints in another order and spacing', base({ TaskTemplate: { ContainerSpec: { Image: 'busybox:lab' }, Placement: { Constraints: ['node.role==worker', 'node.labels.a == b'] } } }),
       base({ TaskTemplate: { ContainerSpec: { Image: 'busybox:lab' }, Placement: { Constraints: ['node.labels.a == b', 'node.role==worker'] } } })],
+    ['a restart policy without condition and "any" (moby stores "" as any)',
+      base({ TaskTemplate: { ContainerSpec: { Image: 'busybox:lab' }, RestartPolicy: { Delay: 5e9 } } }),
+      base({ TaskTemplate: { ContainerSpec: { Image: 'busybox:lab' }, RestartPolicy: { Condition: 'any', Delay: 5e9, MaxAttempts: 0 } } })],
+    ['a replicated job without counts and 1 of 1', base({ Mode: { ReplicatedJob: {} } }), base({ Mode: { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } } })],
+    ['a replicated job without total and total = max concurrent', base({ Mode: { ReplicatedJob: { MaxConcurrent: 3 } } }), base({ Mode: { ReplicatedJob: { MaxConcurrent: 3, TotalCompletions: 3 } } })],
     ['a forced restart counter', base(), base({ TaskTemplate: { ContainerSpec: { Image: 'busybox:lab', Privileges: {} }, Resources: {}, Placement: {}, ForceUpdate: 3, Networks: [{ Target: 's_default', Aliases: ['web'] }] } })],
   ])('treats %s as equal', (_name, a, b) => {
     expect(diffServiceSpecs(normalizeServiceSpec(a), normalizeServiceSpec(b))).toEqual([]);
@@ -46,6 +51,16 @@ describe('normalizeServiceSpec', () => {
 });
 
 describe('diffServiceSpecs', () => {
+  it('marks every field of a job as restarting: any update runs the job again', () => {
+    const live = normalizeServiceSpec(base({ Labels: { a: '1' }, Mode: { ReplicatedJob: {} } }));
+    const desired = normalizeServiceSpec(base({ Labels: { a: '2' }, Mode: { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 4 } } }));
+    expect(diffServiceSpecs(live, desired)).toEqual([
+      { field: 'Labels.a', live: '1', desired: '2', restarts: true },
+      { field: 'Mode.ReplicatedJob.MaxConcurrent', live: 1, desired: 2, restarts: true },
+      { field: 'Mode.ReplicatedJob.TotalCompletions', live: 1, desired: 4, restarts: true },
+    ]);
+  });
+
   it('keys lists by identity and says which changes restart tasks', () => {
     const live = normalizeServiceSpec(base({ Labels: { a: '1' } }, { Env: ['A=1', 'B=2'], Mounts: [{ Type: 'volume', Source: 'd', Target: '/d' }] }));
     const desired = normalizeServiceSpec(base({ Labels: { a: '2' }, Mode: { Replicated: { Replicas: 3 } } }, {

@@ -117,6 +117,10 @@ describe('value parsers (go-units, go-connections, shlex, loader.ParseVolume)', 
     ['/code/entrypoint.sh -p 3000', ['/code/entrypoint.sh', '-p', '3000']],
     [`sh -c 'echo "a b"'`, ['sh', '-c', 'echo "a b"']],
     ['echo "a \\"b\\""  c\\ d', ['echo', 'a "b"', 'c d']],
+    // google/shlex: in double quotes a backslash escapes any rune and is dropped (a shell would keep it before ".").
+    [`sh -c "sed 's/\\./_/g' f"`, ['sh', '-c', "sed 's/./_/g' f"]],
+    ['a\u000bb # a comment\nc', ['a\u000bb', 'c']],
+    ['x#y "" \'\'', ['x#y', '', '']],
   ])('splits %j into words', (text, words) => expect(splitShellWords(text)).toEqual(words));
 
   it.each([
@@ -205,6 +209,9 @@ describe('convert: services (docker/cli service_test.go)', () => {
     ]);
     const map = await spec(svc('    extra_hosts: { b: 10.0.0.2, a: 10.0.0.1 }\n'));
     expect((map.TaskTemplate as { ContainerSpec: { Hosts: string[] } }).ContainerSpec.Hosts).toEqual(['10.0.0.1 a', '10.0.0.2 b']);
+    // toStringList sorts "host:ip" strings, not keys ("a.b:" before "a:"), and drops null values.
+    const sorted = await spec(svc('    extra_hosts: { a: 10.0.0.1, a.b: 10.0.0.2, none: null, v6: "[::1]" }\n'));
+    expect((sorted.TaskTemplate as { ContainerSpec: { Hosts: string[] } }).ContainerSpec.Hosts).toEqual(['10.0.0.2 a.b', '10.0.0.1 a', '::1 v6']);
   });
 
   it('converts resources (cpus to nano CPUs, memory in binary units, pids, generic resources)', async () => {
@@ -533,12 +540,13 @@ services:
   });
 
   it('warns, at the key, about what stack deploy ignores, and says that the legacy restart key is mapped', async () => {
-    const read = await load('services:\n  web:\n    image: busybox\n    privileged: true\n    container_name: x\n    restart: always\n');
+    const read = await load('services:\n  web:\n    image: busybox\n    privileged: true\n    container_name: x\n    restart: always\n    tmpfs: /run\n');
     expect(read.problems).toEqual([]);
     expect(read.warnings.map(formatProblem)).toEqual([
       `${F}:4:5: privileged is ignored by stack deploy (it applies to docker compose, not to swarm services)`,
       expect.stringMatching(new RegExp(`^${F}:6:5: restart: stack deploy says it ignores it, but maps it`)),
       `${F}:5:5: container_name is ignored by stack deploy: Setting the container name is not supported.`,
+      `${F}:7:5: tmpfs is ignored by stack deploy (its conversion drops it); use a volumes entry with type: tmpfs`,
     ]);
   });
 });

@@ -74,6 +74,15 @@ describe('file source', { timeout: 20_000 }, () => {
     await w.stop();
   });
 
+  it('reads a deployed stack\'s binary config as bytes, not as text', async () => {
+    const binary = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x0a, 0xc3]);
+    await writeFile(path.join(dir, 'app.yml'), 'services:\n  api: { image: busybox:lab, configs: [c] }\nconfigs:\n  c: { file: c.bin }\n');
+    await writeFile(path.join(dir, 'c.bin'), binary);
+    await writeFile(file, DOC('  stacks: [{ name: app, file: app.yml, deploy: true }]\n'));
+    const loaded = await createFileSource(file, { debounceMs: 20, pollMs: 60_000 }).load();
+    expect(loaded.state.stacks?.[0]?.configs[0]?.data).toBe(binary.toString('base64'));
+  });
+
   it('falls back to polling, and reports a deleted file as an error', async () => {
     await writeFile(file, DOC());
     const src = createFileSource(file, { debounceMs: 20, pollMs: 50 });

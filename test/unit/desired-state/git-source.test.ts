@@ -27,7 +27,7 @@ async function git(...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
-async function commit(files: Record<string, string | null>, message = 'change'): Promise<string> {
+async function commit(files: Record<string, string | Buffer | null>, message = 'change'): Promise<string> {
   for (const [f, text] of Object.entries(files)) {
     if (text === null) await git('rm', '-q', f);
     else {
@@ -87,6 +87,17 @@ describe('git source', { timeout: 30_000 }, () => {
     });
     const loaded = await source({ path: 'cluster/warden.yml' }).load();
     expect(loaded.state.services?.map((s) => [s.name, s.replicas])).toEqual([['web', 1], ['app_api', 3]]);
+  });
+
+  it('reads a deployed stack\'s binary secret from the commit as bytes, not as text', async () => {
+    const binary = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x0a, 0xc3]);
+    await commit({
+      'warden.yml': `${GOOD(1)}  stacks: [{ name: app, file: stacks/app.yml, deploy: true }]\n`,
+      'stacks/app.yml': 'services:\n  api: { image: busybox:lab, secrets: [k] }\nsecrets:\n  k: { file: k.der }\n',
+      'stacks/k.der': binary,
+    });
+    const loaded = await source().load();
+    expect(loaded.state.stacks?.[0]?.secrets[0]?.data).toBe(binary.toString('base64'));
   });
 
   it('follows new commits and a force-push, and reports nothing for an unchanged head', async () => {

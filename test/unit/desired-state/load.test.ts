@@ -88,7 +88,7 @@ describe('bad documents', () => {
     ['unknown top-level key in spec', '  specs: {}\n', 6, 3, 'unknown key "specs" in spec'],
     ['stacks listed twice', '  stacks:\n    - { name: msa, file: a.yml }\n    - { name: msa, file: b.yml }\n', 8, 15, 'stack msa is already listed at line 7'],
   ])('%s', async (_name, spec, line, col, message) => {
-    const problems = await problemsOf(HEAD + spec, { readFile: async () => 'services: {}\n' });
+    const problems = await problemsOf(HEAD + spec, { readFile: async () => Buffer.from('services: {}\n') });
     expect(problems.map(formatProblem)).toContainEqual(expect.stringContaining(message));
     const problem = problems.find((p) => p.message.includes(message))!;
     expect({ line: problem.line, col: problem.col }).toEqual({ line, col });

@@ -143,11 +143,11 @@ describe('readStack', () => {
 });
 
 describe('stacks in a desired-state file', () => {
-  const files: Record<string, string> = { '/cfg/stacks/app.yml': HA_COMPOSE };
-  const readFile = async (f: string): Promise<string> => {
-    const text = files[f];
-    if (text === undefined) throw Object.assign(new Error(`ENOENT: ${f}`), { code: 'ENOENT' });
-    return text;
+  const files: Record<string, string | Buffer> = { '/cfg/stacks/app.yml': HA_COMPOSE };
+  const readFile = async (f: string): Promise<Buffer> => {
+    const content = files[f];
+    if (content === undefined) throw Object.assign(new Error(`ENOENT: ${f}`), { code: 'ENOENT' });
+    return Buffer.from(content);
   };
   const HEAD = 'apiVersion: swarm-warden/v1\nkind: ClusterState\nmetadata: { name: t }\nspec:\n';
 
@@ -201,6 +201,16 @@ describe('stacks in a desired-state file', () => {
     files['/cfg/stacks/cyc.yml'] = 'services:\n  a:\n    depends_on: [b]\n  b: {}\n';
     const found = await problems(`${HEAD}  stacks: [{ name: s, file: stacks/cyc.yml }]\n  services:\n    - name: s_b\n      dependsOn: [s_a]\n`);
     expect(found.map(formatProblem)).toEqual([expect.stringMatching(/dependency cycle s_b → s_a → s_b/)]);
+  });
+
+  it('reads a deployed stack\'s config and secret files as bytes: binary content is sent as it is', async () => {
+    const binary = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x0a, 0xc3]);
+    files['/cfg/stacks/bin.yml'] = 'services:\n  a: { image: busybox:lab, secrets: [k], configs: [c] }\nsecrets:\n  k: { file: k.der }\nconfigs:\n  c: { file: c.bin }\n';
+    files['/cfg/stacks/k.der'] = binary;
+    files['/cfg/stacks/c.bin'] = binary;
+    const loaded = await loadDesiredStateText(`${HEAD}  stacks: [{ name: b, file: stacks/bin.yml, deploy: true }]\n`, '/cfg/warden.yml', { readFile });
+    const stack = loaded.state.stacks?.[0];
+    expect([stack?.secrets[0]?.data, stack?.configs[0]?.data]).toEqual([binary.toString('base64'), binary.toString('base64')]);
   });
 
   it('passes compose warnings on with the loaded state', async () => {

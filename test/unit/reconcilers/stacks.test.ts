@@ -186,11 +186,50 @@ describe('stacks plan', () => {
       for (const r of (c.Configs as Array<Record<string, unknown>> | undefined) ?? []) r.ConfigName = 'app_conf';
     }
     port.calls = [];
+    // The secret cannot be read back: it is taken as the file's, and that content's hash is recorded on it.
     const p = await pass(port, desiredOf(stack));
-    expect(p.actions).toEqual([]);
-    expect(port.writes).toBe(0);
-    expect(states(p)).toContain('secret app_key in_sync');
+    expect(p.actions.map((a) => `${a.kind} ${a.object}`)).toEqual(['label-secret app_key']);
+    expect(port.calls.filter((c) => /^(update|create|remove)/.test(c))).toEqual(['updateSecretLabels app_key']);
+    expect(states(p)).toContain('secret app_key drift');
     expect(states(p)).toContain('config app_conf in_sync');
+    expect(port.secrets[0]!.labels).toEqual({ 'com.docker.stack.namespace': 'app', 'warden.content-sha256': stack.secrets[0]!.hash });
+    const q = await pass(port, desiredOf(stack));
+    expect(q.actions).toEqual([]);
+    expect(states(q)).toContain('secret app_key in_sync');
+  });
+
+  it('rolls out a secret\'s new content after adopting stack deploy\'s, then removes the adopted one once unused', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const stack = await stackOf();
+    await pass(port, desiredOf(stack));
+    const secret = port.secrets[0]!;
+    secret.name = 'app_key';
+    delete secret.labels['warden.content-sha256'];
+    for (const s of port.services) {
+      for (const r of ((s.spec.TaskTemplate!.ContainerSpec as Record<string, unknown>).Secrets as Array<Record<string, unknown>> | undefined) ?? []) r.SecretName = 'app_key';
+    }
+    await pass(port, desiredOf(stack));
+    const changed = await stackOf(COMPOSE, { 'key.txt': 'k2', 'web.conf': 'listen 80;' });
+    const p = await pass(port, desiredOf(changed));
+    expect(p.actions.map((a) => `${a.kind} ${a.object}`)).toEqual([`create-file-object ${changed.secrets[0]!.name}`, 'update-service app_web']);
+    expect(changed.secrets[0]!.name).toMatch(/^app_key_[0-9a-f]{8}$/);
+    const next = await pass(port, desiredOf(changed));
+    expect(next.actions.map((a) => `${a.kind} ${a.object}`)).toEqual(['remove-stack-object app_key']);
+    expect((await plan(port, desiredOf(changed))).actions).toEqual([]);
+  });
+
+  it('is in sync with what the engine stored for a job and a restart policy without condition; says a job runs again', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const text = (cmd: string): string => `services:\n  once:\n    image: busybox:lab\n    command: ${cmd}\n    deploy: { mode: replicated-job, restart_policy: { delay: 5s } }\n`;
+    await pass(port, desiredOf(await stackOf(text('["true"]'), {})));
+    // What moby stores: the job's counts defaulted, the empty condition as "any".
+    const live = port.services[0]!.spec;
+    live.Mode = { ReplicatedJob: { MaxConcurrent: 1, TotalCompletions: 1 } };
+    live.TaskTemplate!.RestartPolicy = { Condition: 'any', Delay: 5e9, MaxAttempts: 0 };
+    expect((await plan(port, desiredOf(await stackOf(text('["true"]'), {})))).actions).toEqual([]);
+    const changed = await plan(port, desiredOf(await stackOf(text('["false"]'), {})));
+    expect(changed.drift).toEqual([{ object: 'app_once', message: 'spec differs: TaskTemplate.ContainerSpec.Args (the job runs again)' }]);
+    expect(changed.actions).toMatchObject([{ kind: 'update-service', restarts: true }]);
   });
 
   it('waits for a missing external network, and says a network cannot be changed', async () => {
@@ -202,6 +241,36 @@ describe('stacks plan', () => {
     port.networks[0]!.attachable = true;
     const q = await plan(port, desiredOf(await stackOf(text, {})));
     expect(q.drift).toContainEqual({ object: 'app_own', message: expect.stringMatching(/^network differs \(attachable true\); swarm cannot change a network/) });
+  });
+
+  it('takes host, bridge and none as present (stack deploy does not check networks that are not user-defined), an existing external network as in sync', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    port.networks.push({ id: 'n-shared', name: 'shared', scope: 'swarm', driver: 'overlay', labels: {}, options: {}, internal: false, attachable: true, ipam: { driver: 'default', config: [] } });
+    const text = 'services:\n  web: { image: busybox:lab, networks: [outside] }\n  api: { image: busybox:lab, networks: [ext] }\n' +
+      'networks:\n  outside: { external: true, name: host }\n  ext: { external: true, name: shared }\n';
+    const p = await pass(port, desiredOf(await stackOf(text, {})));
+    expect(p.actions.map((a) => `${a.kind} ${a.object}`)).toEqual(['create-service app_api', 'create-service app_web']);
+    expect(states(p)).toEqual(expect.arrayContaining(['network host in_sync', 'network shared in_sync']));
+  });
+
+  it('counts a missing external config or secret as missing, as a missing external network', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const text = 'services:\n  web: { image: busybox:lab, secrets: [s], configs: [c], networks: [n] }\n' +
+      'secrets:\n  s: { external: true, name: outer_s }\nconfigs:\n  c: { external: true, name: outer_c }\nnetworks:\n  n: { external: true, name: outer_n }\n';
+    const p = await plan(port, desiredOf(await stackOf(text, {})));
+    expect(states(p)).toEqual(['network outer_n missing', 'secret outer_s missing', 'config outer_c missing', 'service app_web missing']);
+    expect(p.actions).toEqual([]);
+  });
+
+  it('takes as rotated only the names of a key with its hash: key conf does not claim conf_tls\'s objects', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    await pass(port, desiredOf(await stackOf()));
+    // A config of a key the file no longer has, named like a rotation of `conf`'s by a prefix match.
+    await port.createConfig({ Name: 'app_conf_tls_0123abcd', Labels: { 'com.docker.stack.namespace': 'app', 'warden.content-sha256': '0123abcd'.padEnd(64, '0') }, Data: '' });
+    await port.createConfig({ Name: 'app_conf_89abcdef', Labels: { 'com.docker.stack.namespace': 'app', 'warden.content-sha256': '89abcdef'.padEnd(64, '0') }, Data: '' });
+    const p = await plan(port, desiredOf(await stackOf()));
+    expect(p.actions.map((a) => `${a.kind} ${a.object}`)).toEqual(['remove-stack-object app_conf_89abcdef']);
+    expect(states(p)).toEqual(expect.arrayContaining(['config app_conf_tls_0123abcd extra', 'config app_conf_89abcdef extra']));
   });
 
   it('pins a changed image to the digest the registry gave, and lists only images to resolve', async () => {
