@@ -62,6 +62,7 @@ const FIXTURES: Array<{ file: string; env: Record<string, string> }> = [
   { file: 'examples/stacks/every-key.compose.yml', env: { GREETING: 'hello', WEB_PORT: '18080' } },
   { file: 'examples/stacks/voting.compose.yml', env: {} },
   { file: 'examples/stacks/msa-ha.compose.yml', env: {} },
+  { file: 'examples/stacks/defaults.compose.yml', env: {} },
 ];
 
 describe('warden deploys a compose file as docker stack deploy does', () => {

@@ -93,17 +93,43 @@ async function plan(file: string): Promise<{ code: number | null; stdout: string
 }
 
 describe('stacks with deploy: true on the lab', () => {
-  it('adopts a stack docker stack deploy made: in sync, and apply writes nothing', async () => {
+  it('adopts a stack docker stack deploy made: in sync but for one label on its secret, then writes nothing', async () => {
     const file = setup();
     const manager = await runningManager(lab);
     await cliDeploy(manager, path.join(dir, 'every-key.compose.yml'), NAME, ENV);
     const p = await plan(file);
     expect(p.stdout).toContain('in sync  service st_web');
-    expect(p.code, p.stdout).toBe(0);
+    // A secret's content cannot be read back: the file's hash is recorded on it, with a labels-only write.
+    expect(p.stdout).toMatch(/label\s+secret st_api_key/);
+    expect(p.code, p.stdout).toBe(1);
     const a = await apply(file);
-    expect(a.changes).toEqual([]);
-    expect(a.writes).toEqual([]);
+    expect(a.changes).toEqual([{ action: 'label-secret', object: 'st_api_key' }]);
+    expect(a.writes).toEqual([expect.stringMatching(/^POST \/v[\d.]+\/secrets\/\w+\/update\?version=\d+$/)]);
     expect(a.code, a.stderr).toBe(0);
+    const secret = (await stackObjects(manager, NAME)).secrets.find((x) => x.name === 'st_api_key')!;
+    expect(secret.labels).toMatchObject({ 'com.docker.stack.namespace': NAME, 'com.example.secret': 'api', 'warden.content-sha256': expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const again = await apply(file);
+    expect(again.writes).toEqual([]);
+    expect(again.code, again.stderr).toBe(0);
+  });
+
+  it('rolls a new content of an adopted secret out: a new secret, the services moved to it, the old one removed', async () => {
+    const file = setup();
+    const manager = await runningManager(lab);
+    await cliDeploy(manager, path.join(dir, 'every-key.compose.yml'), NAME, ENV);
+    expect((await apply(file)).code).toBe(0);
+    writeFileSync(path.join(dir, 'every-key.secret'), 'a new key\n');
+    const a = await apply(file);
+    expect(a.code, a.stderr).toBe(0);
+    const objects = await stackObjects(manager, NAME);
+    const secrets = objects.secrets.map((x) => x.name);
+    expect(secrets).toEqual([expect.stringMatching(/^st_api_key_[0-9a-f]{8}$/)]);
+    expect(a.changes).toContainEqual({ action: 'create-file-object', object: secrets[0] });
+    expect(a.changes).toContainEqual({ action: 'remove-stack-object', object: 'st_api_key' });
+    const web = objects.services.find((x) => x.spec.Name === 'st_web')!;
+    const refs = (web.spec.TaskTemplate!.ContainerSpec as { Secrets: Array<{ SecretName: string }> }).Secrets.map((r) => r.SecretName);
+    expect(new Set(refs)).toEqual(new Set(secrets));
+    expect((await apply(file)).writes).toEqual([]);
   });
 
   it('deploys a stack, and a second apply writes nothing', async () => {
