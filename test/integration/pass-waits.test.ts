@@ -88,7 +88,9 @@ describe('a pass does not wait on the engine', () => {
 
     // The restarts do not converge (the image exists nowhere); meanwhile a person demotes a manager.
     const before = await real.listNodes();
-    const victim = before.find((n) => n.manager && !n.manager.leader)!;
+    // Not manager-1: every lab node joined through it, and on Docker 20.10 a node promoted while the
+    // manager it joined through is no manager crash-loops (moby/moby#47854), which is not this test's subject.
+    const victim = before.find((n) => n.manager && !n.manager.leader && n.hostname !== lab.managers[0]!.name)!;
     await lab.docker(leader, ['node', 'demote', victim.hostname]);
     const demotedAt = Date.now();
     const back = await waitUntil('warden to bring the managers back to 3', async () => {

@@ -130,10 +130,15 @@ async function heal(lab: Lab, abandoned: { value: boolean }): Promise<void> {
       const wrong = nodes.find((n) => (phase === 'promote' ? wantManagers.has(n.hostname) && n.role !== 'manager' : !wantManagers.has(n.hostname) && n.role === 'manager'));
       if (!wrong) break;
       step();
-      await port.updateNode(wrong.id, wrong.version, { ...wrong.spec, Role: phase === 'promote' ? 'manager' : 'worker' }).catch(() => undefined);
+      await port.updateNode(wrong.id, wrong.version, { ...wrong.spec, Role: phase === 'promote' ? 'manager' : 'worker' }).catch((err: Error) => {
+        // A promotion that never finished (moby/moby#47854 on 20.10): the engine will not set it back, and
+        // the node only recovers by leaving and joining again: rebuild instead of waiting.
+        if (/can't find manager in raft memberlist/.test(err.message)) throw new Error(`${wrong.hostname}'s promotion never finished: ${err.message}`);
+      });
       await waitUntil(`${wrong.hostname} to be ${phase}d`, async () => {
         const n = await portFor(await runningManager(lab)).inspectNode(wrong.id);
-        return phase === 'promote' ? n.manager?.reachability === 'reachable' : n.manager === undefined;
+        // The role asked for, and the Raft membership that goes with it (a refused demotion leaves the role).
+        return phase === 'promote' ? n.role === 'manager' && n.manager?.reachability === 'reachable' : n.role === 'worker' && n.manager === undefined;
       }, settle);
     }
   }
@@ -152,10 +157,12 @@ async function heal(lab: Lab, abandoned: { value: boolean }): Promise<void> {
     if (services.length > 0) await removeServices(lab, ...services.map((s) => s.name));
     return services.length === 0;
   }, settle);
-  await waitUntil('every lab node ready and only the lab managers reachable', async () => {
+  // Only the lab's managers are Raft members, all reachable: a member left unreachable (a promotion that
+  // never finished) would cost the next file its quorum when it stops one manager.
+  await waitUntil('every lab node ready and only the lab managers Raft members, reachable', async () => {
     const nodes = await portFor(await runningManager(lab)).listNodes();
     return nodes.length === lab.nodes.length &&
       nodes.every((n) => n.state === 'ready') &&
-      nodes.every((n) => (n.manager?.reachability === 'reachable') === wantManagers.has(n.hostname));
+      nodes.every((n) => (n.manager !== undefined) === wantManagers.has(n.hostname) && (n.manager?.reachability === 'reachable') === wantManagers.has(n.hostname));
   }, settle);
 }
