@@ -1,7 +1,9 @@
 // Reading the cluster: one snapshot per pass. The engine is read with a fixed number of list calls
 // (tasks only as far as a reconciler in force asked for them). What the engine cannot tell (the hosts'
 // files, the registry's probe) is read off the pass (./host.ts); the pass adds its last answers.
+import { LABEL_NAMESPACE } from '../desired-state/compose/types.js';
 import type { DesiredState } from '../desired-state/types.js';
+import { EngineError } from '../docker/errors.js';
 import type { DockerPort, EngineInfo, ImageDistribution, StackPort, SwarmNode, SwarmService, SwarmTask } from '../docker/port.js';
 import { imagesToResolve } from '../reconcilers/stacks.js';
 import type { CountsNeed, Observed, Reconciler, StackObservation, TaskNeed } from '../reconcilers/types.js';
@@ -102,6 +104,19 @@ async function observeStacks(
       if (found?.digest) images.set(image, found);
     })),
   ]);
+  // A service on the swarm's own host (or bridge) network names it by an id the list does not have: read
+  // those once each, so that the reconciler compares names, not a node's local network ids.
+  const known = new Set(networks.map((n) => n.id));
+  const stacks = new Set((desired.stacks ?? []).map((st) => st.name));
+  const targets = new Set(services
+    .filter((s) => stacks.has(s.labels[LABEL_NAMESPACE] ?? ''))
+    .flatMap((s) => ((s.spec.TaskTemplate as { Networks?: Array<{ Target: string }> } | undefined)?.Networks ?? []).map((n) => n.Target))
+    .filter((t) => !known.has(t)));
+  const extra = await Promise.all([...targets].map((id) => port.inspectNetwork(id).catch((err: unknown) => {
+    if (err instanceof EngineError && err.code === 'not-found') return undefined;
+    throw err;
+  })));
+  for (const n of extra) if (n) networks.push(n);
   return { networks, configs, secrets, images, ...(unresolved.size > 0 ? { unresolved } : {}) };
 }
 

@@ -215,6 +215,11 @@ class DockerodePort implements DockerPort, VersionPort, StackPort {
     return raw.map(toNetwork);
   }
 
+  async inspectNetwork(id: string): Promise<SwarmNetwork> {
+    const raw = (await this.call(`inspect network ${id}`, () => this.docker.getNetwork(id).inspect())) as unknown as RawNetwork;
+    return toNetwork(raw);
+  }
+
   async createNetwork(spec: NetworkCreateSpec): Promise<string> {
     const created = await this.call(`create network ${spec.Name}`, () => this.docker.createNetwork({ ...spec, CheckDuplicate: true } as Docker.NetworkCreateOptions));
     return created.id;

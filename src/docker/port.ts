@@ -286,6 +286,11 @@ export interface StackPort {
   removeService(id: string): Promise<void>;
   /** listNetworks lists every network the engine knows (swarm and local). */
   listNetworks(): Promise<SwarmNetwork[]>;
+  /**
+   * inspectNetwork reads one network by id. The swarm's own `host` and `bridge` networks (the targets of a
+   * service on the host network) are not in the list, where the node's local ones of those names are.
+   */
+  inspectNetwork(id: string): Promise<SwarmNetwork>;
   /** createNetwork creates a network and returns its id. */
   createNetwork(spec: NetworkCreateSpec): Promise<string>;
   removeNetwork(id: string): Promise<void>;

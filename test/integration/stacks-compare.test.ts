@@ -3,6 +3,8 @@
 // under the same stack name and read back; services, networks, configs and secrets must be equal field by
 // field once IDs are replaced by names (and warden's content-hashed config and secret names by the CLI's).
 // The conversion must also compare in sync, as the stacks reconciler compares it, with what the CLI made.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentName } from '../../src/desired-state/compose/convert.js';
@@ -11,6 +13,31 @@ import { withoutIds } from '../../src/desired-state/compose/references.js';
 import { LABEL_CONTENT_HASH, type DesiredStack } from '../../src/desired-state/compose/types.js';
 import { restoreLab, runningManager, testLab } from '../support/lab.js';
 import { cliDeploy, deployDirect, readComposeStack, removeStack, stackObjects, type StackObjects } from '../support/stacks.js';
+import { runWarden } from '../support/warden.js';
+
+/**
+ * servicesToWrite is what `warden plan` (the stacks reconciler on what the engine shows) would write to
+ * the stack's services: none, when the CLI's deployment is in sync for warden.
+ */
+async function servicesToWrite(host: string, file: string, env: Record<string, string>): Promise<string[]> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'warden-cmp-'));
+  try {
+    const vars = Object.entries(env).map(([k, v]) => `${k}: "${v}"`).join(', ');
+    writeFileSync(path.join(dir, 'warden.yml'), `apiVersion: swarm-warden/v1
+kind: ClusterState
+metadata: { name: lab }
+spec:
+  stacks:
+    - { name: ${NAME}, file: ${file}, deploy: true, resolveImage: never, env: { ${vars} } }
+`);
+    const r = await runWarden(['plan', '-f', path.join(dir, 'warden.yml'), '--host', host, '--output', 'json']);
+    expect(r.code, r.stderr).not.toBe(2);
+    const plan = JSON.parse(r.stdout) as { reconcilers: Array<{ id: string; actions: Array<{ action: { kind: string; object: string } }> }> };
+    return plan.reconcilers.flatMap((x) => x.actions).map((a) => a.action).filter((a) => a.kind.endsWith('-service')).map((a) => `${a.kind} ${a.object}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 const lab = testLab();
 const NAME = 'cmp';
@@ -28,7 +55,7 @@ function comparable(objects: StackObjects, stack: DesiredStack): unknown {
     if (!o.fixedName && o.hash) cliName.set(contentName(stack.name, o.key, o.hash), `${stack.name}_${o.key}`);
   }
   const rename = (n: string): string => cliName.get(n) ?? n;
-  const networkNames = new Map(objects.networks.map((n) => [n.id, n.name]));
+  const networkNames = objects.networkNames;
   const dropHash = (labels: Record<string, string>): Record<string, string> => {
     const { [LABEL_CONTENT_HASH]: _hash, ...rest } = labels;
     return rest;
@@ -77,7 +104,7 @@ describe('warden deploys a compose file as docker stack deploy does', () => {
     expect(byCli.services.map((s) => s.spec.Name)).toEqual(stack.services.map((s) => s.name));
 
     // The conversion, normalized as the reconciler compares, is in sync with what the CLI made.
-    const networkNames = new Map(byCli.networks.map((n) => [n.id, n.name]));
+    const networkNames = byCli.networkNames;
     for (const s of stack.services) {
       const live = byCli.services.find((l) => l.spec.Name === s.name)!;
       const rename = new Map([...stack.configs, ...stack.secrets].filter((o) => !o.fixedName).map((o) => [o.name, `${NAME}_${o.key}`]));
@@ -87,6 +114,8 @@ describe('warden deploys a compose file as docker stack deploy does', () => {
       for (const r of c.Configs ?? []) r.ConfigName = rename.get(String(r.ConfigName)) ?? r.ConfigName;
       expect(diffServiceSpecs(normalizeServiceSpec(withoutIds(live.spec, networkNames)), normalizeServiceSpec(desired)), s.name).toEqual([]);
     }
+    // And warden itself, reading the engine, would write none of them.
+    expect(await servicesToWrite(node.host, absolute, env)).toEqual([]);
     await removeStack(node, NAME);
 
     await deployDirect(node, stack);

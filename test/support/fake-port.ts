@@ -160,6 +160,13 @@ export class FakePort implements DockerPort, StackPort {
     return structuredClone(this.networks);
   }
 
+  async inspectNetwork(id: string): Promise<SwarmNetwork> {
+    this.calls.push(`inspectNetwork ${id}`);
+    const found = this.networks.find((n) => n.id === id);
+    if (!found) throw new EngineError('not-found', `network ${id} not found`, 404);
+    return structuredClone(found);
+  }
+
   async createNetwork(spec: NetworkCreateSpec): Promise<string> {
     this.calls.push(`createNetwork ${spec.Name}`);
     const id = `net-${this.nextId++}`;

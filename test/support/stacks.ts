@@ -43,6 +43,8 @@ export interface StackObjects {
   networks: SwarmNetwork[];
   configs: SwarmConfig[];
   secrets: SwarmSecret[];
+  /** networkNames maps every network's id to its name, the stack's and the others (host, ingress). */
+  networkNames: Map<string, string>;
 }
 
 /** stackObjects reads every service, network, config and secret labelled with the stack's namespace. */
@@ -50,9 +52,20 @@ export async function stackObjects(node: LabNode, name: string): Promise<StackOb
   const port = stackPort(node);
   const mine = (labels: Record<string, string> | undefined): boolean => labels?.[NAMESPACE] === name;
   const services = (await port.listServices({ status: false })).filter((s) => mine(s.labels));
+  const networks = await port.listNetworks();
+  // The swarm's own host network, which a service on it names, is not in the list: read it by id.
+  const known = new Set(networks.map((n) => n.id));
+  for (const s of services) {
+    for (const t of ((s.spec.TaskTemplate as { Networks?: Array<{ Target: string }> } | undefined)?.Networks ?? [])) {
+      if (known.has(t.Target)) continue;
+      networks.push(await port.inspectNetwork(t.Target));
+      known.add(t.Target);
+    }
+  }
   return {
     services: services.map((s) => ({ id: s.id, version: s.version, spec: s.spec })).sort((a, b) => a.spec.Name.localeCompare(b.spec.Name)),
-    networks: (await port.listNetworks()).filter((n) => mine(n.labels)).sort((a, b) => a.name.localeCompare(b.name)),
+    networks: networks.filter((n) => mine(n.labels)).sort((a, b) => a.name.localeCompare(b.name)),
+    networkNames: new Map(networks.map((n) => [n.id, n.name])),
     configs: (await port.listConfigs()).filter((c) => mine(c.labels)).sort((a, b) => a.name.localeCompare(b.name)),
     secrets: (await port.listSecrets()).filter((c) => mine(c.labels)).sort((a, b) => a.name.localeCompare(b.name)),
   };
