@@ -69,6 +69,12 @@ interface Phase {
   /** callsPerCorrection is how many engine calls warden made from each drift to its correction, by kind (median run). */
   callsPerCorrection: Record<string, number>;
   callsPerCorrectionRange: { min: number; max: number };
+  /**
+   * splitMs is where the time went (medians): the engine, from the manual scale to its event on the
+   * bench's own stream; warden, from that event to its update reaching the engine (its reads included);
+   * the engine, from that update to the correction's event.
+   */
+  splitMs: { engineDrift: number; warden: number; engineCorrection: number };
 }
 
 async function main(): Promise<void> {
@@ -117,7 +123,7 @@ async function main(): Promise<void> {
     };
 
     // One drift, the time until its correction shows on the events stream, and the calls warden made.
-    const drift = async (name: string): Promise<{ ms: number; calls: string[] }> => {
+    const drift = async (name: string): Promise<{ ms: number; calls: string[]; split: Phase['splitMs'] }> => {
       await settled(ECHO_RECHECK_MS + 200);
       const svc = await until(`${name} at 1`, async () => {
         const s = await lport.inspectService(name);
@@ -128,11 +134,19 @@ async function main(): Promise<void> {
       await lport.updateService(svc.id, svc.version, { ...structuredClone(svc.spec), Mode: { Replicated: { Replicas: 2 } } });
       const fixed = await until('the correction event', () =>
         seen.slice(mark).find((s) => s.event.id === svc.id && s.event.attributes['replicas.old'] === '2' && s.event.attributes['replicas.new'] === '1'), 10_000);
-      const calls = proxy.paths.filter((p, i) => proxy.times[i]! >= t0 && proxy.times[i]! <= fixed.at && !p.includes('/events'));
-      return { ms: fixed.at - t0, calls: calls.map(callName) };
+      const window = proxy.paths.map((p, i) => ({ p, at: proxy.times[i]! })).filter((c) => c.at >= t0 && c.at <= fixed.at && !c.p.includes('/events'));
+      const calls = window.map((c) => c.p);
+      const event = seen.slice(mark).find((x) => x.event.id === svc.id && x.event.attributes['replicas.new'] === '2');
+      const write = window.filter((c) => c.p.startsWith('POST ')).at(-1);
+      const split = {
+        engineDrift: (event?.at ?? NaN) - t0,
+        warden: (write?.at ?? NaN) - (event?.at ?? NaN),
+        engineCorrection: fixed.at - (write?.at ?? NaN),
+      };
+      return { ms: fixed.at - t0, calls: calls.map(callName), split };
     };
     const phase = async (prefix: string, services: number): Promise<Phase> => {
-      const runs: Array<{ ms: number; calls: string[] }> = [];
+      const runs: Array<{ ms: number; calls: string[]; split: Phase['splitMs'] }> = [];
       for (let i = 0; i < RUNS; i++) {
         runs.push(await drift(`scale_${prefix}${i % MEASURED}`));
         if ((i + 1) % 10 === 0) process.stderr.write(`bench: ${services} services, ${i + 1}/${RUNS} runs\n`);
@@ -147,6 +161,11 @@ async function main(): Promise<void> {
         samplesMs: runs.map((r) => +r.ms.toFixed(1)),
         callsPerCorrection: kinds,
         callsPerCorrectionRange: { min: byCount[0]!.calls.length, max: byCount[byCount.length - 1]!.calls.length },
+        splitMs: {
+          engineDrift: medianOf(runs.map((r) => r.split.engineDrift)),
+          warden: medianOf(runs.map((r) => r.split.warden)),
+          engineCorrection: medianOf(runs.map((r) => r.split.engineCorrection)),
+        },
       };
     };
 
@@ -217,6 +236,11 @@ async function main(): Promise<void> {
   }
 }
 
+function medianOf(xs: number[]): number {
+  const ok = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return ok.length === 0 ? NaN : +ok[Math.floor(ok.length / 2)]!.toFixed(1);
+}
+
 function updateDoc(r: { date: string; machine: string; lab: string; runs: number; small: Phase; large: Phase; ratioP50: number; idle: { services: number; seconds: number; passes: number; cpuPercentOfCore: number; rssMb: { median: number; max: number } } }): void {
   const row = (p: Phase): string => `| ${p.services} | ${p.latencyMs.p50} ms | ${p.latencyMs.p90} ms | ${p.latencyMs.p99} ms | ${p.latencyMs.max} ms | ` +
     `${Object.entries(p.callsPerCorrection).map(([k, v]) => `${v} × \`${k}\``).join(', ')} (${p.callsPerCorrectionRange.min}–${p.callsPerCorrectionRange.max} in all) |`;
@@ -227,6 +251,11 @@ function updateDoc(r: { date: string; machine: string; lab: string; runs: number
     '|---|---|---|---|---|---|',
     row(r.small),
     row(r.large),
+    '',
+    `Where the time goes (medians, ${r.small.services} → ${r.large.services} services): the engine, from the manual scale to its event, ` +
+      `${r.small.splitMs.engineDrift} → ${r.large.splitMs.engineDrift} ms; warden, from that event to its update reaching the engine (its reads included), ` +
+      `${r.small.splitMs.warden} → ${r.large.splitMs.warden} ms; the engine, from that update to the correction's event, ` +
+      `${r.small.splitMs.engineCorrection} → ${r.large.splitMs.engineCorrection} ms.`,
     '',
     `p50 at ${r.large.services} over p50 at ${r.small.services}: ${r.ratioP50}. Idle at ${r.idle.services} services for ${r.idle.seconds} s ` +
       `(${r.idle.passes} passes, the resyncs): ${r.idle.cpuPercentOfCore}% of a core, RSS median ${r.idle.rssMb.median} MB, max ${r.idle.rssMb.max} MB.`,
