@@ -17,5 +17,6 @@ for svc in demo_web demo_api; do
 done
 "$warden" plan -f examples/lab.yml || true
 "$warden" apply -f examples/lab.yml
-echo "warden run: metrics on http://127.0.0.1:9095/metrics, status on /status; DOCKER_HOST=$DOCKER_HOST; Ctrl-C stops it"
-exec "$warden" run -f examples/lab.yml --listen "${WARDEN_LISTEN:-:9095}"
+listen=${WARDEN_LISTEN:-:9095}
+echo "warden run: metrics on http://127.0.0.1:${listen##*:}/metrics, status on /status; DOCKER_HOST=$DOCKER_HOST; Ctrl-C stops it"
+exec "$warden" run -f examples/lab.yml --listen "$listen"
