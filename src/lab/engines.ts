@@ -253,6 +253,9 @@ async function unpack(apt: LabApt, offer: EngineOffer, dir: string): Promise<voi
   const tmp = `${dir}.tmp-${process.pid}`;
   // Under the lock, any other unpacking directory is left from a run that died: about 200 MB each.
   const parent = join(dir, '..');
+  // A new machine has no engines directory yet: make it before reading it (issue 24: the README's first
+  // command failed with ENOENT on a machine that never ran the lab).
+  mkdirSync(parent, { recursive: true });
   for (const d of readdirSync(parent).filter((d) => d.includes('.tmp-'))) rmSync(join(parent, d), { recursive: true, force: true });
   try {
     await unpackInto(apt, offer, dir, tmp);
