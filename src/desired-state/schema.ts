@@ -4,7 +4,7 @@
 // DesiredState of ./types.ts. The same schema generates the JSON Schema editors use (`warden schema`),
 // so descriptions here are what an operator sees when hovering a key.
 import { z } from 'zod';
-import { RECONCILER_IDS, type ReconcilerId } from '../reconcilers/index.js';
+import { RECONCILER_IDS, type ReconcilerId } from '../reconcilers/ids.js';
 import {
   constraintProblem,
   cronProblem,

@@ -8,9 +8,9 @@ import type {
   EngineInfo, FileObjectSpec, ImageDistribution, NetworkCreateSpec, NodeAvailability, ServiceSpec, SwarmConfig, SwarmNetwork,
   SwarmNode, SwarmSecret, SwarmService, SwarmTask,
 } from '../docker/port.js';
-import type { ReconcilerId } from './index.js';
+import type { ReconcilerId } from './ids.js';
 
-export type { ReconcilerId } from './index.js';
+export type { ReconcilerId } from './ids.js';
 
 /** FileObservation is what warden saw of one desired volume path under the host root. */
 export type FileObservation =
