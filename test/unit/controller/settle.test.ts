@@ -72,9 +72,9 @@ describe('Settling', () => {
       if (process.argv[1] === 'wait') { await s.idle(); console.log('idle'); }
     `;
     const root = fileURLToPath(new URL('../../..', import.meta.url));
-    const run = (arg: string) => promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, arg], { cwd: root, timeout: 20_000 });
+    const run = (arg: string) => promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, arg], { cwd: root, timeout: 60_000 });
     expect((await run('wait')).stdout).toBe('settled done\nidle\n');
     // Nobody waits: the follow-up does not keep a command that is done from exiting.
     expect((await run('exit')).stdout).toBe('');
-  }, 30_000);
+  }, 130_000);
 });
