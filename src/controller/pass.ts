@@ -39,6 +39,8 @@ export interface PassResult {
   startedAt: string;
   durationMs: number;
   leader: boolean;
+  /** leaderNode is the hostname of the Raft leader as the pass read it (absent when it could not read). */
+  leaderNode?: string;
   revision: string | undefined;
   results: ReconcilerResult[];
   /** error is set when the pass could not run at all (no desired state, engine unreachable). */
@@ -185,6 +187,8 @@ export class Passes {
     const { metrics } = this.opts;
     this.leader = !this.opts.leaderOnly || (observed.info.nodeId !== '' && leaderOf(observed) === observed.info.nodeId);
     result.leader = this.leader;
+    const leaderNode = observed.nodes.find((n) => n.manager?.leader)?.hostname;
+    if (leaderNode !== undefined) result.leaderNode = leaderNode;
     metrics.leader.set(this.leader ? 1 : 0);
     const health = managerHealth(observed);
     metrics.swarmManagers.set({ status: 'reachable' }, health.reachable);
