@@ -154,5 +154,6 @@ describe('what warden prints of a stack with secrets', () => {
     const leaks = outputs.flatMap((o) => NEVER.filter((v) => o.text.includes(v)).map((v) => `${o.from} shows ${v}`));
     expect(leaks).toEqual([]);
     expect(outputs.length).toBeGreaterThan(15);
-  });
+    // Four rollouts, each waited for: on a loaded machine that is more than the default 2 minutes.
+  }, 360_000);
 });
