@@ -16,6 +16,7 @@ import { IsolatedHostFiles } from '../host/isolated.js';
 import { probeRegistry } from '../host/probe.js';
 import { buildInfo } from '../version.js';
 import { logFormatFor, type LogFormat } from './log-format.js';
+import { formatApplySummary, formatPlan, planDocument } from './plan-format.js';
 
 /**
  * HostRootOptions is --host-root: where warden sees the hosts' file system (default `/`), and
@@ -115,7 +116,8 @@ export async function planCommand(opts: SourceOptions & EngineOptions & HostRoot
   }
   const drift = hasDrift(result);
   if (opts.output === 'json') {
-    process.stdout.write(`${JSON.stringify({ ...summary(got.loaded), inSync: !drift, reconcilers: result.results }, null, 2)}\n`);
+    // The plan's views, never its actions: those carry what the engine is sent (specs, a secret's data).
+    process.stdout.write(`${JSON.stringify(planDocument(got.loaded, result, !drift), null, 2)}\n`);
   } else {
     process.stdout.write(formatPlan(got.loaded, result));
   }
@@ -277,92 +279,4 @@ export async function runCommand(
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   return 0;
-}
-
-function summary(loaded: LoadedState): { cluster: string; source: string; revision: string } {
-  return { cluster: loaded.state.cluster, source: loaded.source, revision: loaded.revision };
-}
-
-/** formatApplySummary tells a person what `apply` changed, what it held and why, and what failed. */
-export function formatApplySummary(passes: readonly PassResult[], converged: boolean): string {
-  const changed: string[] = [];
-  const held = new Map<string, string>();
-  const failed: string[] = [];
-  for (const pass of passes) {
-    for (const r of pass.results) {
-      for (const a of r.actions) {
-        const what = `${r.id} ${a.action.object}: ${a.action.kind} ${JSON.stringify(a.action.before)} -> ${JSON.stringify(a.action.after)}`;
-        if (a.outcome === 'applied') changed.push(what);
-        else if (a.outcome === 'failed') failed.push(`${what}: ${a.error}`);
-        else if (a.outcome === 'suppressed') held.set(`${r.id} ${a.action.object} ${a.action.kind}`, `${what} (${a.reason})`);
-      }
-    }
-  }
-  // A held action is held in every pass: say it once, and not when a later pass applied it after all.
-  const appliedKeys = new Set(passes.flatMap((p) => p.results.flatMap((r) => r.actions.filter((a) => a.outcome === 'applied').map((a) => `${r.id} ${a.action.object} ${a.action.kind}`))));
-  const heldLines = [...held].filter(([k]) => !appliedKeys.has(k)).map(([, v]) => v);
-  const lines = [
-    ...changed.map((l) => `changed  ${l}`),
-    ...heldLines.map((l) => `held     ${l}`),
-    ...failed.map((l) => `failed   ${l}`),
-    `${converged ? 'converged' : 'not converged'}: ${changed.length} changed, ${heldLines.length} held, ${failed.length} failed, in ${passes.length} pass(es)`,
-  ];
-  return `${lines.join('\n')}\n`;
-}
-
-const show = (v: unknown): string => (v === undefined ? '(unset)' : JSON.stringify(v));
-
-// The stacks reconciler, object by object: what a pass does to each (create, update with the fields that
-// differ, label an adopted secret, remove) or that it is in sync, and what became of the action.
-function formatStackObjects(r: PassResult['results'][number]): string[] {
-  const lines: string[] = [];
-  const byObject = new Map(r.actions.map((a) => [a.action.object, a]));
-  const fate = (a: (typeof r.actions)[number]): string =>
-    a.outcome === 'suppressed' ? `suppressed (${a.reason})` : a.outcome === 'failed' ? `failed: ${a.error}` : a.outcome;
-  let stack = '';
-  for (const o of r.objects ?? []) {
-    if (o.stack !== stack) lines.push(`  stack ${(stack = o.stack)}`);
-    const a = byObject.get(o.name);
-    byObject.delete(o.name);
-    const what = `${o.kind} ${o.name}`;
-    if (!a) {
-      lines.push(o.state === 'in_sync' ? `    in sync  ${what}` : `    ${o.state.replace('_', ' ').padEnd(8)} ${what}${o.note ? `: ${o.note}` : ''}`);
-      continue;
-    }
-    const verb = a.action.kind.startsWith('create') ? 'create' : a.action.kind === 'update-service' ? 'update' : a.action.kind === 'label-secret' ? 'label' : 'remove';
-    const restarts = a.action.kind === 'update-service' ? (a.action.restarts ? ', tasks restart' : ', no restart') : '';
-    lines.push(`    ${verb.padEnd(8)} ${what}${restarts}: ${fate(a)}`);
-    if (a.action.kind === 'update-service') {
-      for (const f of a.action.fields) lines.push(`               ${f.field}: ${show(f.live)} -> ${show(f.desired)}${f.restarts ? ' (restarts)' : ''}`);
-    }
-  }
-  for (const d of r.drift.filter((x) => !(r.objects ?? []).some((o) => o.name === x.object))) lines.push(`  drift   ${d.object}: ${d.message}`);
-  return lines;
-}
-
-/** formatPlan renders a pass for people: drift by reconciler, each action and what becomes of it. */
-export function formatPlan(loaded: LoadedState, result: PassResult): string {
-  const lines = [`cluster ${loaded.state.cluster}, revision ${loaded.revision} (${loaded.source})`];
-  const inSync: string[] = [];
-  for (const r of result.results) {
-    if (r.drift.length === 0 && r.actions.length === 0 && !r.error) {
-      inSync.push(r.id);
-      // Deployed stacks are listed object by object even in sync: what warden keeps, and that it matches.
-      if (!r.objects?.length) continue;
-    }
-    lines.push('', `${r.id}:${r.error ? ` error: ${r.error}` : ''}`);
-    if (r.blocked) lines.push(`  held    ${r.blocked}`);
-    if (r.objects) {
-      lines.push(...formatStackObjects(r));
-      continue;
-    }
-    for (const d of r.drift) lines.push(`  drift   ${d.object}: ${d.message}`);
-    for (const a of r.actions) {
-      const what = `${a.action.kind} ${a.action.object} ${JSON.stringify(a.action.before)} -> ${JSON.stringify(a.action.after)}`;
-      const fate = a.outcome === 'suppressed' ? `suppressed (${a.reason})` : a.outcome === 'failed' ? `failed: ${a.error}` : a.outcome;
-      lines.push(`  action  ${what}: ${fate}`);
-    }
-  }
-  lines.push('', inSync.length > 0 ? `in sync: ${inSync.join(', ')}` : 'in sync: none', '');
-  return lines.join('\n');
 }

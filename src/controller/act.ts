@@ -8,6 +8,7 @@ import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
 import type { FilePort } from '../host/port.js';
 import type { Action, ActionRecord, Observed } from '../reconcilers/types.js';
+import { actionView } from '../reconcilers/view.js';
 import { applyAction, TerminalActionError, type ApplyResult } from './apply.js';
 import type { Echoes } from './events.js';
 import type { Metrics, SuppressReason } from './metrics.js';
@@ -133,7 +134,9 @@ export class Actor {
       }
       if (outcome === 'applied') {
         metrics.corrections.inc({ reconciler: action.reconciler, action: action.kind });
-        log.info({ ...fields, before: action.before, after: action.after, revision, leaderCheck }, 'corrected drift');
+        // The action's view, never the action: it carries what the engine was sent (a secret's data, env values).
+        const { before, after } = actionView(action);
+        log.info({ ...fields, before, after, revision, leaderCheck }, 'corrected drift');
         const now = this.opts.now();
         const key = appliedKey(action.reconciler, action.kind, action.object);
         this.opts.applied.set(key, { at: now, count: (this.opts.applied.get(key)?.count ?? 0) + 1 });
