@@ -1,7 +1,6 @@
 // A service's mounts, as docker/cli's convert.Volumes makes them: one function per mount type, as its
 // handleVolumeToMount, handleBindToMount, handleTmpfsToMount and handleClusterToMount; bind sources
 // resolved first as its loader's resolveVolumePaths does.
-import path from 'node:path';
 import type { PathSegment } from '../yaml-source.js';
 import type { ConvertInput } from './convert.js';
 import { parseVolumeShort } from './parse.js';
@@ -34,7 +33,26 @@ export function serviceMounts(v: unknown, at: PathSegment[], stackVolumes: Obj, 
   return mounts;
 }
 
-// loader.resolveVolumePaths: a relative source (or ~) is made absolute where the file is.
+/**
+ * cleanPath is Go's path.Clean (filepath.Clean on Linux): repeated slashes, `.` elements, inner `..` with
+ * the element before it, `..` at the root and any trailing slash removed; "" becomes ".".
+ */
+export function cleanPath(p: string): string {
+  const rooted = p.startsWith('/');
+  const out: string[] = [];
+  for (const part of p.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part !== '..') out.push(part);
+    else if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
+    else if (!rooted) out.push('..');
+  }
+  const joined = out.join('/');
+  return rooted ? `/${joined}` : joined || '.';
+}
+
+// loader.resolveVolumePaths: `~` becomes $HOME, and a relative source is joined to the file's directory
+// with filepath.Join, which cleans it (`./prometheus/` is `<dir>/prometheus`): kept as written, it would
+// differ from what the CLI deployed on every pass. An absolute source is sent as written, as the CLI does.
 function bindSource(vol: Obj, at: PathSegment[], input: ConvertInput, warn: Report): string {
   let source = str(vol.source) ?? '';
   if (source.startsWith('~')) {
@@ -42,7 +60,7 @@ function bindSource(vol: Obj, at: PathSegment[], input: ConvertInput, warn: Repo
     if (home !== undefined) source = source.replace('~', home);
   }
   if (source.startsWith('/')) return source;
-  const abs = path.posix.join(input.dir, source);
+  const abs = cleanPath(`${input.dir}/${source}`);
   warn(at, `the relative bind source ${JSON.stringify(str(vol.source))} becomes ${abs}, a path on the machine that reads the file (as stack deploy makes it); write an absolute path`);
   return abs;
 }

@@ -3,6 +3,7 @@
 // stack deploy makes from them, plus the problems it reports, positioned in the file.
 import { describe, expect, it } from 'vitest';
 import { familiarImage } from '../../../src/desired-state/compose/convert.js';
+import { cleanPath } from '../../../src/desired-state/compose/convert-mounts.js';
 import { loadComposeStack, type ComposeStackRead } from '../../../src/desired-state/compose/load.js';
 import { parseGoDuration, parsePortSpec, parseRamInBytes, parseVolumeShort, splitShellWords } from '../../../src/desired-state/compose/parse.js';
 import { substitute } from '../../../src/desired-state/compose/template.js';
@@ -363,6 +364,13 @@ describe('convert: mounts (docker/cli volume_test.go)', () => {
     ['tmpfs with a size', '      - { type: tmpfs, target: /foo, tmpfs: { size: 1000 } }\n', '  {}\n',
       { Type: 'tmpfs', Target: '/foo', TmpfsOptions: { SizeBytes: 1000 } }],
     ['relative bind', '      - ./data:/data\n', '  {}\n', { Type: 'bind', Source: '/cfg/data', Target: '/data' }],
+    // loader.resolveVolumePaths joins a relative source with filepath.Join, which cleans it.
+    ['relative bind with a trailing slash', '      - ./prometheus/:/etc/prometheus\n', '  {}\n', { Type: 'bind', Source: '/cfg/prometheus', Target: '/etc/prometheus' }],
+    ['relative bind, long syntax', '      - { type: bind, source: "./a//b/./c/", target: /c }\n', '  {}\n', { Type: 'bind', Source: '/cfg/a/b/c', Target: '/c' }],
+    ['relative bind out of the directory', '      - ../shared/../data/:/data\n', '  {}\n', { Type: 'bind', Source: '/data', Target: '/data' }],
+    ['relative bind of the directory itself', '      - ./:/app\n', '  {}\n', { Type: 'bind', Source: '/cfg', Target: '/app' }],
+    // An absolute source (and ~, made absolute) is sent as written: the CLI cleans only what it joins.
+    ['absolute bind with a trailing slash', '      - /srv/data/:/data\n', '  {}\n', { Type: 'bind', Source: '/srv/data/', Target: '/data' }],
   ])('%s', async (_name, mounts, volumes, expected) => {
     const read = await load(withVolumes(mounts, volumes), {}, 'foo');
     expect(read.problems.map(formatProblem)).toEqual([]);
@@ -381,6 +389,19 @@ describe('convert: mounts (docker/cli volume_test.go)', () => {
     ['a negative tmpfs size', '      - { type: tmpfs, target: /a, tmpfs: { size: -1 } }\n', '  {}\n', '5:51: services.web.volumes[0].tmpfs.size must be 0 or more'],
   ])('refuses %s', async (_name, mounts, volumes, where) => {
     expect((await problems(withVolumes(mounts, volumes))).join('\n')).toContain(`${F}:${where}`);
+  });
+});
+
+describe('cleanPath (Go path.Clean, path_test.go)', () => {
+  it.each([
+    ['', '.'], ['abc', 'abc'], ['abc/def', 'abc/def'], ['a/b/c', 'a/b/c'], ['.', '.'], ['..', '..'], ['../..', '../..'], ['../../abc', '../../abc'],
+    ['/abc', '/abc'], ['/', '/'], ['abc/', 'abc'], ['abc/def/', 'abc/def'], ['/abc/', '/abc'], ['abc//def//ghi', 'abc/def/ghi'], ['//abc', '/abc'],
+    ['///abc', '/abc'], ['abc/./def', 'abc/def'], ['/./abc/def', '/abc/def'], ['abc/.', 'abc'], ['abc/def/ghi/../jkl', 'abc/def/jkl'],
+    ['abc/def/../ghi/../jkl', 'abc/jkl'], ['abc/def/..', 'abc'], ['abc/def/../..', '.'], ['/abc/def/../..', '/'], ['abc/def/../../..', '..'],
+    ['/abc/def/../../..', '/'], ['abc/def/../../../ghi/jkl/../../../mno', '../../mno'], ['abc/./../def', 'def'], ['abc//./../def', 'def'],
+    ['abc/../../././../def', '../../def'],
+  ])('%j is %j', (input, expected) => {
+    expect(cleanPath(input)).toBe(expected);
   });
 });
 
