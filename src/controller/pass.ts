@@ -3,7 +3,9 @@
 // passes it remembers only what a snapshot cannot tell: which node this engine is, since when each manager
 // has been unreachable and each role change pending, and when each object was last corrected.
 import type { Logger } from 'pino';
+import { desiredForEngine } from '../desired-state/compose/engine-fields.js';
 import type { LoadedState } from '../desired-state/source.js';
+import type { DesiredState } from '../desired-state/types.js';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
 import type { ReconcilerId } from '../reconcilers/index.js';
@@ -85,6 +87,9 @@ export class Passes {
   private readonly identity = new EngineIdentity();
   // The images of deployed stacks whose registry did not answer, with why: warned of once until it answers.
   private readonly unresolved = new Map<string, string>();
+  // The fields left out for the engine already said for the revision in force (see forEngine).
+  private readonly droppedSaid = new Set<string>();
+  private droppedRevision: string | undefined;
   private counter = 0;
 
   constructor(private readonly opts: PassOptions) {}
@@ -113,7 +118,7 @@ export class Passes {
       result.error = 'no desired state loaded';
       return finish();
     }
-    const desired = loaded.state;
+    let desired = loaded.state;
 
     // The engine may have restarted, left or joined a swarm: ask it again who it is; and relist the
     // services (level-triggered: the cache is only as good as the events since the last list).
@@ -157,6 +162,7 @@ export class Passes {
     this.quorum = { ...health, lost: false };
     this.trackUnreachable(observed);
     this.warnUnresolved(observed, plog);
+    desired = this.forEngine(loaded, observed, plog);
     // The host's last answers, with when they were taken (read off the pass: see ./host.ts).
     if (host.files) Object.assign(observed, { files: host.files, filesAt: host.filesAt });
     if (host.registry) Object.assign(observed, { registry: host.registry, registryAt: host.registryAt });
@@ -267,6 +273,20 @@ export class Passes {
     result.leader = false;
     this.opts.metrics.leader.set(0);
     log.warn('leadership lost during the pass: no further writes; the next pass reads the cluster again');
+  }
+
+  // What the engine's API version cannot store is left out of the stacks' specs, or every pass would
+  // update those services again (compose/engine-fields.ts); said once per revision, field and version.
+  private forEngine(loaded: LoadedState, observed: Observed, log: Logger): DesiredState {
+    const made = desiredForEngine(loaded.state, observed.stackObjects?.apiVersion);
+    if (this.droppedRevision !== loaded.revision) this.droppedSaid.clear();
+    this.droppedRevision = loaded.revision;
+    for (const d of made.dropped) {
+      if (this.droppedSaid.has(`${d.field}@${d.apiVersion}`)) continue;
+      this.droppedSaid.add(`${d.field}@${d.apiVersion}`);
+      log.warn({ reconciler: 'stacks', field: d.field, apiVersion: d.apiVersion, minApiVersion: d.minApiVersion, services: d.services }, 'compose field not stored by this engine\'s API version: left out of the services\' specs');
+    }
+    return made.state;
   }
 
   // As docker stack deploy warns: an image whose digest the registry would not give is deployed by its tag,
