@@ -92,10 +92,11 @@ async function observeStacks(
 ): Promise<StackObservation> {
   const images = new Map<string, ImageDistribution>();
   const unresolved = new Map<string, string>();
-  const [networks, configs, secrets] = await Promise.all([
+  const [networks, configs, secrets, apiVersion] = await Promise.all([
     port.listNetworks(),
     port.listConfigs(),
     port.listSecrets(),
+    port.apiVersion?.(),
     Promise.all(imagesToResolve(desired, services).map(async (image) => {
       const found = await port.inspectDistribution(image, registryAuth?.(image)).catch((err: Error) => {
         unresolved.set(image, err.message);
@@ -117,7 +118,7 @@ async function observeStacks(
     throw err;
   })));
   for (const n of extra) if (n) networks.push(n);
-  return { networks, configs, secrets, images, ...(unresolved.size > 0 ? { unresolved } : {}) };
+  return { networks, configs, secrets, images, ...(unresolved.size > 0 ? { unresolved } : {}), ...(apiVersion ? { apiVersion } : {}) };
 }
 
 /** PER_SERVICE_TASK_READS is how many services' tasks are read one call each before one full list is cheaper (default 8). */

@@ -3,7 +3,9 @@
 // passes it remembers only what a snapshot cannot tell: which node this engine is, since when each manager
 // has been unreachable and each role change pending, and when each object was last corrected.
 import type { Logger } from 'pino';
+import { desiredForEngine } from '../desired-state/compose/engine-fields.js';
 import type { LoadedState } from '../desired-state/source.js';
+import type { DesiredState } from '../desired-state/types.js';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
 import type { ReconcilerId } from '../reconcilers/index.js';
@@ -75,6 +77,8 @@ export interface PassOptions {
 // the actions it may still take (`budget`) and the engine objects it has changed (`written`).
 interface PassState {
   loaded: LoadedState;
+  // The desired state as this engine can store it (forEngine): what the plans compare with.
+  desired: DesiredState;
   observed: Observed;
   host: HostView;
   ctx: PlanContext;
@@ -102,6 +106,9 @@ export class Passes {
   private readonly identity = new EngineIdentity();
   // The images of deployed stacks whose registry did not answer, with why: warned of once until it answers.
   private readonly unresolved = new Map<string, string>();
+  // The fields left out for the engine already said for the revision in force (see forEngine).
+  private readonly droppedSaid = new Set<string>();
+  private droppedRevision: string | undefined;
   private counter = 0;
 
   constructor(private readonly opts: PassOptions) {}
@@ -135,6 +142,7 @@ export class Passes {
     this.learn(observed, host, result, plog);
     const pass: PassState = {
       loaded, observed, host, result, plog, signal, planOnly,
+      desired: this.forEngine(loaded, observed, plog),
       ctx: { now: observed.at, unreachableSince: this.unreachableSince, roleChangeSince: this.roleChangeSince, lastApplied: () => undefined },
       budget: loaded.state.policy.maxActionsPerPass,
       written: new Set(),
@@ -204,7 +212,7 @@ export class Passes {
   // One reconciler's part of the pass: its plan, reported, then each of its actions decided and applied.
   private async reconcile(reconciler: Reconciler<ReconcilerId>, pass: PassState): Promise<void> {
     const { metrics } = this.opts;
-    const desired = pass.loaded.state;
+    const desired = pass.desired;
     const rlog = pass.plog.child({ reconciler: reconciler.id });
     const timer = metrics.reconcileDuration.startTimer({ reconciler: reconciler.id });
     const rr: ReconcilerResult = { id: reconciler.id, drift: [], actions: [] };
@@ -260,7 +268,7 @@ export class Passes {
 
   // What becomes of one planned action: standby, deferred, suppressed, planned, or applied through the actor.
   private async act(action: Action, massHold: boolean, pass: PassState, rr: ReconcilerResult, log: Logger): Promise<ActionOutcome> {
-    const desired = pass.loaded.state;
+    const desired = pass.desired;
     // An instance that is not on the leader only observes: its actions are the leader's to take (or to
     // suppress), so they are not counted here.
     if (!this.leader) return { action, outcome: 'standby' };
@@ -299,6 +307,20 @@ export class Passes {
     result.leader = false;
     this.opts.metrics.leader.set(0);
     log.warn('leadership lost during the pass: no further writes; the next pass reads the cluster again');
+  }
+
+  // What the engine's API version cannot store is left out of the stacks' specs, or every pass would
+  // update those services again (compose/engine-fields.ts); said once per revision, field and version.
+  private forEngine(loaded: LoadedState, observed: Observed, log: Logger): DesiredState {
+    const made = desiredForEngine(loaded.state, observed.stackObjects?.apiVersion);
+    if (this.droppedRevision !== loaded.revision) this.droppedSaid.clear();
+    this.droppedRevision = loaded.revision;
+    for (const d of made.dropped) {
+      if (this.droppedSaid.has(`${d.field}@${d.apiVersion}`)) continue;
+      this.droppedSaid.add(`${d.field}@${d.apiVersion}`);
+      log.warn({ reconciler: 'stacks', field: d.field, apiVersion: d.apiVersion, minApiVersion: d.minApiVersion, services: d.services }, 'compose field not stored by this engine\'s API version: left out of the services\' specs');
+    }
+    return made.state;
   }
 
   // As docker stack deploy warns: an image whose digest the registry would not give is deployed by its tag,

@@ -102,6 +102,7 @@ class DockerodePort implements DockerPort, VersionPort, StackPort {
   // The API version both clients speak, asked of the engine before the first call and again after the
   // engine was unreachable (it may have been upgraded meanwhile).
   private negotiated: Promise<void> | undefined;
+  private spoken = '';
 
   constructor(
     private readonly docker: Docker,
@@ -134,11 +135,17 @@ class DockerodePort implements DockerPort, VersionPort, StackPort {
       }
       (this.docker.modem as { version?: string }).version = `v${version}`;
       (this.stream.modem as { version?: string }).version = `v${version}`;
+      this.spoken = version;
     })();
     this.negotiated.catch(() => {
       this.negotiated = undefined;
     });
     return this.negotiated;
+  }
+
+  async apiVersion(): Promise<string> {
+    await this.negotiate();
+    return this.spoken;
   }
 
   async info(): Promise<EngineInfo> {

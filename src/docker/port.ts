@@ -309,4 +309,6 @@ export interface StackPort {
   removeSecret(id: string): Promise<void>;
   /** inspectDistribution asks the image's registry, through the engine, for its digest and platforms. */
   inspectDistribution(image: string, registryAuth?: string): Promise<ImageDistribution>;
+  /** apiVersion is the Engine API version negotiated with the engine (what it stores of a spec); a fake without it stores everything. */
+  apiVersion?(): Promise<string>;
 }

@@ -70,6 +70,8 @@ export interface StackObservation {
   images: ReadonlyMap<string, ImageDistribution>;
   /** unresolved maps an image whose registry did not answer to why: it is deployed by its tag. */
   unresolved?: ReadonlyMap<string, string>;
+  /** apiVersion is the Engine API version spoken with the engine: what it can store of a service spec. */
+  apiVersion?: string;
 }
 
 /** StackObjectKind is the kind of a stack's object, as the warden_stack_objects metric labels it. */
