@@ -204,8 +204,8 @@ export class Passes {
         }
         const massHold = massScaleDown(plan.actions, observed.services);
         if (massHold) {
-          rr.blocked = massHold;
-          if (this.leader) rlog.warn({ reason: 'cap' }, massHold);
+          rr.blocked = rr.blocked === undefined ? massHold.message : `${rr.blocked}\n${massHold.message}`;
+          if (this.leader) rlog.warn({ reason: 'cap' }, massHold.message);
         }
         for (const action of plan.actions) {
           // An instance that is not on the leader only observes: its actions are the leader's to take
@@ -226,7 +226,7 @@ export class Passes {
           }
           let reason = this.opts.safety.suppression(action, desired, this.opts.now(), this.opts.dryRun);
           if (!reason && budget <= 0) reason = 'cap';
-          if (!reason && massHold && action.kind === 'scale-service' && action.replicas === 0) reason = 'cap';
+          if (!reason && massHold?.holds(action)) reason = 'cap';
           if (reason) {
             rr.actions.push({ action, outcome: 'suppressed', reason });
             if (!planOnly) metrics.suppressed.inc({ reconciler: reconciler.id, reason });

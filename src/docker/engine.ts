@@ -478,6 +478,7 @@ interface RawService {
   Version?: { Index?: number };
   UpdatedAt?: string;
   Spec: ServiceSpec;
+  PreviousSpec?: ServiceSpec;
   ServiceStatus?: { RunningTasks?: number; DesiredTasks?: number };
   UpdateStatus?: { State?: string; StartedAt?: string; CompletedAt?: string; Message?: string };
 }
@@ -510,6 +511,7 @@ function toService(raw: RawService): SwarmService {
     updatedAt: raw.UpdatedAt ?? '',
     spec,
   };
+  if (raw.PreviousSpec) service.previousSpec = raw.PreviousSpec;
   if (raw.UpdateStatus?.State) {
     service.updateStatus = { state: raw.UpdateStatus.State, startedAt: raw.UpdateStatus.StartedAt ?? '', completedAt: raw.UpdateStatus.CompletedAt ?? '', message: raw.UpdateStatus.Message ?? '' };
   }
