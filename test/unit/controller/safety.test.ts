@@ -161,9 +161,9 @@ describe('stacks: holds per object, and mass replica cuts', () => {
   });
 
   it.each([
-    ['another service of the stack changed', stackState('web:1', 'api:2'), true],
-    ['its own image changed', stackState('web:2', 'api:1'), false],
-  ])('a stack service\'s hold: %s, kept: %s', (_what, next, kept) => {
+    ['another service of the stack changed', true, stackState('web:1', 'api:2')],
+    ['its own image changed', false, stackState('web:2', 'api:1')],
+  ])('a stack service\'s hold: %s, kept: %s', (_what, kept, next) => {
     const s = new Safety();
     s.onDesired(stackState('web:1', 'api:1'));
     const a = { ...update('app_web', 'w', 2) };
@@ -179,11 +179,11 @@ describe('stacks: holds per object, and mass replica cuts', () => {
     { id: 'd', mode: 'replicated', replicas: 1, labels: { 'com.docker.stack.namespace': 'app' } },
   ];
   it.each([
-    ['replicas 0 for two of three', [update('app_web', 'w', 0), update('app_api', 'a', 0)], true],
-    ['deploy.replicas dropped (1) for two of three', [update('app_web', 'w', undefined), update('app_api', 'a', undefined)], true],
-    ['a lower count for one of three', [update('app_web', 'w', 0)], false],
-    ['a higher count for all', [update('app_web', 'w', 5), update('app_api', 'a', 5), update('app_db', 'd', 5)], false],
-  ])('holds stack updates that lower the replicas of more than half of a stack: %s (held: %s)', (_what, actions, held) => {
+    ['replicas 0 for two of three', true, [update('app_web', 'w', 0), update('app_api', 'a', 0)]],
+    ['deploy.replicas dropped (1) for two of three', true, [update('app_web', 'w', undefined), update('app_api', 'a', undefined)]],
+    ['a lower count for one of three', false, [update('app_web', 'w', 0)]],
+    ['a higher count for all', false, [update('app_web', 'w', 5), update('app_api', 'a', 5), update('app_db', 'd', 5)]],
+  ])('holds stack updates that lower the replicas of more than half of a stack: %s (held: %s)', (_what, held, actions) => {
     const hold = massScaleDown(actions, live);
     expect(hold !== undefined).toBe(held);
     for (const a of actions) expect(hold?.holds(a) ?? false).toBe(held);

@@ -99,7 +99,7 @@ describe('stacks plan', () => {
       expect.stringMatching(/^secret app_key_\w+ in_sync$/), expect.stringMatching(/^config app_conf_\w+ in_sync$/),
       'service app_web in_sync', 'service app_worker in_sync',
     ]);
-  });
+  }, 20_000);
 
   it('reverts a hand edit with the fields that differ, keyed by identity, saying whether tasks restart', async () => {
     const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
