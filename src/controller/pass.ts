@@ -15,7 +15,7 @@ import type { ServiceCache } from './cache.js';
 import { HOST_READERS, type HostView } from './host.js';
 import type { Metrics } from './metrics.js';
 import { EngineIdentity, leaderOf, managerHealth, observe, type ManagerHealth } from './observe.js';
-import { massScaleDown, type Safety } from './safety.js';
+import { massScaleDown, type MassScaleDown, type Safety } from './safety.js';
 
 /** ReconcilerResult is one reconciler's part of a pass. */
 export interface ReconcilerResult {
@@ -235,10 +235,10 @@ export class Passes {
       }
       const massHold = massScaleDown(plan.actions, pass.observed.services);
       if (massHold) {
-        rr.blocked = massHold;
-        if (this.leader) rlog.warn({ reason: 'cap' }, massHold);
+        rr.blocked = rr.blocked === undefined ? massHold.message : `${rr.blocked}\n${massHold.message}`;
+        if (this.leader) rlog.warn({ reason: 'cap' }, massHold.message);
       }
-      for (const action of plan.actions) rr.actions.push(await this.act(action, massHold !== undefined, pass, rr, rlog));
+      for (const action of plan.actions) rr.actions.push(await this.act(action, massHold, pass, rr, rlog));
       const failed = rr.actions.some((a) => a.outcome === 'failed');
       metrics.reconciles.inc({ reconciler: reconciler.id, result: failed ? 'error' : 'success' });
     } catch (err) {
@@ -267,7 +267,7 @@ export class Passes {
   }
 
   // What becomes of one planned action: standby, deferred, suppressed, planned, or applied through the actor.
-  private async act(action: Action, massHold: boolean, pass: PassState, rr: ReconcilerResult, log: Logger): Promise<ActionOutcome> {
+  private async act(action: Action, massHold: MassScaleDown | undefined, pass: PassState, rr: ReconcilerResult, log: Logger): Promise<ActionOutcome> {
     const desired = pass.desired;
     // An instance that is not on the leader only observes: its actions are the leader's to take (or to
     // suppress), so they are not counted here.
@@ -283,7 +283,7 @@ export class Passes {
     }
     let reason = this.opts.safety.suppression(action, desired, this.opts.now(), this.opts.dryRun);
     if (!reason && pass.budget <= 0) reason = 'cap';
-    if (!reason && massHold && action.kind === 'scale-service' && action.replicas === 0) reason = 'cap';
+    if (!reason && massHold?.holds(action)) reason = 'cap';
     if (reason) {
       if (!pass.planOnly) this.opts.metrics.suppressed.inc({ reconciler: rr.id, reason });
       log.debug({ object: action.object, action: action.kind, reason }, 'action suppressed');

@@ -287,6 +287,7 @@ function resolve(doc: ClusterState, services: DesiredService[] | undefined): Des
       resync: spec.policy.resync,
       ignoreLabel: spec.policy.ignoreLabel,
       rebalance: spec.policy.rebalance,
+      rollbackGraceMs: parseDuration(spec.policy.rollbackGrace)!,
     },
   };
   const roots = spec.policy.volumeRoots;

@@ -92,6 +92,11 @@ export interface DesiredPolicy {
   rebalance: boolean;
   /** volumeRoots lists the local directories below which volumes may be changed off a share (absent: none). */
   volumeRoots?: string[];
+  /**
+   * rollbackGraceMs is how long after a service's update completed the configs and secrets of its
+   * previous spec are kept, so that swarm can still roll back to them (default 10 min when absent).
+   */
+  rollbackGraceMs?: number;
 }
 
 /** DesiredState is one loaded, valid desired-state file. Sections absent from the file are undefined. */

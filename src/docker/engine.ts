@@ -485,6 +485,7 @@ interface RawService {
   Version?: { Index?: number };
   UpdatedAt?: string;
   Spec: ServiceSpec;
+  PreviousSpec?: ServiceSpec;
   ServiceStatus?: { RunningTasks?: number; DesiredTasks?: number };
   UpdateStatus?: { State?: string; StartedAt?: string; CompletedAt?: string; Message?: string };
 }
@@ -517,6 +518,7 @@ function toService(raw: RawService): SwarmService {
     updatedAt: raw.UpdatedAt ?? '',
     spec,
   };
+  if (raw.PreviousSpec) service.previousSpec = raw.PreviousSpec;
   if (raw.UpdateStatus?.State) {
     service.updateStatus = { state: raw.UpdateStatus.State, startedAt: raw.UpdateStatus.StartedAt ?? '', completedAt: raw.UpdateStatus.CompletedAt ?? '', message: raw.UpdateStatus.Message ?? '' };
   }

@@ -99,6 +99,8 @@ export interface SwarmService {
   status?: { runningTasks: number; desiredTasks: number };
   updatedAt: string;
   spec: ServiceSpec;
+  /** previousSpec is PreviousSpec: what a rollback (failure_action or `docker service rollback`) returns to. */
+  previousSpec?: ServiceSpec;
 }
 
 /** TaskState is a task's state; states only move forward. */
