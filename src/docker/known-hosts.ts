@@ -74,7 +74,13 @@ export type HostKeyVerdict =
   | { kind: 'unknown' }
   /** changed: the host is known with other keys; `where` is the first of them. */
   | { kind: 'changed'; where: string; knownTypes: string[] }
-  | { kind: 'revoked'; where: string };
+  | { kind: 'revoked'; where: string }
+  /**
+   * cert-authority: the host is known only through a @cert-authority line. ssh2 (the SSH client warden
+   * uses) offers no `*-cert-v01@openssh.com` host key algorithm, so the server never shows it a host
+   * certificate and the CA cannot vouch for the plain key it shows: refused, with that reason.
+   */
+  | { kind: 'cert-authority'; where: string };
 
 /** checkHostKey judges a server's host key (the raw key blob) against known_hosts lines, as OpenSSH does. */
 export function checkHostKey(lines: readonly KnownHostLine[], host: string, port: number, key: Buffer): HostKeyVerdict {
@@ -84,7 +90,10 @@ export function checkHostKey(lines: readonly KnownHostLine[], host: string, port
   const forHost = lines.filter((l) => l.marker === undefined && hostMatches(l.patterns, name));
   const same = forHost.find((l) => l.key.equals(key));
   if (same) return { kind: 'known', where: same.where };
-  if (forHost.length === 0) return { kind: 'unknown' };
+  if (forHost.length === 0) {
+    const ca = lines.find((l) => l.marker === 'cert-authority' && hostMatches(l.patterns, name));
+    return ca ? { kind: 'cert-authority', where: ca.where } : { kind: 'unknown' };
+  }
   return { kind: 'changed', where: forHost[0]!.where, knownTypes: [...new Set(forHost.map((l) => l.keyType))] };
 }
 
@@ -153,6 +162,11 @@ export function hostKeyRefusal(verdict: Exclude<HostKeyVerdict, { kind: 'known' 
         `If the change is expected, check the new fingerprint with the host's administrator, remove the old entry (ssh-keygen -R '${name}') and add the new one`;
     case 'revoked':
       return `the host key of ${name} (${shown}) is marked @revoked in ${verdict.where}, refused`;
+    case 'cert-authority':
+      return `the host key of ${name} (${shown}) cannot be checked, refused: ${verdict.where} trusts a @cert-authority for ${name}, ` +
+        'but warden\'s SSH client (ssh2) cannot verify host certificates (it offers no *-cert-v01@openssh.com host key algorithm, so ' +
+        `the server shows its plain key, which no CA signs). Add the host's plain key to ${userFile} (${scan} >> ${userFile}, ` +
+        `and compare its fingerprint with ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the host)`;
   }
 }
 
