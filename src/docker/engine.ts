@@ -4,6 +4,8 @@
 import type { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
+// Before dockerode: it puts stand-ins for dockerode's unused transports in the module cache.
+import './deferred-modules.js';
 import Docker from 'dockerode';
 import { resolveEndpoint, type EngineEndpoint } from './context.js';
 import { negotiateApiVersion, MIN_API_VERSION } from './engine-versions.js';

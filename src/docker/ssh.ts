@@ -9,14 +9,19 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, type ClientRequest, type ClientRequestArgs } from 'node:http';
+import { createRequire } from 'node:module';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { clearTimeout, setTimeout } from 'node:timers';
-import ssh2, { type AnyAuthMethod, type Client, type ClientChannel } from 'ssh2';
+import type { AnyAuthMethod, Client, ClientChannel } from 'ssh2';
 
-// ssh2 is CommonJS, and Node's ESM loader cannot see all of its named exports.
-const { Client: SshClient, utils } = ssh2;
+/**
+ * ssh2 loads the module at the first ssh:// use, not at start-up: loading it signs with a test key (which
+ * sets up OpenSSL's signing), loads two native addons and instantiates a WebAssembly module with 16 MiB of
+ * memory, about 12 MB of RSS that a warden on a unix socket never uses (docs/performance.md).
+ */
+const ssh2 = (): typeof import('ssh2') => createRequire(import.meta.url)('ssh2') as typeof import('ssh2');
 
 /** SshTarget is an ssh:// address taken apart. */
 export interface SshTarget {
@@ -268,7 +273,7 @@ export function sshCredentials(user: string, env: NodeJS.ProcessEnv, home: strin
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') creds.skipped.push(`${file}: ${(err as Error).message}`);
       continue;
     }
-    const key = utils.parseKey(text);
+    const key = ssh2().utils.parseKey(text);
     if (key instanceof Error) {
       // No prompt for a passphrase here: warden runs unattended. The agent is the way to use such a key.
       const why = /passphrase|encrypted/i.test(key.message) ? 'it is encrypted: add it to ssh-agent (ssh-add)' : key.message;
@@ -419,7 +424,7 @@ class SshSession {
       ].join(' ');
       return Promise.reject(new Error(`${describe}: ${why}${creds.skipped.length ? ` (${creds.skipped.join('; ')})` : ''}`));
     }
-    const client = new SshClient();
+    const client = new (ssh2().Client)();
     this.client = client;
     let refusal: string | undefined;
     let agentError: string | undefined;
