@@ -2,6 +2,8 @@
 // docker CLI does (./context.ts; ssh:// through ./ssh.ts), parses only the fields warden uses, and turns
 // every failure into an EngineError.
 import { setTimeout as sleep } from 'node:timers/promises';
+// Before dockerode: it puts stand-ins for dockerode's unused transports in the module cache.
+import './deferred-modules.js';
 import Docker from 'dockerode';
 import { dockerConnection, withoutModemEnv, type EngineOptions } from './connection.js';
 import { negotiateApiVersion, MIN_API_VERSION } from './engine-versions.js';

@@ -8,11 +8,12 @@
 // read.
 import { readFileSync } from 'node:fs';
 import { Agent, type ClientRequest, type ClientRequestArgs } from 'node:http';
+import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { clearTimeout, setTimeout } from 'node:timers';
-import ssh2, { type AnyAuthMethod, type Client } from 'ssh2';
+import type { AnyAuthMethod, Client } from 'ssh2';
 import { checkHostKey, hostKeyAlgorithms, hostKeyRefusal, knownHostsFiles, readKnownHosts } from './known-hosts.js';
 import { ChannelSocket } from './ssh-channel.js';
 import {
@@ -22,9 +23,13 @@ import {
 export * from './known-hosts.js';
 export * from './ssh-target.js';
 
-// ssh2 is CommonJS, and Node's ESM loader cannot see all of its named exports. This is the one module
-// that imports it.
-const { Client: SshClient, utils } = ssh2;
+/**
+ * ssh2 loads the module at the first ssh:// use, not at start-up: loading it signs with a test key (which
+ * sets up OpenSSL's signing), loads two native addons and instantiates a WebAssembly module with 16 MiB of
+ * memory, about 12 MB of RSS that a warden on a unix socket never uses (docs/performance.md). This is the
+ * one module that loads it (the others import only its types).
+ */
+const ssh2 = (): typeof import('ssh2') => createRequire(import.meta.url)('ssh2') as typeof import('ssh2');
 
 /** DEFAULT_IDENTITY_FILES are the keys under ~/.ssh tried after the agent's, in OpenSSH's order, those ssh2 can use. */
 export const DEFAULT_IDENTITY_FILES = ['id_rsa', 'id_ecdsa', 'id_ed25519'] as const;
@@ -54,7 +59,7 @@ export function sshCredentials(user: string, env: NodeJS.ProcessEnv, home: strin
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') creds.skipped.push(`${file}: ${(err as Error).message}`);
       continue;
     }
-    const key = utils.parseKey(text);
+    const key = ssh2().utils.parseKey(text);
     if (key instanceof Error) {
       // No prompt for a passphrase here: warden runs unattended. The agent is the way to use such a key.
       const why = /passphrase|encrypted/i.test(key.message) ? 'it is encrypted: add it to ssh-agent (ssh-add)' : key.message;
@@ -205,7 +210,7 @@ class SshSession {
       ].join(' ');
       return Promise.reject(new Error(`${describe}: ${why}${creds.skipped.length ? ` (${creds.skipped.join('; ')})` : ''}`));
     }
-    const client = new SshClient();
+    const client = new (ssh2().Client)();
     this.client = client;
     let refusal: string | undefined;
     let agentError: string | undefined;
