@@ -127,3 +127,34 @@ export async function recoverDataKey(meta: SopsMetadata, keys: SopsKeys): Promis
   }
   return { reasons };
 }
+
+/**
+ * SopsKeyring holds the keys a source decrypts with: read at the first load, and again on reload()
+ * (SIGHUP), so a key added or rotated applies without a restart. A reload that fails keeps the keys held.
+ */
+export class SopsKeyring {
+  private held: Promise<SopsKeys> | undefined;
+
+  constructor(private readonly opts: SopsKeyOptions) {}
+
+  /** configured tells whether any key source is named; without one, every sops file fails with "no key". */
+  get configured(): boolean {
+    return hasSopsKeys(this.opts);
+  }
+
+  /** keys returns the keys held, reading them the first time. */
+  keys(): Promise<SopsKeys> {
+    // A failed first read is not kept: the next load tries again.
+    this.held ??= loadSopsKeys(this.opts).catch((err: unknown) => {
+      this.held = undefined;
+      throw err;
+    });
+    return this.held;
+  }
+
+  /** reload reads the keys again; on failure the keys held stay and the error is thrown. */
+  async reload(): Promise<void> {
+    const next = await loadSopsKeys(this.opts);
+    this.held = Promise.resolve(next);
+  }
+}

@@ -3,7 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+
+// Each age file is written by the age CLI, a process apiece: slow on a busy machine.
+vi.setConfig({ testTimeout: 30_000 });
 import { checkSops, decryptSops, SopsError } from '../../../src/desired-state/sops/decrypt.js';
 import { loadSopsKeys, sopsKeyOptionsFromEnv, type SopsKeys } from '../../../src/desired-state/sops/keys.js';
 import { AGE_KEYS, sopsEncrypt } from '../../support/sops.js';
