@@ -1,6 +1,7 @@
 // The sops decryptor against real sops output: the sops project's own encrypted files and OpenPGP test
 // key (test/fixtures/sops/sops-project), and files written with age recipients of this project's own.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it, vi } from 'vitest';
@@ -8,7 +9,7 @@ import { describe, expect, it, vi } from 'vitest';
 // Each age file is written by the age CLI, a process apiece: slow on a busy machine.
 vi.setConfig({ testTimeout: 30_000 });
 import { checkSops, decryptSops, SopsError } from '../../../src/desired-state/sops/decrypt.js';
-import { loadSopsKeys, sopsKeyOptionsFromEnv, type SopsKeys } from '../../../src/desired-state/sops/keys.js';
+import { loadSopsKeys, SopsKeyring, sopsKeyOptionsFromEnv, type SopsKeys } from '../../../src/desired-state/sops/keys.js';
 import { AGE_KEYS, sopsEncrypt } from '../../support/sops.js';
 
 const dir = fileURLToPath(new URL('../../fixtures/sops/', import.meta.url));
@@ -189,3 +190,25 @@ function swapValues(text: string): string {
   const b = /LOG_LEVEL: (ENC\[[^\]]+\])/.exec(text)![1]!;
   return text.replace(a, '@@A').replace(b, a).replace('@@A', b);
 }
+
+describe('SopsKeyring (SIGHUP)', () => {
+  it('reads the keys once, again on reload, and keeps them when a reload fails', async () => {
+    const tmp = mkdtempSync(`${tmpdir()}/warden-keyring-`);
+    try {
+      const file = `${tmp}/age.key`;
+      writeFileSync(file, readFileSync(AGE_KEYS.other.file));
+      const ring = new SopsKeyring({ ageKeyFile: file });
+      const first = await ring.keys();
+      writeFileSync(file, readFileSync(AGE_KEYS.key1.file));
+      expect(await ring.keys()).toBe(first);
+      await expect(decryptSops('app.env', own('age-app.enc.env'), first)).rejects.toThrow(SopsError);
+      await ring.reload();
+      expect(await open('app.env', own('age-app.enc.env'), await ring.keys())).toContain('DB_PASSWORD=hunter2-xyz');
+      writeFileSync(file, 'not a key\n');
+      await expect(ring.reload()).rejects.toThrow(`${file}: line 1 is not an age identity`);
+      expect(await open('app.env', own('age-app.enc.env'), await ring.keys())).toContain('DB_PASSWORD=hunter2-xyz');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
