@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { validateCommand } from '../../../src/commands/validate.js';
 import { loadDesiredStateFile } from '../../../src/desired-state/load.js';
+import { openSource } from '../../../src/desired-state/open-source.js';
 import { loadSopsKeys } from '../../../src/desired-state/sops/keys.js';
 import { DesiredStateError, formatProblem } from '../../../src/desired-state/source.js';
 import { AGE_KEYS, sopsEncrypt } from '../../support/sops.js';
@@ -116,6 +117,16 @@ describe('a stack kept in sops files', () => {
     expect((err as DesiredStateError).problems.map(formatProblem)).toEqual([
       expect.stringContaining(`stack.yml:12:24: cannot read the file of secret ${path.join(dir, 'db_password.bin')}: sops: cannot decrypt: no key opens its data key: age ${recipients[0]}: no age identity was given`),
     ]);
+  });
+});
+
+describe('the file source', () => {
+  it('opens sops files with the keys its flags name, and fails without them', async () => {
+    writeAll(true);
+    const flags = { file: path.join(dir, 'warden.yml'), gitRef: 'main', gitPath: 'warden.yml', gitInterval: '60s' };
+    const loaded = await openSource({ ...flags, sopsAgeKeyFile: AGE_KEYS.key1.file }).load();
+    expect(Buffer.from(loaded.state.stacks![0]!.secrets[0]!.data!, 'base64').toString()).toBe(PLAIN['db_password.bin']);
+    await expect(openSource({ ...flags, sopsAgeKeyFile: AGE_KEYS.other.file }).load()).rejects.toThrow(DesiredStateError);
   });
 });
 
