@@ -2,7 +2,7 @@
 // off to one module per command under ./commands. Exit codes follow the contract: 0 ok, 1 drift or
 // invalid, 2 could not run.
 import { Command, CommanderError, Option } from 'commander';
-import { validateCommand } from './commands/validate.js';
+import { validateCommand, type SopsFlags } from './commands/validate.js';
 import { schemaCommand } from './commands/schema.js';
 import { exportCommand } from './commands/export.js';
 import { labCommand } from './commands/lab.js';
@@ -61,7 +61,18 @@ function sourceOptions(cmd: Command): Command {
     .addOption(new Option('--git-path <path>', 'path of the desired-state file in the repository').env('WARDEN_GIT_PATH').default('warden.yml'))
     .addOption(new Option('--git-interval <duration>', 'how often to fetch').env('WARDEN_GIT_INTERVAL').default('60s'))
     .addOption(new Option('--git-credentials-file <path>', 'file with the git credentials (a Docker secret), e.g. user:token').env('WARDEN_GIT_CREDENTIALS_FILE'))
-    .addOption(new Option('--git-cache <dir>', 'where the repository is cloned').env('WARDEN_GIT_CACHE'));
+    .addOption(new Option('--git-cache <dir>', 'where the repository is cloned').env('WARDEN_GIT_CACHE'))
+    .addOption(sopsAgeKeyOption())
+    .addOption(sopsPgpKeyOption());
+}
+
+// The keys of sops-encrypted stack files, as sops finds them (SOPS_AGE_KEY, identities themselves, is read too).
+function sopsAgeKeyOption(): Option {
+  return new Option('--sops-age-key-file <path>', 'age identities that open sops-encrypted files (a Docker secret)').env('SOPS_AGE_KEY_FILE');
+}
+
+function sopsPgpKeyOption(): Option {
+  return new Option('--sops-pgp-key-file <path>', 'armored OpenPGP private keys that open sops-encrypted files (a Docker secret)').env('WARDEN_SOPS_PGP_KEY_FILE');
 }
 
 /** main runs warden with the given arguments and returns the exit code. */
@@ -94,7 +105,9 @@ export async function main(argv: string[]): Promise<number> {
     .command('validate')
     .description('check a desired-state file offline (0 valid, 1 invalid, 2 could not run)')
     .argument('<file>', 'the desired-state file')
-    .action(async (file: string) => set(await validateCommand(file)));
+    .addOption(sopsAgeKeyOption())
+    .addOption(sopsPgpKeyOption())
+    .action(async (file: string, opts: SopsFlags) => set(await validateCommand(file, undefined, opts)));
 
   program
     .command('schema')

@@ -8,7 +8,7 @@ import { createLogger } from '../controller/log.js';
 import { Metrics } from '../controller/metrics.js';
 import { serve } from '../controller/server.js';
 import { createWebhookHandler, readWebhookSecret, WEBHOOK_PATH, type WebhookHandler } from '../controller/webhook.js';
-import { openSource, type SourceOptions } from '../desired-state/open-source.js';
+import { openSource, sopsKeyring, type SourceOptions } from '../desired-state/open-source.js';
 import type { DesiredStateSource, LoadedState } from '../desired-state/source.js';
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
 import { parseRegistryAuthFile, type RegistryAuth } from '../docker/registry-auth.js';
@@ -183,9 +183,10 @@ export async function runCommand(
   wiring: RunWiring = {},
 ): Promise<number> {
   const logger = createLogger(opts.logLevel);
+  const keyring = sopsKeyring(opts);
   let source: DesiredStateSource;
   try {
-    source = openSource(opts);
+    source = openSource(opts, keyring);
   } catch (err) {
     logger.fatal({ err }, 'cannot open the desired-state source');
     return 2;
@@ -242,6 +243,26 @@ export async function runCommand(
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  // SIGHUP reads the sops keys again and loads the source with them at once: a key added or rotated
+  // applies without a restart. The keys are never logged, only that they were read.
+  const onHangup = (): void => {
+    void (async () => {
+      try {
+        await keyring.reload();
+      } catch (err) {
+        // The keys held stay in force; the message names the file, never a key.
+        logger.error({ err }, 'cannot read the sops keys: keeping the keys read before');
+        return;
+      }
+      logger.info({ sops: keyring.configured }, 'read the sops keys again');
+      try {
+        controller.setDesired(await source.load(stop.signal));
+      } catch (err) {
+        if (!stop.signal.aborted) controller.desiredStateFailed(err as Error, source.description);
+      }
+    })();
+  };
+  process.on('SIGHUP', onHangup);
   logger.info(
     { version: build.version, revision: build.revision, listen: opts.listen, source: source.description, engine: port.describe, hostRoot: opts.hostRoot ?? '/', dryRun: opts.dryRun ?? false, webhook: webhook ? WEBHOOK_PATH : 'off' },
     'warden starting',
@@ -278,5 +299,6 @@ export async function runCommand(
   logger.info({ clean: stopped }, 'stopped');
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
+  process.off('SIGHUP', onHangup);
   return 0;
 }

@@ -11,6 +11,7 @@ import { DesiredStateError, type LoadedState, type Problem } from './source.js';
 import { loadComposeStack } from './compose/load.js';
 import { parseEnvFile } from './compose/parse.js';
 import { readStack } from './stacks.js';
+import { decryptingReader, type SopsMode } from './sops/reader.js';
 import type { DesiredService, DesiredStack, DesiredState } from './types.js';
 import { closest, parseDuration, parseOctalMode } from './validators.js';
 import { formatPath, nodeAt, parseYamlSource, problemAt, type PathSegment, type YamlSource } from './yaml-source.js';
@@ -29,6 +30,8 @@ export interface LoadOptions {
   revision?: string;
   /** source overrides the description in LoadedState; default: the file name. */
   source?: string;
+  /** sops opens the sops-encrypted files among those: keys, or 'check' (validate without keys); default no keys. */
+  sops?: SopsMode;
 }
 
 /** loadDesiredStateFile reads and loads a local desired-state file; an unreadable file is an Error with its code, a bad one a DesiredStateError. */
@@ -78,7 +81,8 @@ async function loadText(text: string, file: string, opts: LoadOptions): Promise<
   const fromStacks: Array<{ service: DesiredService; at: (m: string) => Problem }> = [];
   const deployed: DesiredStack[] = [];
   // Bytes, never text: a config or secret may be binary, and decoding it as UTF-8 would corrupt it.
-  const readBytes = opts.readFile ?? ((f: string) => fsReadFile(f));
+  // Any of them may be a sops file: it reads as its plaintext, or fails as a problem naming it.
+  const readBytes = decryptingReader(opts.readFile ?? ((f: string) => fsReadFile(f)), opts.sops);
   const readFile = async (f: string): Promise<string> => (await readBytes(f)).toString('utf8');
   for (const [i, stack] of (doc.spec.stacks ?? []).entries()) {
     const at: PathSegment[] = ['spec', 'stacks', i, 'file'];
