@@ -1,6 +1,7 @@
 // The Docker port implemented with dockerode: the only file that imports it. It finds the engine as the
 // docker CLI does (./context.ts; ssh:// through ./ssh.ts), parses only the fields warden uses, and turns
 // every failure into an EngineError.
+import { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 // Before dockerode: it puts stand-ins for dockerode's unused transports in the module cache.
 import './deferred-modules.js';
@@ -251,6 +252,7 @@ class DockerodePort implements DockerPort, VersionPort, StackPort {
         continue;
       }
       backoffMs = 100;
+      keepAlive(body);
       yield { type: 'connected' };
       let error: Error = new EngineError('unreachable', 'the events stream ended', undefined);
       try {
@@ -276,4 +278,16 @@ class DockerodePort implements DockerPort, VersionPort, StackPort {
       throw error;
     }
   }
+}
+
+/** EVENTS_KEEPALIVE_MS is the quiet time after which the kernel probes the events stream's TCP connection. */
+export const EVENTS_KEEPALIVE_MS = 15_000;
+
+// A TCP connection that only waits (the events stream between changes) is the one a NAT or a firewall
+// forgets, and one whose peer vanished (a node powered off) would wait forever: TCP keepalive probes it
+// after 15 s of quiet, as Go's default dialer does for the docker CLI's tcp:// connections. A unix socket has nothing to probe and an ssh:// channel
+// lives on an SSH connection with keepalives of its own, so only a TCP or TLS socket is set.
+function keepAlive(body: NodeJS.ReadableStream): void {
+  const socket = (body as { socket?: unknown }).socket;
+  if (socket instanceof Socket && socket.remotePort !== undefined) socket.setKeepAlive(true, EVENTS_KEEPALIVE_MS);
 }
