@@ -120,6 +120,24 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--name <name>', 'metadata.name of the exported file').env('WARDEN_EXPORT_NAME'))
     .action(async (opts: EngineOptions & { output?: string; name?: string }) => set(await exportCommand(opts)));
 
+  addControllerCommands(program, set);
+  addRecoverCommand(program, set);
+  addLabCommands(program, set);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    if (typeof e.exitCode === 'number') return 2;
+    throw err;
+  }
+  return code;
+}
+
+// addControllerCommands adds plan, apply and run: the controller's commands, with the source's, the engine's
+// and the hosts' flags they share.
+function addControllerCommands(program: Command, set: (code: number) => void): void {
   for (const name of ['plan', 'apply', 'run'] as const) {
     const cmd = program.command(name);
     engineOptions(sourceOptions(cmd))
@@ -152,7 +170,10 @@ export async function main(argv: string[]): Promise<number> {
           set(await runCommand({ ...opts, dryRun: opts.dryRun ?? envFlag('WARDEN_DRY_RUN') ?? false })));
     }
   }
+}
 
+// addRecoverCommand adds recover, whose --wave-timeout is checked here (2 when it is not a positive whole number).
+function addRecoverCommand(program: Command, set: (code: number) => void): void {
   engineOptions(sourceOptions(program.command('recover')))
     .description('restart every service in dependency order now, the registry first (0 all converged, 1 some did not, 2 error)')
     .addOption(new Option('--wave-timeout <seconds>', 'how long one wave may take to converge').env('WARDEN_WAVE_TIMEOUT').default(180)
@@ -165,7 +186,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       set(await recoverCommand({ ...opts, waveTimeoutMs: opts.waveTimeout * 1000 }));
     });
+}
 
+// addLabCommands adds lab up, lab down and lab status.
+function addLabCommands(program: Command, set: (code: number) => void): void {
   const lab = program.command('lab').description('a local multi-node swarm for trying warden and for tests (root, Linux)');
   lab
     .command('up')
@@ -185,15 +209,4 @@ export async function main(argv: string[]): Promise<number> {
     .description('print the lab nodes and the DOCKER_HOST of a manager')
     .addOption(new Option('--lab <id>', 'lab number 0-9').env('WARDEN_LAB').default('0'))
     .action(async (opts: { lab: string }) => set(await labCommand('status', opts)));
-
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-  } catch (err) {
-    const e = err as { code?: string; exitCode?: number };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-    if (typeof e.exitCode === 'number') return 2;
-    throw err;
-  }
-  return code;
 }
-

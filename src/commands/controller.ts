@@ -9,6 +9,7 @@ import { Metrics } from '../controller/metrics.js';
 import { serve } from '../controller/server.js';
 import { createWebhookHandler, readWebhookSecret, WEBHOOK_PATH, type WebhookHandler } from '../controller/webhook.js';
 import { openSource, sopsKeyring, type SourceOptions } from '../desired-state/open-source.js';
+import type { SopsKeyring } from '../desired-state/sops/keys.js';
 import type { DesiredStateSource, LoadedState } from '../desired-state/source.js';
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
 import { parseRegistryAuthFile, type RegistryAuth } from '../docker/registry-auth.js';
@@ -194,33 +195,10 @@ export async function runCommand(
   const port = createDockerPort({ host: opts.host, context: opts.context });
   const build = buildInfo();
   const metrics = new Metrics({ build });
-  let webhook: WebhookHandler | undefined;
-  if (opts.webhookSecretFile !== undefined && opts.webhookSecretFile !== '') {
-    const refresh = source.refresh?.bind(source);
-    if (!refresh) {
-      // A file source is re-read when it changes: a webhook would have nothing to add, and a secret
-      // given for it is more likely a mistake (the wrong source) than a wish.
-      logger.fatal({ source: source.description }, 'the git webhook needs a git source (--git-url); a file source (-f) is re-read when it changes');
-      return 2;
-    }
-    try {
-      const secret = await readWebhookSecret(opts.webhookSecretFile);
-      webhook = createWebhookHandler({ secret, refresh, logger, onResult: (result) => metrics.webhookRequests.inc({ result }) });
-    } catch (err) {
-      logger.fatal({ err }, 'cannot read the git webhook secret');
-      return 2;
-    }
-  }
-  let registryAuth: Pick<ControllerOptions, 'registryAuth'>;
-  try {
-    registryAuth = registryAuthWiring(opts, (message) => logger.warn(message));
-  } catch (err) {
-    logger.fatal({ err }, 'cannot read the registry auth file');
-    return 2;
-  }
-  const controller = new Controller({
-    port, logger, metrics, dryRun: opts.dryRun ?? false, ...hostWiring(opts), ...(wiring.host ? { host: wiring.host } : {}), ...registryAuth,
-  });
+  const webhook = await webhookWiring(opts.webhookSecretFile, source, logger, metrics);
+  if (typeof webhook === 'number') return webhook;
+  const controller = daemonController(opts, wiring, port, logger, metrics);
+  if (typeof controller === 'number') return controller;
   const stop = new AbortController();
   let looping = false;
   let server: Server;
@@ -237,32 +215,8 @@ export async function runCommand(
     logger.fatal({ err, listen: opts.listen }, 'cannot listen');
     return 2;
   }
-  const onSignal = (signal: NodeJS.Signals): void => {
-    logger.info({ signal }, 'stopping');
-    stop.abort();
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
-  // SIGHUP reads the sops keys again and loads the source with them at once: a key added or rotated
-  // applies without a restart. The keys are never logged, only that they were read.
-  const onHangup = (): void => {
-    void (async () => {
-      try {
-        await keyring.reload();
-      } catch (err) {
-        // The keys held stay in force; the message names the file, never a key.
-        logger.error({ err }, 'cannot read the sops keys: keeping the keys read before');
-        return;
-      }
-      logger.info({ sops: keyring.configured }, 'read the sops keys again');
-      try {
-        controller.setDesired(await source.load(stop.signal));
-      } catch (err) {
-        if (!stop.signal.aborted) controller.desiredStateFailed(err as Error, source.description);
-      }
-    })();
-  };
-  process.on('SIGHUP', onHangup);
+  const unsignal = stopOnSignals(stop, logger);
+  const unhangup = reloadOnHangup(keyring, source, controller, stop.signal, logger);
   logger.info(
     { version: build.version, revision: build.revision, listen: opts.listen, source: source.description, engine: port.describe, hostRoot: opts.hostRoot ?? '/', dryRun: opts.dryRun ?? false, webhook: webhook ? WEBHOOK_PATH : 'off' },
     'warden starting',
@@ -285,6 +239,102 @@ export async function runCommand(
     onError: (err) => controller.desiredStateFailed(err, source.description),
   });
   await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+  await stopServing(server, [loop, watching], logger);
+  unsignal();
+  unhangup();
+  return 0;
+}
+
+// webhookWiring is the git webhook's handler when --webhook-secret-file is given (undefined when not), or
+// 2 (said in a fatal log line) when the source is not a git source or the secret cannot be read.
+async function webhookWiring(
+  secretFile: string | undefined,
+  source: DesiredStateSource,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<WebhookHandler | undefined | number> {
+  if (secretFile === undefined || secretFile === '') return undefined;
+  const refresh = source.refresh?.bind(source);
+  if (!refresh) {
+    // A file source is re-read when it changes: a webhook would have nothing to add, and a secret
+    // given for it is more likely a mistake (the wrong source) than a wish.
+    logger.fatal({ source: source.description }, 'the git webhook needs a git source (--git-url); a file source (-f) is re-read when it changes');
+    return 2;
+  }
+  try {
+    const secret = await readWebhookSecret(secretFile);
+    return createWebhookHandler({ secret, refresh, logger, onResult: (result) => metrics.webhookRequests.inc({ result }) });
+  } catch (err) {
+    logger.fatal({ err }, 'cannot read the git webhook secret');
+    return 2;
+  }
+}
+
+// daemonController is the daemon's controller on the real wiring (bar what `wiring` replaces), or 2 (said
+// in a fatal log line) when the registry auth file cannot be read.
+function daemonController(
+  opts: EngineOptions & HostRootOptions & { dryRun?: boolean },
+  wiring: RunWiring,
+  port: ControllerOptions['port'],
+  logger: Logger,
+  metrics: Metrics,
+): Controller | number {
+  let registryAuth: Pick<ControllerOptions, 'registryAuth'>;
+  try {
+    registryAuth = registryAuthWiring(opts, (message) => logger.warn(message));
+  } catch (err) {
+    logger.fatal({ err }, 'cannot read the registry auth file');
+    return 2;
+  }
+  return new Controller({
+    port, logger, metrics, dryRun: opts.dryRun ?? false, ...hostWiring(opts), ...(wiring.host ? { host: wiring.host } : {}), ...registryAuth,
+  });
+}
+
+// stopOnSignals aborts `stop` at SIGTERM or SIGINT; it returns what removes its listeners.
+function stopOnSignals(stop: AbortController, logger: Logger): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, 'stopping');
+    stop.abort();
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+}
+
+// reloadOnHangup reads the sops keys and loads the source again at every SIGHUP; it returns what removes
+// its listener.
+function reloadOnHangup(keyring: SopsKeyring, source: DesiredStateSource, controller: Controller, signal: AbortSignal, logger: Logger): () => void {
+  // SIGHUP reads the sops keys again and loads the source with them at once: a key added or rotated
+  // applies without a restart. The keys are never logged, only that they were read.
+  const onHangup = (): void => {
+    void (async () => {
+      try {
+        await keyring.reload();
+      } catch (err) {
+        // The keys held stay in force; the message names the file, never a key.
+        logger.error({ err }, 'cannot read the sops keys: keeping the keys read before');
+        return;
+      }
+      logger.info({ sops: keyring.configured }, 'read the sops keys again');
+      try {
+        controller.setDesired(await source.load(signal));
+      } catch (err) {
+        if (!signal.aborted) controller.desiredStateFailed(err as Error, source.description);
+      }
+    })();
+  };
+  process.on('SIGHUP', onHangup);
+  return () => {
+    process.off('SIGHUP', onHangup);
+  };
+}
+
+// stopServing closes the HTTP server and gives what still runs a moment to stop, then logs whether it did.
+async function stopServing(server: Server, running: readonly Promise<unknown>[], logger: Logger): Promise<void> {
   // Stop listening and drop every connection at once: scrapers keep connections alive, and a connection
   // that never sent a request would otherwise hold close() until the server's header timeout.
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -292,13 +342,9 @@ export async function runCommand(
   // A pass in flight gets a moment to finish its write; the process exits either way, well within the
   // 10 s swarm gives a task after SIGTERM.
   const stopped = await Promise.race([
-    Promise.all([loop, watching]).then(() => true),
+    Promise.all(running).then(() => true),
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), RUN_STOP_TIMEOUT_MS).unref()),
   ]);
   await closed;
   logger.info({ clean: stopped }, 'stopped');
-  process.off('SIGTERM', onSignal);
-  process.off('SIGINT', onSignal);
-  process.off('SIGHUP', onHangup);
-  return 0;
 }
