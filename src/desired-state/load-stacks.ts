@@ -6,12 +6,14 @@
 import type { Hash } from 'node:crypto';
 import { readFile as fsReadFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isPair, parseDocument, visit } from 'yaml';
 import { loadComposeStack } from './compose/load.js';
 import { parseEnvFile } from './compose/parse.js';
 import type { StackEntry } from './schema.js';
 import type { Problem } from './source.js';
 import { readStack, type StackService } from './stacks.js';
-import { decryptingReader, type SopsMode } from './sops/reader.js';
+import { decryptedFormat, decryptingReader, type SopsMode } from './sops/reader.js';
+import { SealedValues } from './sops/sealed.js';
 import type { DesiredStack } from './types.js';
 import { problemAt, type PathSegment, type YamlSource } from './yaml-source.js';
 
@@ -31,6 +33,8 @@ export interface StacksRead {
   deployed: DesiredStack[];
   problems: Problem[];
   warnings: Problem[];
+  /** sealed holds the values the sops files among them held encrypted (empty when there is none). */
+  sealed: SealedValues;
 }
 
 /**
@@ -38,12 +42,11 @@ export interface StacksRead {
  * to `hash` with its path, so that the revision changes when any of them does.
  */
 export async function readStacks(stacks: readonly StackEntry[], file: string, src: YamlSource, hash: Hash, opts: StackFilesOptions): Promise<StacksRead> {
-  const out: StacksRead = { services: [], deployed: [], problems: [], warnings: [] };
+  const out: StacksRead = { services: [], deployed: [], problems: [], warnings: [], sealed: new SealedValues() };
   const confine = opts.confine ?? false;
   // Bytes, never text: a config or secret may be binary, and decoding it as UTF-8 would corrupt it.
   // Any of them may be a sops file: it reads as its plaintext, or fails as a problem naming it.
-  const readBytes = decryptingReader(opts.readFile ?? ((f: string) => fsReadFile(f)), opts.sops);
-  const readText = async (f: string): Promise<string> => (await readBytes(f)).toString('utf8');
+  const readBytes = decryptingReader(opts.readFile ?? ((f: string) => fsReadFile(f)), opts.sops, out.sealed);
   for (const [i, stack] of stacks.entries()) {
     const at: PathSegment[] = ['spec', 'stacks', i, 'file'];
     const stackFile = stackPath(file, stack.file, confine);
@@ -53,13 +56,16 @@ export async function readStacks(stacks: readonly StackEntry[], file: string, sr
     }
     let composeText: string;
     try {
-      composeText = await readText(stackFile);
+      const bytes = await readBytes(stackFile);
+      composeText = bytes.toString('utf8');
+      // A compose file encrypted whole as a binary file (`--input-type binary`): every value in it came from sops.
+      if (decryptedFormat(bytes) === 'binary') sealScalars(composeText, out.sealed);
     } catch (err) {
       out.problems.push(problemAt(src, at, `cannot read compose file ${stackFile}: ${readError(err as NodeJS.ErrnoException)}`));
       continue;
     }
     hash.update(`\0${stackFile}\0`).update(composeText);
-    const env = await stackEnv(stack, i, file, confine, src, readText, hash, out.problems);
+    const env = await stackEnv(stack, i, file, confine, src, readBytes, hash, out);
     if (env === undefined) continue;
     const read = readStack(stack.name, composeText, stackFile, env);
     if (!stack.deploy) {
@@ -83,6 +89,7 @@ export async function readStacks(stacks: readonly StackEntry[], file: string, sr
       resolveImage: stack.resolveImage,
       readFile: hashing,
       resolvePath: (ref) => stackPath(stackFile, ref, confine),
+      onEnvFile: (bytes, vars) => sealEnvFile(bytes, vars, out.sealed),
     });
     out.problems.push(...full.problems);
     out.warnings.push(...full.warnings);
@@ -101,34 +108,56 @@ async function stackEnv(
   file: string,
   confine: boolean,
   src: YamlSource,
-  readFile: (f: string) => Promise<string>,
+  readBytes: (f: string) => Promise<Buffer>,
   hash: Hash,
-  problems: Problem[],
+  out: StacksRead,
 ): Promise<Record<string, string> | undefined> {
   const env: Record<string, string> = {};
   if (stack.envFile !== undefined) {
     const at: PathSegment[] = ['spec', 'stacks', i, 'envFile'];
     const envPath = stackPath(file, stack.envFile, confine);
     if (typeof envPath !== 'string') {
-      problems.push(problemAt(src, at, envPath.problem));
+      out.problems.push(problemAt(src, at, envPath.problem));
       return undefined;
     }
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(envPath);
+      bytes = await readBytes(envPath);
     } catch (err) {
-      problems.push(problemAt(src, at, `cannot read env file ${envPath}: ${readError(err as NodeJS.ErrnoException)}`));
+      out.problems.push(problemAt(src, at, `cannot read env file ${envPath}: ${readError(err as NodeJS.ErrnoException)}`));
       return undefined;
     }
+    const text = bytes.toString('utf8');
     hash.update(`\0${envPath}\0`).update(text);
     try {
-      for (const [k, v] of parseEnvFile(text, () => undefined)) env[k] = v;
+      const vars = parseEnvFile(text, () => undefined);
+      sealEnvFile(bytes, vars, out.sealed);
+      for (const [k, v] of vars) env[k] = v;
     } catch (err) {
-      problems.push(problemAt(src, at, `${envPath}: ${(err as Error).message}`));
+      out.problems.push(problemAt(src, at, `${envPath}: ${(err as Error).message}`));
       return undefined;
     }
   }
   return { ...env, ...(stack.env ?? {}) };
+}
+
+// Every value of an env file that was a sops file is sealed, as it reads (sops may have kept some in
+// clear with unencrypted_suffix: sealing them too costs a person a look at the file, nothing more; and
+// a value sops writes with \n reads here with a backslash, not as sops's own value).
+function sealEnvFile(bytes: Buffer, vars: ReadonlyArray<[string, string]>, sealed: SealedValues): void {
+  if (decryptedFormat(bytes) === undefined) return;
+  for (const [, v] of vars) sealed.add(v);
+}
+
+// Every scalar value (not the keys: names of services, networks, variables) of a YAML text.
+function sealScalars(text: string, sealed: SealedValues): void {
+  visit(parseDocument(text), {
+    Scalar(key, node, path) {
+      const parent = path[path.length - 1];
+      if (key === 'key' && isPair(parent)) return;
+      if (node.value !== null && node.value !== undefined) sealed.add(String(node.value), typeof node.value !== 'string');
+    },
+  });
 }
 
 /** readError says in a few words why a file could not be read (its errno code's meaning, else its message). */

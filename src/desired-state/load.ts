@@ -75,16 +75,19 @@ async function loadText(text: string, file: string, opts: LoadOptions): Promise<
   const explicit = doc.spec.services ?? [];
   const services = mergeServices(explicit, stacks.services, src, problems);
   if (services !== undefined) problems.push(...dependencyCycles(services));
-  if (problems.length > 0) throw new DesiredStateError(sortProblems(problems));
+  // A message may quote a value it refuses, and the value may have come from a sops file.
+  const shown = (list: Problem[]): Problem[] => sortProblems(list.map((p) => ({ ...p, message: stacks.sealed.scrub(p.message) })));
+  if (problems.length > 0) throw new DesiredStateError(shown(problems));
 
   const state = resolve(doc, services?.map((s) => s.service));
   if (stacks.deployed.length > 0) state.stacks = stacks.deployed;
+  if (stacks.sealed.size > 0) state.sealed = stacks.sealed;
   const loaded: LoadedState = {
     state,
     revision: opts.revision ?? hash.digest('hex').slice(0, 12),
     source: opts.source ?? file,
   };
-  if (warnings.length > 0) loaded.warnings = sortProblems(warnings);
+  if (warnings.length > 0) loaded.warnings = shown(warnings);
   return loaded;
 }
 
