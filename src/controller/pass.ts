@@ -9,6 +9,7 @@ import type { DesiredState } from '../desired-state/types.js';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
 import type { ReconcilerId } from '../reconcilers/index.js';
+import { sealPlan, shownError } from '../reconcilers/seal.js';
 import type { Action, ActionRecord, CountsNeed, Drift, Observed, PlanContext, Reconciler, StackObjectState } from '../reconcilers/types.js';
 import { appliedKey, type ActionOutcome, type Actor } from './act.js';
 import type { ServiceCache } from './cache.js';
@@ -220,6 +221,8 @@ export class Passes {
     try {
       if (this.unseenHost(reconciler.id, pass, rr, rlog)) return;
       const plan = reconciler.plan(desired, pass.observed, { ...pass.ctx, lastApplied: (kind, object) => this.opts.applied.get(appliedKey(reconciler.id, kind, object)) });
+      // Nothing a plan shows may carry a value from a sops file, whichever reconciler made it.
+      sealPlan(plan, desired.sealed);
       rr.drift = plan.drift;
       if (plan.objects) {
         rr.objects = plan.objects;
@@ -242,9 +245,10 @@ export class Passes {
       const failed = rr.actions.some((a) => a.outcome === 'failed');
       metrics.reconciles.inc({ reconciler: reconciler.id, result: failed ? 'error' : 'success' });
     } catch (err) {
-      rr.error = (err as Error).message;
+      const error = shownError(err as Error, desired.sealed);
+      rr.error = error.message;
       metrics.reconciles.inc({ reconciler: reconciler.id, result: 'error' });
-      rlog.error({ err }, 'reconciler failed');
+      rlog.error({ err: error }, 'reconciler failed');
     } finally {
       timer();
     }
