@@ -199,6 +199,20 @@ describe('a value from a sops file that changes', () => {
   });
 });
 
+describe('an image written in an encrypted part of a compose file', () => {
+  it('is not in the warning that its registry did not answer', async () => {
+    const { controller, logs } = setup();
+    write(REV1);
+    const image = 'registry.example/private-image-6602:v1';
+    writeFileSync(path.join(dir, 'warden.yml'), WARDEN.replace('deploy: true', 'deploy: true, resolveImage: always'));
+    writeFileSync(path.join(dir, 'stack.yml'), sopsEncrypt(compose(REV1).replace('busybox:lab', image), { format: 'yaml', recipients, encryptedRegex: '^(image|environment)$' }));
+    controller.setDesired(await load());
+    await controller.pass(['plan'], undefined, true);
+    expect(logs()).toContain('image could not be accessed on a registry');
+    expect(logs()).not.toContain('private-image-6602');
+  });
+});
+
 describe('a problem in a file whose value came from sops', () => {
   it('names the file and the place, never the value', async () => {
     write(REV1);
