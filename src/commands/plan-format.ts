@@ -79,7 +79,11 @@ function formatStackObjects(r: ReconcilerView): string[] {
     const verb = kind.startsWith('create') ? 'create' : kind === 'update-service' ? 'update' : kind === 'label-secret' ? 'label' : 'remove';
     const restarts = kind === 'update-service' ? (a.action.restarts ? ', tasks restart' : ', no restart') : '';
     lines.push(`    ${verb.padEnd(8)} ${what}${restarts}: ${fate(a)}`);
-    for (const f of a.action.fields ?? []) lines.push(`               ${f.field}: ${show(f.live)} -> ${show(f.desired)}${f.restarts ? ' (restarts)' : ''}`);
+    for (const f of a.action.fields ?? []) {
+      // A field that holds a value from a sops file has no values in its view: only that it changes.
+      const change = 'change' in f ? f.change : `${show(f.live)} -> ${show(f.desired)}`;
+      lines.push(`               ${f.field}: ${change}${f.restarts ? ' (restarts)' : ''}`);
+    }
   }
   for (const d of r.drift.filter((x) => !(r.objects ?? []).some((o) => o.name === x.object))) lines.push(`  drift   ${d.object}: ${d.message}`);
   return lines;

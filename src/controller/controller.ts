@@ -5,6 +5,7 @@
 // overlap, and a burst of triggers gives one pass.
 import { schedule as cronSchedule } from 'node-cron';
 import type { Logger } from 'pino';
+import { SealedValues } from '../desired-state/sops/sealed.js';
 import { DesiredStateError, formatProblem, type LoadedState } from '../desired-state/source.js';
 import type { DockerPort } from '../docker/port.js';
 import type { RegistryAuth } from '../docker/registry-auth.js';
@@ -181,8 +182,9 @@ export class Controller {
   }
 
   /** setDesired puts a newly loaded desired state in force and asks for a pass. */
-  setDesired(loaded: LoadedState): void {
+  setDesired(next: LoadedState): void {
     const previous = this.loaded;
+    const loaded = withPreviousSealed(next, previous);
     this.loaded = loaded;
     this.loadError = undefined;
     this.failedRevision = undefined;
@@ -342,4 +344,14 @@ export class Controller {
 /** retryAfterMs is the wait before the pass after `failures` failed ones in a row: 1 s, doubling to 60 s. */
 export function retryAfterMs(failures: number): number {
   return Math.min(60_000, 1_000 * 2 ** Math.max(0, failures - 1));
+}
+
+// A value the previous revision's sops files held, removed from them or moved to the clear by this one,
+// is still in the live service until the pass that changes it: it stays sealed for this revision (and
+// is forgotten with the next: only the previous revision's own values are carried).
+function withPreviousSealed(next: LoadedState, previous: LoadedState | undefined): LoadedState {
+  const before = previous?.state.sealed;
+  if (!before && !next.state.sealed) return next;
+  const sealed = (next.state.sealed ?? new SealedValues()).following(before);
+  return { ...next, state: { ...next.state, sealed } };
 }

@@ -4,11 +4,13 @@
 // has been unreachable and each role change pending, and when each object was last corrected.
 import type { Logger } from 'pino';
 import { desiredForEngine } from '../desired-state/compose/engine-fields.js';
+import type { SealedValues } from '../desired-state/sops/sealed.js';
 import type { LoadedState } from '../desired-state/source.js';
 import type { DesiredState } from '../desired-state/types.js';
 import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
 import type { ReconcilerId } from '../reconcilers/index.js';
+import { sealPlan, shownError } from '../reconcilers/seal.js';
 import type { Action, ActionRecord, CountsNeed, Drift, Observed, PlanContext, Reconciler, StackObjectState } from '../reconcilers/types.js';
 import { appliedKey, type ActionOutcome, type Actor } from './act.js';
 import type { ServiceCache } from './cache.js';
@@ -139,7 +141,7 @@ export class Passes {
     const read = await this.read(loaded, reasons, result, plog);
     if (!read) return finish();
     const [observed, host] = read;
-    this.learn(observed, host, result, plog);
+    this.learn(observed, host, result, plog, loaded.state.sealed);
     const pass: PassState = {
       loaded, observed, host, result, plog, signal, planOnly,
       desired: this.forEngine(loaded, observed, plog),
@@ -191,7 +193,7 @@ export class Passes {
 
   // What the snapshot tells beyond the plans: who leads, the managers' health, what is remembered between
   // passes; and the host's last answers, with when they were taken (read off the pass: see ./host.ts).
-  private learn(observed: Observed, host: HostView, result: PassResult, log: Logger): void {
+  private learn(observed: Observed, host: HostView, result: PassResult, log: Logger, sealed: SealedValues | undefined): void {
     const { metrics } = this.opts;
     this.leader = !this.opts.leaderOnly || (observed.info.nodeId !== '' && leaderOf(observed) === observed.info.nodeId);
     result.leader = this.leader;
@@ -204,7 +206,7 @@ export class Passes {
     metrics.faultTolerance.set(health.faultTolerance);
     this.quorum = { ...health, lost: false };
     this.trackUnreachable(observed);
-    this.warnUnresolved(observed, log);
+    this.warnUnresolved(observed, log, sealed);
     if (host.files) Object.assign(observed, { files: host.files, filesAt: host.filesAt });
     if (host.registry) Object.assign(observed, { registry: host.registry, registryAt: host.registryAt });
   }
@@ -220,6 +222,8 @@ export class Passes {
     try {
       if (this.unseenHost(reconciler.id, pass, rr, rlog)) return;
       const plan = reconciler.plan(desired, pass.observed, { ...pass.ctx, lastApplied: (kind, object) => this.opts.applied.get(appliedKey(reconciler.id, kind, object)) });
+      // Nothing a plan shows may carry a value from a sops file, whichever reconciler made it.
+      sealPlan(plan, desired.sealed);
       rr.drift = plan.drift;
       if (plan.objects) {
         rr.objects = plan.objects;
@@ -242,9 +246,10 @@ export class Passes {
       const failed = rr.actions.some((a) => a.outcome === 'failed');
       metrics.reconciles.inc({ reconciler: reconciler.id, result: failed ? 'error' : 'success' });
     } catch (err) {
-      rr.error = (err as Error).message;
+      const error = shownError(err as Error, desired.sealed);
+      rr.error = error.message;
       metrics.reconciles.inc({ reconciler: reconciler.id, result: 'error' });
-      rlog.error({ err }, 'reconciler failed');
+      rlog.error({ err: error }, 'reconciler failed');
     } finally {
       timer();
     }
@@ -325,11 +330,12 @@ export class Passes {
 
   // As docker stack deploy warns: an image whose digest the registry would not give is deployed by its tag,
   // so nodes may pull different versions of it. Said once per image and reason, not at every pass.
-  private warnUnresolved(observed: Observed, log: Logger): void {
+  private warnUnresolved(observed: Observed, log: Logger, sealed: SealedValues | undefined): void {
     const now = observed.stackObjects?.unresolved ?? new Map<string, string>();
     for (const [image, why] of now) {
       if (this.unresolved.get(image) === why) continue;
-      log.warn({ reconciler: 'stacks', image, err: why }, 'image could not be accessed on a registry to record its digest: deployed by its tag, each node pulls it itself and may get another version');
+      // An image written in an encrypted part of a compose file is a value from sops: not logged.
+      log.warn({ reconciler: 'stacks', image: sealed ? sealed.mask(image) : image, err: sealed ? sealed.scrub(why) : why }, 'image could not be accessed on a registry to record its digest: deployed by its tag, each node pulls it itself and may get another version');
     }
     this.unresolved.clear();
     for (const [image, why] of now) this.unresolved.set(image, why);

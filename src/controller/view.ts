@@ -53,7 +53,7 @@ export function outcomeView(o: ActionOutcome): OutcomeView {
 function objectView(o: StackObjectState): ObjectView {
   return {
     stack: o.stack, kind: o.kind, name: o.name, state: o.state,
-    ...(o.fields ? { fields: o.fields.map(fieldView) } : {}),
+    ...(o.fields ? { fields: o.fields.map((f) => fieldView(f)) } : {}),
     ...(o.note !== undefined ? { note: o.note } : {}),
   };
 }

@@ -36,6 +36,12 @@ export const MASK = '***';
 /** CONTENT_CHANGED is what warden prints in place of a secret's or a config's content: never its bytes. */
 export const CONTENT_CHANGED = 'content changed';
 
+/** ENCRYPTED is what warden prints in place of a value that came from a sops-encrypted file. */
+export const ENCRYPTED = '(encrypted)';
+
+/** ENCRYPTED_CHANGED is what warden prints for a field that changes when either side holds a value from a sops file. */
+export const ENCRYPTED_CHANGED = '(encrypted) changed';
+
 // Names that say they hold a credential (DB_PASSWORD, API_TOKEN, AWS_SECRET_ACCESS_KEY, GIT_CREDENTIALS...).
 // Broad on purpose: masking MONKEY_COUNT costs a person a look at the file; showing a key costs the key.
 const CREDENTIAL_NAME = /PASSWORD|SECRET|TOKEN|KEY|CREDENTIAL/i;

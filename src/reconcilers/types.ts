@@ -4,6 +4,7 @@
 // applies the actions through one path.
 import type { DesiredPlacement, DesiredState } from '../desired-state/types.js';
 import type { FieldDiff } from '../desired-state/compose/normalize.js';
+import type { SealedValues } from '../desired-state/sops/sealed.js';
 import type {
   EngineInfo, FileObjectSpec, ImageDistribution, NetworkCreateSpec, NodeAvailability, ServiceSpec, SwarmConfig, SwarmNetwork,
   SwarmNode, SwarmSecret, SwarmService, SwarmTask,
@@ -145,6 +146,11 @@ interface ActionBase {
    * suppressed `held`, never applied. Absent: nothing holds it.
    */
   held?: string;
+  /**
+   * sealed are the values of the revision's sops files, which the action's view masks (set by the pass,
+   * ./seal.ts sealPlan; absent: no sops file). Private values: an action serializes without them.
+   */
+  sealed?: SealedValues;
 }
 
 /** Action is one change a reconciler asks for; the controller's apply path carries it out. */

@@ -3,19 +3,25 @@
 // every env value). Every plan, summary and log line about an action renders one of these, so a field
 // added to an action later is shown only once someone adds it here, on purpose (style.md §9).
 import type { FieldDiff } from '../desired-state/compose/normalize.js';
-import { CONTENT_CHANGED, maskShown } from '../desired-state/redact.js';
+import { CONTENT_CHANGED, ENCRYPTED_CHANGED, maskShown } from '../desired-state/redact.js';
+import type { SealedValues } from '../desired-state/sops/sealed.js';
 import type { ReconcilerId } from './index.js';
 import type { Action, ActionKind, StackObjectKind } from './types.js';
 
-/** FieldView is one field of a service that differs, its values masked (maskShown). */
-export interface FieldView {
-  /** field is a path with list items named by identity: TaskTemplate.ContainerSpec.Env[FOO]. */
-  field: string;
-  /** live and desired are absent when the field is unset on that side. */
-  live?: unknown;
-  desired?: unknown;
-  restarts: boolean;
-}
+/**
+ * FieldView is one field of a service that differs: its values masked (maskShown), or, when a side
+ * holds a value from a sops file (FieldDiff.encrypted), no values at all but `change: "(encrypted) changed"`.
+ */
+export type FieldView =
+  | {
+      /** field is a path with list items named by identity: TaskTemplate.ContainerSpec.Env[FOO]. */
+      field: string;
+      /** live and desired are absent when the field is unset on that side. */
+      live?: unknown;
+      desired?: unknown;
+      restarts: boolean;
+    }
+  | { field: string; change: typeof ENCRYPTED_CHANGED; restarts: boolean };
 
 /** ActionView is what a plan, `apply`'s summary and the log lines show of one action. */
 export interface ActionView {
@@ -35,12 +41,14 @@ export interface ActionView {
   held?: string;
 }
 
-/** fieldView is a FieldDiff as shown: values masked, unset sides absent. */
-export function fieldView(f: FieldDiff): FieldView {
+/** fieldView is a FieldDiff as shown: values masked (with `sealed` too, when given), unset sides absent; an encrypted one without values. */
+export function fieldView(f: FieldDiff, sealed?: SealedValues): FieldView {
+  if (f.encrypted) return { field: f.field, change: ENCRYPTED_CHANGED, restarts: f.restarts };
+  const shown = (v: unknown): unknown => (sealed ? sealed.mask(maskShown(v, f.field)) : maskShown(v, f.field));
   return {
     field: f.field,
-    ...(f.live !== undefined ? { live: maskShown(f.live, f.field) } : {}),
-    ...(f.desired !== undefined ? { desired: maskShown(f.desired, f.field) } : {}),
+    ...(f.live !== undefined ? { live: shown(f.live) } : {}),
+    ...(f.desired !== undefined ? { desired: shown(f.desired) } : {}),
     restarts: f.restarts,
   };
 }
@@ -54,15 +62,32 @@ function changed(a: Action): Pick<ActionView, 'before' | 'after'> {
 }
 
 function side(fields: readonly FieldView[], which: 'live' | 'desired'): Record<string, unknown> {
-  return Object.fromEntries(fields.map((f) => [f.field, f[which]]));
+  return Object.fromEntries(fields.map((f) => [f.field, 'change' in f ? f.change : f[which]]));
+}
+
+// The last net: whatever of a value the view shows, masked with the revision's sealed values.
+function sealedView(v: ActionView, sealed: SealedValues | undefined): ActionView {
+  if (!sealed) return v;
+  return {
+    ...v,
+    ...(v.before !== undefined ? { before: sealed.mask(v.before) } : {}),
+    ...(v.after !== undefined ? { after: sealed.mask(v.after) } : {}),
+    ...(v.held !== undefined ? { held: sealed.scrub(v.held) } : {}),
+  };
 }
 
 /**
  * actionView builds the view of one action, kind by kind: a new action kind fails to compile until it
  * says here what of it people see. The stacks' actions are shown from their typed fields only (their
- * specs go to the engine, never to a person); a config's or secret's content is `content changed`.
+ * specs go to the engine, never to a person); a config's or secret's content is `content changed`, a
+ * field that holds a value from a sops file `(encrypted) changed`; and what is shown of a value is
+ * masked with the action's sealed values (./seal.ts), if it has any.
  */
 export function actionView(a: Action): ActionView {
+  return sealedView(kindView(a), a.sealed);
+}
+
+function kindView(a: Action): ActionView {
   const common: ActionView = {
     kind: a.kind, reconciler: a.reconciler, object: a.object, disruptive: a.disruptive, ignored: a.ignored,
     ...(a.held !== undefined ? { held: a.held } : {}),
@@ -87,7 +112,7 @@ export function actionView(a: Action): ActionView {
     case 'create-service':
       return { ...common, objectKind: 'service', after: { image: String(a.spec.TaskTemplate?.ContainerSpec?.Image ?? a.image) } };
     case 'update-service': {
-      const fields = a.fields.map(fieldView);
+      const fields = a.fields.map((f) => fieldView(f, a.sealed));
       return { ...common, objectKind: 'service', before: side(fields, 'live'), after: side(fields, 'desired'), fields, restarts: a.restarts };
     }
     case 'remove-stack-object':

@@ -4,7 +4,7 @@
 // nowhere else: not written, not logged, not in an error (errors name the file, its recipients' public
 // identities and the path of a value at most).
 import path from 'node:path';
-import { decryptValue, isEncryptedValue, macAad, macBytes, macOf, newMac, shouldBeEncrypted, SopsValueError } from './cipher.js';
+import { decryptValue, isEncryptedValue, macAad, macBytes, macOf, newMac, shouldBeEncrypted, SopsValueError, typedValue, type DecryptedValue } from './cipher.js';
 import { dotenvDocument, iniDocument, isDotenvSops, isIniSops } from './flat.js';
 import { recoverDataKey, type SopsKeys } from './keys.js';
 import { describeRecipients, type SopsMetadata } from './metadata.js';
@@ -51,8 +51,20 @@ function fail(meta: SopsMetadata, reason: string): never {
   throw new SopsError(reason, describeRecipients(meta));
 }
 
-// Decrypts every leaf sops would, in its order, and returns the MAC of the values.
-function decryptLeaves(doc: SopsDocument, key: Buffer): string {
+/** SopsPlainValue is one value a sops file held encrypted, as its plaintext; typed for an int, a float or a bool. */
+export interface SopsPlainValue {
+  text: string;
+  typed: boolean;
+}
+
+function plainValue(v: DecryptedValue): SopsPlainValue {
+  const typed = v.type === 'int' || v.type === 'float' || v.type === 'bool';
+  return { text: typed ? String(typedValue(v)) : v.bytes.toString('utf8'), typed };
+}
+
+// Decrypts every leaf sops would, in its order, and returns the MAC of the values; the values that were
+// encrypted go to `values` (comments do not: nothing warden reads from a file comes from its comments).
+function decryptLeaves(doc: SopsDocument, key: Buffer, values: SopsPlainValue[]): string {
   const meta = doc.metadata;
   const mac = newMac(meta);
   for (const leaf of doc.leaves) {
@@ -77,6 +89,7 @@ function decryptLeaves(doc: SopsDocument, key: Buffer): string {
       try {
         const v = decryptValue(leaf.value, key, aadOf(leaf.path));
         leaf.set(v);
+        values.push(plainValue(v));
         bytes = v.bytes;
       } catch (err) {
         fail(meta, `the value at ${leaf.path.join('.') || '(top)'} does not open: ${(err as Error).message}`);
@@ -102,6 +115,11 @@ function checkMac(meta: SopsMetadata, key: Buffer, computed: string): void {
 export interface SopsOpened {
   format: SopsFormat;
   plaintext: Buffer;
+  /**
+   * values are the values the file held encrypted, in its order; none for a binary file (its bytes are a
+   * secret's or a config's content, never shown; a loader that reads one as an env file seals its values).
+   */
+  values: SopsPlainValue[];
 }
 
 /** decryptSops opens a sops file with `keys`; undefined when the file is not a sops file. Throws SopsError. */
@@ -113,8 +131,9 @@ export async function decryptSops(file: string, bytes: Buffer, keys: SopsKeys): 
   if (meta.commentRegex) fail(meta, 'unencrypted_comment_regex and encrypted_comment_regex are not supported by warden');
   const got = await recoverDataKey(meta, keys);
   if ('reasons' in got) fail(meta, `no key opens its data key: ${got.reasons.join('; ')}`);
-  checkMac(meta, got.key, decryptLeaves(doc, got.key));
-  return { format, plaintext: doc.render() };
+  const values: SopsPlainValue[] = [];
+  checkMac(meta, got.key, decryptLeaves(doc, got.key, values));
+  return { format, plaintext: doc.render(), values: format === 'binary' ? [] : values };
 }
 
 /**
@@ -134,7 +153,8 @@ export function checkSops(file: string, bytes: Buffer): SopsOpened | undefined {
     const zero = type === 'int' || type === 'float' ? '0' : type === 'bool' ? 'false' : undefined;
     if (zero !== undefined) leaf.set({ bytes: Buffer.from(zero), type: type as 'int' | 'float' | 'bool' });
   }
-  return { format: opened.format, plaintext: opened.doc.render() };
+  // Nothing was decrypted: the stand-in holds the encrypted strings and zeros.
+  return { format: opened.format, plaintext: opened.doc.render(), values: [] };
 }
 
 function tryOpen(file: string, bytes: Buffer): ReturnType<typeof openDocument> {

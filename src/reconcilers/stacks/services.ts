@@ -4,8 +4,10 @@
 import { diffServiceSpecs, normalizeServiceSpec, type FieldDiff } from '../../desired-state/compose/normalize.js';
 import { withoutIds } from '../../desired-state/compose/references.js';
 import { LABEL_NAMESPACE, type DesiredStack, type StackService } from '../../desired-state/compose/types.js';
+import { ENCRYPTED_CHANGED } from '../../desired-state/redact.js';
 import type { DesiredService, DesiredState } from '../../desired-state/types.js';
 import type { NetworkCreateSpec, ServiceSpec, SwarmService } from '../../docker/port.js';
+import { sealFields } from '../seal.js';
 import { isIgnored, type Action, type StackObservation } from '../types.js';
 import { base, modeKind, references, type Collector, type Obj, type StateOf } from './common.js';
 import { imageOf, pinImage } from './images.js';
@@ -56,7 +58,7 @@ export function planServices(stack: DesiredStack, input: ServicesInput, out: Col
       continue;
     }
     pinImage(spec, s.image, stack, live, input.seen);
-    const update = updateOf(s, live, spec, networkNames, input.desired.policy.ignoreLabel, ownNetworks(spec));
+    const update = updateOf(s, live, spec, networkNames, input.desired, ownNetworks(spec));
     if (!update) {
       state('service', s.name, 'in_sync');
       continue;
@@ -81,16 +83,19 @@ function cannotUpdate(stack: DesiredStack, live: SwarmService, spec: ServiceSpec
 }
 
 // The update that makes `live` the file's spec, or undefined when they mean the same.
+// A field that holds a value from a sops file, on either side, is marked and loses its values here, where
+// it is made: no drift message, view or log line can show them (../seal.ts).
 function updateOf(
-  s: StackService, live: SwarmService, spec: ServiceSpec, networkNames: ReadonlyMap<string, string>, ignoreLabel: string, networks: NetworkCreateSpec[],
+  s: StackService, live: SwarmService, spec: ServiceSpec, networkNames: ReadonlyMap<string, string>, desired: DesiredState, networks: NetworkCreateSpec[],
 ): Extract<Action, { kind: 'update-service' }> | undefined {
   // A forced restart's counter is kept, as stack deploy keeps it.
   if (live.spec.TaskTemplate?.ForceUpdate !== undefined) spec.TaskTemplate = { ...spec.TaskTemplate, ForceUpdate: live.spec.TaskTemplate.ForceUpdate };
-  const fields = diffServiceSpecs(normalizeServiceSpec(withoutIds(live.spec, networkNames)), normalizeServiceSpec(spec));
-  if (fields.length === 0) return undefined;
+  const diff = diffServiceSpecs(normalizeServiceSpec(withoutIds(live.spec, networkNames)), normalizeServiceSpec(spec));
+  if (diff.length === 0) return undefined;
+  const fields = sealFields(diff, desired.sealed);
   return {
     kind: 'update-service', serviceId: live.id, spec, image: s.image, networks, fields, restarts: fields.some((f) => f.restarts),
-    ...base(s.name, summarize(fields, 'live'), summarize(fields, 'desired'), isIgnored(live.labels, ignoreLabel)),
+    ...base(s.name, summarize(fields, 'live'), summarize(fields, 'desired'), isIgnored(live.labels, desired.policy.ignoreLabel)),
   };
 }
 
@@ -127,7 +132,8 @@ function describeFields(fields: FieldDiff[], job: boolean): string {
   return `spec differs: ${shown}${job ? ' (the job runs again)' : fields.some((f) => f.restarts) ? ' (tasks restart)' : ' (no restart)'}`;
 }
 
-// before/after for the log line: the differing fields only, secret-free (specs name secrets, never hold them).
+// before/after for the log line: the differing fields only, secret-free (specs name secrets, never hold
+// them; a value from a sops file is not in its field any more).
 function summarize(fields: FieldDiff[], side: 'live' | 'desired'): Record<string, unknown> {
-  return Object.fromEntries(fields.map((f) => [f.field, f[side]]));
+  return Object.fromEntries(fields.map((f) => [f.field, f.encrypted ? ENCRYPTED_CHANGED : f[side]]));
 }

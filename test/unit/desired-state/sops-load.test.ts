@@ -120,6 +120,43 @@ describe('a stack kept in sops files', () => {
   });
 });
 
+describe('the values a revision seals', () => {
+  async function sealedOf(): Promise<NonNullable<Awaited<ReturnType<typeof loadDesiredStateFile>>['state']['sealed']>> {
+    const sops = await loadSopsKeys({ ageKeyFile: AGE_KEYS.key1.file });
+    const loaded = await loadDesiredStateFile(path.join(dir, 'warden.yml'), { sops });
+    expect(loaded.state.sealed).toBeDefined();
+    return loaded.state.sealed!;
+  }
+
+  it('are every value its sops files held encrypted, and nothing they kept in clear', async () => {
+    writeAll(true);
+    const sealed = await sealedOf();
+    for (const s of ['tok-in-compose-7781', 'from-env-file-5512', 'note-from-envfile-3309']) expect(sealed.holds(s), s).toBe(true);
+    // The compose file's image and names were left in clear by encrypted_regex.
+    expect(sealed.holds('busybox:lab')).toBe(false);
+    expect(sealed.holds('db_password')).toBe(false);
+  });
+
+  it('are none for a stack in clear', async () => {
+    writeAll(false);
+    const sops = await loadSopsKeys({ ageKeyFile: AGE_KEYS.key1.file });
+    expect((await loadDesiredStateFile(path.join(dir, 'warden.yml'), { sops })).state.sealed).toBeUndefined();
+  });
+
+  it('hold every value of an env file and of a compose file encrypted as binary files', async () => {
+    writeAll(false);
+    writeFileSync(path.join(dir, 'api.env'), sopsEncrypt('BIN_ENV=binary-env-value-8801\n', { format: 'binary', recipients }));
+    writeFileSync(path.join(dir, 'stack.env'), sopsEncrypt('NOTE=binary-note-8802\n', { format: 'binary', recipients }));
+    // sops reads a .yml file as YAML: a compose file encrypted as binary bears another name.
+    writeFileSync(path.join(dir, 'warden.yml'), WARDEN.replace('file: stack.yml', 'file: stack.yml.enc'));
+    writeFileSync(path.join(dir, 'stack.yml.enc'), sopsEncrypt(COMPOSE, { format: 'binary', recipients }));
+    const sealed = await sealedOf();
+    for (const s of ['binary-env-value-8801', 'binary-note-8802', 'tok-in-compose-7781', 'busybox:lab']) expect(sealed.holds(s), s).toBe(true);
+    // Keys are names, never sealed.
+    expect(sealed.holds('API_TOKEN')).toBe(false);
+  });
+});
+
 describe('the file source', () => {
   it('opens sops files with the keys its flags name, and fails without them', async () => {
     writeAll(true);
