@@ -1,7 +1,7 @@
 // warden's command line (main; ./cli.ts is the entry point that calls it): parses flags (each also read from a WARDEN_* environment variable) and hands
 // off to one module per command under ./commands. Exit codes follow the contract: 0 ok, 1 drift or
 // invalid, 2 could not run.
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { validateCommand, type SopsFlags } from './commands/validate.js';
 import { schemaCommand } from './commands/schema.js';
 import { exportCommand } from './commands/export.js';
@@ -11,6 +11,8 @@ import type { LogFormat } from './commands/log-format.js';
 import { recoverCommand, type RecoverOptions } from './commands/recover.js';
 import { versionCommand } from './commands/version.js';
 import type { SourceOptions } from './desired-state/open-source.js';
+import { RESOLVE_IMAGE_INTERVAL_MS, RESOLVE_IMAGE_TIMEOUT_MS } from './controller/image-digests.js';
+import { durationProblem, parseDuration } from './desired-state/validators.js';
 import type { EngineOptions } from './docker/engine.js';
 import { buildInfo, formatVersion } from './version.js';
 
@@ -73,6 +75,25 @@ function sopsAgeKeyOption(): Option {
 
 function sopsPgpKeyOption(): Option {
   return new Option('--sops-pgp-key-file <path>', 'armored OpenPGP private keys that open sops-encrypted files (a Docker secret)').env('WARDEN_SOPS_PGP_KEY_FILE');
+}
+
+// A duration flag ("5s", "10m"), parsed to ms; a bad one is commander's error (exit 2), from the command
+// line or the environment.
+function durationOption(flags: string, description: string, env: string, ms: number, shown: string): Option {
+  return new Option(flags, description).env(env).default(ms, shown).argParser((text) => {
+    const parsed = parseDuration(text);
+    if (parsed === undefined) throw new InvalidArgumentError(durationProblem(text) ?? `"${text}" is not a duration`);
+    if (parsed <= 0) throw new InvalidArgumentError('it must be longer than 0s');
+    return parsed;
+  });
+}
+
+// Stacks' image digests (resolveImage): how long a pass waits for one, and, for the daemon, how often
+// each is asked for again within a revision.
+function resolveImageOptions(cmd: Command, daemon: boolean): Command {
+  cmd.addOption(durationOption('--resolve-image-timeout <duration>', 'how long a pass waits for an image digest it has no answer for', 'WARDEN_RESOLVE_IMAGE_TIMEOUT', RESOLVE_IMAGE_TIMEOUT_MS, '5s'));
+  if (!daemon) return cmd;
+  return cmd.addOption(durationOption('--resolve-image-interval <duration>', 'how often an image digest is asked for again within a revision', 'WARDEN_RESOLVE_IMAGE_INTERVAL', RESOLVE_IMAGE_INTERVAL_MS, '10m'));
 }
 
 /** main runs warden with the given arguments and returns the exit code. */
@@ -140,9 +161,9 @@ export async function main(argv: string[]): Promise<number> {
 function addControllerCommands(program: Command, set: (code: number) => void): void {
   for (const name of ['plan', 'apply', 'run'] as const) {
     const cmd = program.command(name);
-    engineOptions(sourceOptions(cmd))
+    resolveImageOptions(engineOptions(sourceOptions(cmd))
       .addOption(new Option('--host-root <dir>', 'where the hosts\' file system (the shared mounts) is seen, for spec.volumes').env('WARDEN_HOST_ROOT').default('/'))
-      .addOption(new Option('--registry-auth-file <path>', 'docker config.json with registry credentials for deployed stacks').env('WARDEN_REGISTRY_AUTH_FILE'));
+      .addOption(new Option('--registry-auth-file <path>', 'docker config.json with registry credentials for deployed stacks').env('WARDEN_REGISTRY_AUTH_FILE')), name === 'run');
     if (name === 'plan') {
       cmd
         .description('show the drift and the actions a pass would take (0 in sync, 1 drift, 2 error)')

@@ -20,12 +20,16 @@ import { logFormatFor, type LogFormat } from './log-format.js';
 import { formatApplySummary, formatPlan, planDocument } from './plan-format.js';
 
 /**
- * HostRootOptions is --host-root: where warden sees the hosts' file system (default `/`), and
- * --registry-auth-file: a docker config.json whose credentials deployed stacks send (default none).
+ * HostRootOptions is --host-root: where warden sees the hosts' file system (default `/`),
+ * --registry-auth-file: a docker config.json whose credentials deployed stacks send (default none), and
+ * --resolve-image-timeout and --resolve-image-interval (run): how long a pass waits for a stack image's
+ * digest and how often it is asked for again, in ms (default the controller's: 5 s, 10 min).
  */
 export interface HostRootOptions {
   hostRoot?: string;
   registryAuthFile?: string;
+  resolveImageTimeout?: number;
+  resolveImageInterval?: number;
 }
 
 // hostWiring is the real host port (files under the host root, read and changed in a host worker
@@ -49,6 +53,14 @@ function registryAuthWiring(opts: HostRootOptions, warn: (message: string) => vo
   parsed.warnings.forEach(warn);
   const registryAuth: RegistryAuth = parsed.auth;
   return { registryAuth };
+}
+
+// resolveImageWiring is the flags' deadline and interval for stack images' digests, where given.
+function resolveImageWiring(opts: HostRootOptions): Pick<ControllerOptions, 'resolveImageTimeoutMs' | 'resolveImageIntervalMs'> {
+  return {
+    ...(opts.resolveImageTimeout !== undefined ? { resolveImageTimeoutMs: opts.resolveImageTimeout } : {}),
+    ...(opts.resolveImageInterval !== undefined ? { resolveImageIntervalMs: opts.resolveImageInterval } : {}),
+  };
 }
 
 /** APPLY_MAX_PASSES bounds the passes of one `warden apply` (default 20): it stops earlier once a pass applies nothing. */
@@ -79,6 +91,7 @@ function oneShotController(opts: EngineOptions & HostRootOptions, dryRun: boolea
     port: createDockerPort({ host: opts.host, context: opts.context }),
     ...hostWiring(opts),
     ...registryAuthWiring(opts, (message) => logger.warn(message)),
+    ...resolveImageWiring(opts),
     logger,
     metrics: new Metrics({ processMetrics: false }),
     dryRun,
@@ -288,6 +301,7 @@ function daemonController(
   }
   return new Controller({
     port, logger, metrics, dryRun: opts.dryRun ?? false, ...hostWiring(opts), ...(wiring.host ? { host: wiring.host } : {}), ...registryAuth,
+    ...resolveImageWiring(opts),
   });
 }
 

@@ -80,6 +80,10 @@ export interface ControllerOptions {
   stallMs?: number;
   /** registryAuth answers the registry credentials deployed stacks send (--registry-auth-file; default none). */
   registryAuth?: RegistryAuth;
+  /** resolveImageIntervalMs is how often a stack image's digest is asked for again within a revision (--resolve-image-interval; default 10 min). */
+  resolveImageIntervalMs?: number;
+  /** resolveImageTimeoutMs is how long a pass waits for a digest it has no answer for (--resolve-image-timeout; default 5 s). */
+  resolveImageTimeoutMs?: number;
   /** slowPassMs is how long a pass of the loop runs before it is reported with what it waits for (default PASS_SLOW_MS). */
   slowPassMs?: number;
   /** eventsQuietMs is how long the events stream may say nothing before it is followed anew (default EVENTS_QUIET_MS). */
@@ -178,6 +182,9 @@ export class Controller {
       dryRun: opts.dryRun ?? false,
       leaderOnly: opts.leaderOnly ?? true,
       ...(opts.registryAuth ? { registryAuth: opts.registryAuth } : {}),
+      // Asked through the engine's own port: an answer in the background is no answer to a pass (liveness).
+      // A digest that changes what passes were given (a tag moved, a late answer) is worth a look at once.
+      digests: { port: this.port, intervalMs: opts.resolveImageIntervalMs, timeoutMs: opts.resolveImageTimeoutMs, onChange: () => this.trigger('image-digest') },
     });
   }
 

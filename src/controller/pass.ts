@@ -15,6 +15,7 @@ import type { Action, ActionRecord, CountsNeed, Drift, Observed, PlanContext, Re
 import { appliedKey, type ActionOutcome, type Actor } from './act.js';
 import type { ServiceCache } from './cache.js';
 import { HOST_READERS, type HostView } from './host.js';
+import { ImageDigests, type ImageDigestsOptions } from './image-digests.js';
 import type { Metrics } from './metrics.js';
 import { EngineIdentity, leaderOf, managerHealth, observe, type ManagerHealth } from './observe.js';
 import { massScaleDown, type MassScaleDown, type Safety } from './safety.js';
@@ -73,6 +74,8 @@ export interface PassOptions {
   cache?: ServiceCache;
   /** registryAuth gives the credentials with which stacks' image digests are asked for (default none). */
   registryAuth?: (image: string) => string | undefined;
+  /** digests: how stack images' digests are kept and asked for off the pass (default: through `port`, every default of ./image-digests.ts). */
+  digests?: Partial<Pick<ImageDigestsOptions, 'port' | 'intervalMs' | 'timeoutMs' | 'onChange'>>;
 }
 
 // PassState is what one pass carries from reconciler to reconciler: its snapshot, its result so far,
@@ -108,12 +111,16 @@ export class Passes {
   private readonly identity = new EngineIdentity();
   // The images of deployed stacks whose registry did not answer, with why: warned of once until it answers.
   private readonly unresolved = new Map<string, string>();
+  // The registry's answers for stack images, asked off the pass (./image-digests.ts).
+  private readonly digests: ImageDigests;
   // The fields left out for the engine already said for the revision in force (see forEngine).
   private readonly droppedSaid = new Set<string>();
   private droppedRevision: string | undefined;
   private counter = 0;
 
-  constructor(private readonly opts: PassOptions) {}
+  constructor(private readonly opts: PassOptions) {
+    this.digests = new ImageDigests({ port: opts.port, registryAuth: opts.registryAuth, now: () => opts.now(), ...opts.digests });
+  }
 
   /** run runs one pass over `loaded`; with `planOnly` it decides everything and applies nothing. */
   async run(loaded: LoadedState | undefined, reasons: string[], log: Logger, signal: AbortSignal | undefined, planOnly: boolean): Promise<PassResult> {
@@ -167,7 +174,7 @@ export class Passes {
     const services = cache ? (counts: CountsNeed) => cache.services({ counts, relist }) : undefined;
     try {
       const read = await Promise.all([
-        observe(this.opts.port, desired, reconcilers, () => this.opts.now(), this.identity, services, this.opts.registryAuth),
+        observe(this.opts.port, desired, reconcilers, () => this.opts.now(), this.identity, services, (images) => this.digests.lookup(images, loaded.revision)),
         this.opts.hostView(),
       ]);
       this.engineAnswered = true;

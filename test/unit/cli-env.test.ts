@@ -46,3 +46,25 @@ describe('every flag', () => {
     },
   );
 });
+
+describe('the resolve-image durations', () => {
+  it.each([
+    [['plan', '--resolve-image-timeout', '5'], {}, 'has no unit'],
+    [['run'], { WARDEN_RESOLVE_IMAGE_INTERVAL: '0s' }, 'must be longer than 0s'],
+    [['apply'], { WARDEN_RESOLVE_IMAGE_TIMEOUT: 'soon' }, 'is not a duration'],
+  ])('`warden %j` with %j is an error before anything runs (exit 2)', async (args, env, problem) => {
+    let said = '';
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      said += String(chunk);
+      return true;
+    });
+    for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
+    try {
+      expect(await main(args)).toBe(2);
+    } finally {
+      spy.mockRestore();
+      vi.unstubAllEnvs();
+    }
+    expect(said).toContain(problem);
+  });
+});
