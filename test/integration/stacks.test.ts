@@ -243,7 +243,7 @@ describe('stacks with deploy: true on the lab', () => {
 // secret, so the old one must outlive the update (and policy.rollbackGrace after it completed).
 describe('stacks: a rotation swarm rolls back', () => {
   const STACK = 'rb';
-  const GRACE_S = 30;
+  const GRACE_S = 15;
   afterEach(async () => removeStack(await runningManager(lab), STACK));
 
   function setupRollback(): string {
