@@ -213,7 +213,9 @@ export class Notifier {
       lane.dropping = false;
     })().finally(() => {
       lane.running = undefined;
+      // A message queued between the loop's last look and here would otherwise wait for the next one.
       if (lane.items.length === 0) this.lanes.delete(key);
+      else this.drain(key, lane);
     });
   }
 
