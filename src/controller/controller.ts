@@ -325,7 +325,9 @@ export class Controller {
     }
   }
 
-  // What the pass saw that is worth telling (./notify-conditions.ts): handed over, never waited for.
+  // What the pass saw that is worth telling (./notify-conditions.ts): handed over, never waited for. This
+  // is where a pass's health and rollouts (degraded, recovered, rollout-*) reach the notifier too, each
+  // change through this.notifier.transition(), which drops repeats (see ./notify.ts).
   private notify(result: PassResult): void {
     if (!this.notifier) return;
     this.notifier.leader = result.leader;
