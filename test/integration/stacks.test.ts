@@ -35,6 +35,10 @@ afterAll(() => restoreLab(lab));
 function setup(opts: { prune?: boolean; env?: Record<string, string> } = {}): string {
   dir = mkdtempSync(path.join(tmpdir(), 'warden-stacks-'));
   for (const f of ['every-key.compose.yml', 'every-key.env', 'every-key.secret', 'every-key.conf']) cpSync(path.join('examples/stacks', f), path.join(dir, f));
+  // web runs 2 replicas on the 2 workers, at most 1 per node: a start-first update has no node for its new
+  // task and stays `updating`, and warden rightly keeps what the previous spec names. Stop-first lets the
+  // rollouts here complete, and so the removal of what they replaced be seen.
+  edit('every-key.compose.yml', 'order: start-first', 'order: stop-first');
   writeDesired(opts);
   return path.join(dir, 'warden.yml');
 }
