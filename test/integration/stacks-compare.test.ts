@@ -18,6 +18,7 @@ import type { LabNode } from '../../src/lab/lab.js';
 import { restoreLab, runningManager, testLab } from '../support/lab.js';
 import { cliDeploy, deployDirect, readComposeStack, removeStack, stackObjects, stackPort, type StackObjects } from '../support/stacks.js';
 import { runWarden } from '../support/warden.js';
+import { waitUntil } from '../support/wait.js';
 
 /**
  * servicesToWrite is what `warden plan` (the stacks reconciler on what the engine shows) would write to
@@ -64,10 +65,25 @@ const NAME = 'cmp';
 // a job whose tasks started as the stack was removed outlive it (defaults.compose.yml's `once`) and keep
 // the stack's network listed on their node, so that the next removal would wait for it in vain.
 async function removeCmp(node: LabNode): Promise<void> {
+  await pruneCmpContainers();
+  await removeStack(node, NAME);
+  // Then until no node lists a network of the stack: on 20.10 a node keeps its local copy of an overlay
+  // network a while after the swarm removed it, and a create of the same name on that node is refused
+  // ("network with name cmp_default already exists").
+  await waitUntil(`no node lists a network of stack ${NAME}`, async () => {
+    await pruneCmpContainers();
+    for (const n of lab.nodes) {
+      const listed = await run('docker', ['-H', n.host, 'network', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${NAME}`], { timeoutMs: 30_000 }).catch(() => undefined);
+      if (listed !== undefined && listed.trim() !== '') return false;
+    }
+    return true;
+  }, { timeoutMs: 90_000, intervalMs: 500 });
+}
+
+async function pruneCmpContainers(): Promise<void> {
   for (const n of lab.nodes) {
     await run('docker', ['-H', n.host, 'container', 'prune', '-f', '--filter', `label=com.docker.stack.namespace=${NAME}`], { timeoutMs: 30_000 }).catch(() => undefined);
   }
-  await removeStack(node, NAME);
 }
 
 beforeAll(() => restoreLab(lab));
