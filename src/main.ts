@@ -1,8 +1,8 @@
 // warden's command line (main; ./cli.ts is the entry point that calls it): parses flags (each also read from a WARDEN_* environment variable) and hands
 // off to one module per command under ./commands. Exit codes follow the contract: 0 ok, 1 drift or
 // invalid, 2 could not run.
-import { Command, CommanderError, Option } from 'commander';
-import { validateCommand } from './commands/validate.js';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { validateCommand, type SopsFlags } from './commands/validate.js';
 import { schemaCommand } from './commands/schema.js';
 import { exportCommand } from './commands/export.js';
 import { labCommand } from './commands/lab.js';
@@ -11,6 +11,8 @@ import type { LogFormat } from './commands/log-format.js';
 import { recoverCommand, type RecoverOptions } from './commands/recover.js';
 import { versionCommand } from './commands/version.js';
 import type { SourceOptions } from './desired-state/open-source.js';
+import { RESOLVE_IMAGE_INTERVAL_MS, RESOLVE_IMAGE_TIMEOUT_MS } from './controller/image-digests.js';
+import { durationProblem, parseDuration } from './desired-state/validators.js';
 import type { EngineOptions } from './docker/engine.js';
 import { buildInfo, formatVersion } from './version.js';
 
@@ -61,7 +63,37 @@ function sourceOptions(cmd: Command): Command {
     .addOption(new Option('--git-path <path>', 'path of the desired-state file in the repository').env('WARDEN_GIT_PATH').default('warden.yml'))
     .addOption(new Option('--git-interval <duration>', 'how often to fetch').env('WARDEN_GIT_INTERVAL').default('60s'))
     .addOption(new Option('--git-credentials-file <path>', 'file with the git credentials (a Docker secret), e.g. user:token').env('WARDEN_GIT_CREDENTIALS_FILE'))
-    .addOption(new Option('--git-cache <dir>', 'where the repository is cloned').env('WARDEN_GIT_CACHE'));
+    .addOption(new Option('--git-cache <dir>', 'where the repository is cloned').env('WARDEN_GIT_CACHE'))
+    .addOption(sopsAgeKeyOption())
+    .addOption(sopsPgpKeyOption());
+}
+
+// The keys of sops-encrypted stack files, as sops finds them (SOPS_AGE_KEY, identities themselves, is read too).
+function sopsAgeKeyOption(): Option {
+  return new Option('--sops-age-key-file <path>', 'age identities that open sops-encrypted files (a Docker secret)').env('SOPS_AGE_KEY_FILE');
+}
+
+function sopsPgpKeyOption(): Option {
+  return new Option('--sops-pgp-key-file <path>', 'armored OpenPGP private keys that open sops-encrypted files (a Docker secret)').env('WARDEN_SOPS_PGP_KEY_FILE');
+}
+
+// A duration flag ("5s", "10m"), parsed to ms; a bad one is commander's error (exit 2), from the command
+// line or the environment.
+function durationOption(flags: string, description: string, env: string, ms: number, shown: string): Option {
+  return new Option(flags, description).env(env).default(ms, shown).argParser((text) => {
+    const parsed = parseDuration(text);
+    if (parsed === undefined) throw new InvalidArgumentError(durationProblem(text) ?? `"${text}" is not a duration`);
+    if (parsed <= 0) throw new InvalidArgumentError('it must be longer than 0s');
+    return parsed;
+  });
+}
+
+// Stacks' image digests (resolveImage): how long a pass waits for one, and, for the daemon, how often
+// each is asked for again within a revision.
+function resolveImageOptions(cmd: Command, daemon: boolean): Command {
+  cmd.addOption(durationOption('--resolve-image-timeout <duration>', 'how long a pass waits for an image digest it has no answer for', 'WARDEN_RESOLVE_IMAGE_TIMEOUT', RESOLVE_IMAGE_TIMEOUT_MS, '5s'));
+  if (!daemon) return cmd;
+  return cmd.addOption(durationOption('--resolve-image-interval <duration>', 'how often an image digest is asked for again within a revision', 'WARDEN_RESOLVE_IMAGE_INTERVAL', RESOLVE_IMAGE_INTERVAL_MS, '10m'));
 }
 
 /** main runs warden with the given arguments and returns the exit code. */
@@ -94,7 +126,9 @@ export async function main(argv: string[]): Promise<number> {
     .command('validate')
     .description('check a desired-state file offline (0 valid, 1 invalid, 2 could not run)')
     .argument('<file>', 'the desired-state file')
-    .action(async (file: string) => set(await validateCommand(file)));
+    .addOption(sopsAgeKeyOption())
+    .addOption(sopsPgpKeyOption())
+    .action(async (file: string, opts: SopsFlags) => set(await validateCommand(file, undefined, opts)));
 
   program
     .command('schema')
@@ -107,11 +141,29 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(new Option('--name <name>', 'metadata.name of the exported file').env('WARDEN_EXPORT_NAME'))
     .action(async (opts: EngineOptions & { output?: string; name?: string }) => set(await exportCommand(opts)));
 
+  addControllerCommands(program, set);
+  addRecoverCommand(program, set);
+  addLabCommands(program, set);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    if (typeof e.exitCode === 'number') return 2;
+    throw err;
+  }
+  return code;
+}
+
+// addControllerCommands adds plan, apply and run: the controller's commands, with the source's, the engine's
+// and the hosts' flags they share.
+function addControllerCommands(program: Command, set: (code: number) => void): void {
   for (const name of ['plan', 'apply', 'run'] as const) {
     const cmd = program.command(name);
-    engineOptions(sourceOptions(cmd))
+    resolveImageOptions(engineOptions(sourceOptions(cmd))
       .addOption(new Option('--host-root <dir>', 'where the hosts\' file system (the shared mounts) is seen, for spec.volumes').env('WARDEN_HOST_ROOT').default('/'))
-      .addOption(new Option('--registry-auth-file <path>', 'docker config.json with registry credentials for deployed stacks').env('WARDEN_REGISTRY_AUTH_FILE'));
+      .addOption(new Option('--registry-auth-file <path>', 'docker config.json with registry credentials for deployed stacks').env('WARDEN_REGISTRY_AUTH_FILE')), name === 'run');
     if (name === 'plan') {
       cmd
         .description('show the drift and the actions a pass would take (0 in sync, 1 drift, 2 error)')
@@ -139,7 +191,10 @@ export async function main(argv: string[]): Promise<number> {
           set(await runCommand({ ...opts, dryRun: opts.dryRun ?? envFlag('WARDEN_DRY_RUN') ?? false })));
     }
   }
+}
 
+// addRecoverCommand adds recover, whose --wave-timeout is checked here (2 when it is not a positive whole number).
+function addRecoverCommand(program: Command, set: (code: number) => void): void {
   engineOptions(sourceOptions(program.command('recover')))
     .description('restart every service in dependency order now, the registry first (0 all converged, 1 some did not, 2 error)')
     .addOption(new Option('--wave-timeout <seconds>', 'how long one wave may take to converge').env('WARDEN_WAVE_TIMEOUT').default(180)
@@ -152,7 +207,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       set(await recoverCommand({ ...opts, waveTimeoutMs: opts.waveTimeout * 1000 }));
     });
+}
 
+// addLabCommands adds lab up, lab down and lab status.
+function addLabCommands(program: Command, set: (code: number) => void): void {
   const lab = program.command('lab').description('a local multi-node swarm for trying warden and for tests (root, Linux)');
   lab
     .command('up')
@@ -172,15 +230,4 @@ export async function main(argv: string[]): Promise<number> {
     .description('print the lab nodes and the DOCKER_HOST of a manager')
     .addOption(new Option('--lab <id>', 'lab number 0-9').env('WARDEN_LAB').default('0'))
     .action(async (opts: { lab: string }) => set(await labCommand('status', opts)));
-
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-  } catch (err) {
-    const e = err as { code?: string; exitCode?: number };
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-    if (typeof e.exitCode === 'number') return 2;
-    throw err;
-  }
-  return code;
 }
-

@@ -8,7 +8,8 @@ import { createLogger } from '../controller/log.js';
 import { Metrics } from '../controller/metrics.js';
 import { serve } from '../controller/server.js';
 import { createWebhookHandler, readWebhookSecret, WEBHOOK_PATH, type WebhookHandler } from '../controller/webhook.js';
-import { openSource, type SourceOptions } from '../desired-state/open-source.js';
+import { openSource, sopsKeyring, type SourceOptions } from '../desired-state/open-source.js';
+import type { SopsKeyring } from '../desired-state/sops/keys.js';
 import type { DesiredStateSource, LoadedState } from '../desired-state/source.js';
 import { createDockerPort, type EngineOptions } from '../docker/engine.js';
 import { parseRegistryAuthFile, type RegistryAuth } from '../docker/registry-auth.js';
@@ -16,14 +17,19 @@ import { IsolatedHostFiles } from '../host/isolated.js';
 import { probeRegistry } from '../host/probe.js';
 import { buildInfo } from '../version.js';
 import { logFormatFor, type LogFormat } from './log-format.js';
+import { formatApplySummary, formatPlan, planDocument } from './plan-format.js';
 
 /**
- * HostRootOptions is --host-root: where warden sees the hosts' file system (default `/`), and
- * --registry-auth-file: a docker config.json whose credentials deployed stacks send (default none).
+ * HostRootOptions is --host-root: where warden sees the hosts' file system (default `/`),
+ * --registry-auth-file: a docker config.json whose credentials deployed stacks send (default none), and
+ * --resolve-image-timeout and --resolve-image-interval (run): how long a pass waits for a stack image's
+ * digest and how often it is asked for again, in ms (default the controller's: 5 s, 10 min).
  */
 export interface HostRootOptions {
   hostRoot?: string;
   registryAuthFile?: string;
+  resolveImageTimeout?: number;
+  resolveImageInterval?: number;
 }
 
 // hostWiring is the real host port (files under the host root, read and changed in a host worker
@@ -47,6 +53,14 @@ function registryAuthWiring(opts: HostRootOptions, warn: (message: string) => vo
   parsed.warnings.forEach(warn);
   const registryAuth: RegistryAuth = parsed.auth;
   return { registryAuth };
+}
+
+// resolveImageWiring is the flags' deadline and interval for stack images' digests, where given.
+function resolveImageWiring(opts: HostRootOptions): Pick<ControllerOptions, 'resolveImageTimeoutMs' | 'resolveImageIntervalMs'> {
+  return {
+    ...(opts.resolveImageTimeout !== undefined ? { resolveImageTimeoutMs: opts.resolveImageTimeout } : {}),
+    ...(opts.resolveImageInterval !== undefined ? { resolveImageIntervalMs: opts.resolveImageInterval } : {}),
+  };
 }
 
 /** APPLY_MAX_PASSES bounds the passes of one `warden apply` (default 20): it stops earlier once a pass applies nothing. */
@@ -77,6 +91,7 @@ function oneShotController(opts: EngineOptions & HostRootOptions, dryRun: boolea
     port: createDockerPort({ host: opts.host, context: opts.context }),
     ...hostWiring(opts),
     ...registryAuthWiring(opts, (message) => logger.warn(message)),
+    ...resolveImageWiring(opts),
     logger,
     metrics: new Metrics({ processMetrics: false }),
     dryRun,
@@ -115,7 +130,8 @@ export async function planCommand(opts: SourceOptions & EngineOptions & HostRoot
   }
   const drift = hasDrift(result);
   if (opts.output === 'json') {
-    process.stdout.write(`${JSON.stringify({ ...summary(got.loaded), inSync: !drift, reconcilers: result.results }, null, 2)}\n`);
+    // The plan's views, never its actions: those carry what the engine is sent (specs, a secret's data).
+    process.stdout.write(`${JSON.stringify(planDocument(got.loaded, result, !drift), null, 2)}\n`);
   } else {
     process.stdout.write(formatPlan(got.loaded, result));
   }
@@ -181,9 +197,10 @@ export async function runCommand(
   wiring: RunWiring = {},
 ): Promise<number> {
   const logger = createLogger(opts.logLevel);
+  const keyring = sopsKeyring(opts);
   let source: DesiredStateSource;
   try {
-    source = openSource(opts);
+    source = openSource(opts, keyring);
   } catch (err) {
     logger.fatal({ err }, 'cannot open the desired-state source');
     return 2;
@@ -191,33 +208,10 @@ export async function runCommand(
   const port = createDockerPort({ host: opts.host, context: opts.context });
   const build = buildInfo();
   const metrics = new Metrics({ build });
-  let webhook: WebhookHandler | undefined;
-  if (opts.webhookSecretFile !== undefined && opts.webhookSecretFile !== '') {
-    const refresh = source.refresh?.bind(source);
-    if (!refresh) {
-      // A file source is re-read when it changes: a webhook would have nothing to add, and a secret
-      // given for it is more likely a mistake (the wrong source) than a wish.
-      logger.fatal({ source: source.description }, 'the git webhook needs a git source (--git-url); a file source (-f) is re-read when it changes');
-      return 2;
-    }
-    try {
-      const secret = await readWebhookSecret(opts.webhookSecretFile);
-      webhook = createWebhookHandler({ secret, refresh, logger, onResult: (result) => metrics.webhookRequests.inc({ result }) });
-    } catch (err) {
-      logger.fatal({ err }, 'cannot read the git webhook secret');
-      return 2;
-    }
-  }
-  let registryAuth: Pick<ControllerOptions, 'registryAuth'>;
-  try {
-    registryAuth = registryAuthWiring(opts, (message) => logger.warn(message));
-  } catch (err) {
-    logger.fatal({ err }, 'cannot read the registry auth file');
-    return 2;
-  }
-  const controller = new Controller({
-    port, logger, metrics, dryRun: opts.dryRun ?? false, ...hostWiring(opts), ...(wiring.host ? { host: wiring.host } : {}), ...registryAuth,
-  });
+  const webhook = await webhookWiring(opts.webhookSecretFile, source, logger, metrics);
+  if (typeof webhook === 'number') return webhook;
+  const controller = daemonController(opts, wiring, port, logger, metrics);
+  if (typeof controller === 'number') return controller;
   const stop = new AbortController();
   let looping = false;
   let server: Server;
@@ -234,12 +228,8 @@ export async function runCommand(
     logger.fatal({ err, listen: opts.listen }, 'cannot listen');
     return 2;
   }
-  const onSignal = (signal: NodeJS.Signals): void => {
-    logger.info({ signal }, 'stopping');
-    stop.abort();
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  const unsignal = stopOnSignals(stop, logger);
+  const unhangup = reloadOnHangup(keyring, source, controller, stop.signal, logger);
   logger.info(
     { version: build.version, revision: build.revision, listen: opts.listen, source: source.description, engine: port.describe, hostRoot: opts.hostRoot ?? '/', dryRun: opts.dryRun ?? false, webhook: webhook ? WEBHOOK_PATH : 'off' },
     'warden starting',
@@ -262,6 +252,103 @@ export async function runCommand(
     onError: (err) => controller.desiredStateFailed(err, source.description),
   });
   await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+  await stopServing(server, [loop, watching], logger);
+  unsignal();
+  unhangup();
+  return 0;
+}
+
+// webhookWiring is the git webhook's handler when --webhook-secret-file is given (undefined when not), or
+// 2 (said in a fatal log line) when the source is not a git source or the secret cannot be read.
+async function webhookWiring(
+  secretFile: string | undefined,
+  source: DesiredStateSource,
+  logger: Logger,
+  metrics: Metrics,
+): Promise<WebhookHandler | undefined | number> {
+  if (secretFile === undefined || secretFile === '') return undefined;
+  const refresh = source.refresh?.bind(source);
+  if (!refresh) {
+    // A file source is re-read when it changes: a webhook would have nothing to add, and a secret
+    // given for it is more likely a mistake (the wrong source) than a wish.
+    logger.fatal({ source: source.description }, 'the git webhook needs a git source (--git-url); a file source (-f) is re-read when it changes');
+    return 2;
+  }
+  try {
+    const secret = await readWebhookSecret(secretFile);
+    return createWebhookHandler({ secret, refresh, logger, onResult: (result) => metrics.webhookRequests.inc({ result }) });
+  } catch (err) {
+    logger.fatal({ err }, 'cannot read the git webhook secret');
+    return 2;
+  }
+}
+
+// daemonController is the daemon's controller on the real wiring (bar what `wiring` replaces), or 2 (said
+// in a fatal log line) when the registry auth file cannot be read.
+function daemonController(
+  opts: EngineOptions & HostRootOptions & { dryRun?: boolean },
+  wiring: RunWiring,
+  port: ControllerOptions['port'],
+  logger: Logger,
+  metrics: Metrics,
+): Controller | number {
+  let registryAuth: Pick<ControllerOptions, 'registryAuth'>;
+  try {
+    registryAuth = registryAuthWiring(opts, (message) => logger.warn(message));
+  } catch (err) {
+    logger.fatal({ err }, 'cannot read the registry auth file');
+    return 2;
+  }
+  return new Controller({
+    port, logger, metrics, dryRun: opts.dryRun ?? false, ...hostWiring(opts), ...(wiring.host ? { host: wiring.host } : {}), ...registryAuth,
+    ...resolveImageWiring(opts),
+  });
+}
+
+// stopOnSignals aborts `stop` at SIGTERM or SIGINT; it returns what removes its listeners.
+function stopOnSignals(stop: AbortController, logger: Logger): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, 'stopping');
+    stop.abort();
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+}
+
+// reloadOnHangup reads the sops keys and loads the source again at every SIGHUP; it returns what removes
+// its listener.
+function reloadOnHangup(keyring: SopsKeyring, source: DesiredStateSource, controller: Controller, signal: AbortSignal, logger: Logger): () => void {
+  // SIGHUP reads the sops keys again and loads the source with them at once: a key added or rotated
+  // applies without a restart. The keys are never logged, only that they were read.
+  const onHangup = (): void => {
+    void (async () => {
+      try {
+        await keyring.reload();
+      } catch (err) {
+        // The keys held stay in force; the message names the file, never a key.
+        logger.error({ err }, 'cannot read the sops keys: keeping the keys read before');
+        return;
+      }
+      logger.info({ sops: keyring.configured }, 'read the sops keys again');
+      try {
+        controller.setDesired(await source.load(signal));
+      } catch (err) {
+        if (!signal.aborted) controller.desiredStateFailed(err as Error, source.description);
+      }
+    })();
+  };
+  process.on('SIGHUP', onHangup);
+  return () => {
+    process.off('SIGHUP', onHangup);
+  };
+}
+
+// stopServing closes the HTTP server and gives what still runs a moment to stop, then logs whether it did.
+async function stopServing(server: Server, running: readonly Promise<unknown>[], logger: Logger): Promise<void> {
   // Stop listening and drop every connection at once: scrapers keep connections alive, and a connection
   // that never sent a request would otherwise hold close() until the server's header timeout.
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -269,100 +356,9 @@ export async function runCommand(
   // A pass in flight gets a moment to finish its write; the process exits either way, well within the
   // 10 s swarm gives a task after SIGTERM.
   const stopped = await Promise.race([
-    Promise.all([loop, watching]).then(() => true),
+    Promise.all(running).then(() => true),
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), RUN_STOP_TIMEOUT_MS).unref()),
   ]);
   await closed;
   logger.info({ clean: stopped }, 'stopped');
-  process.off('SIGTERM', onSignal);
-  process.off('SIGINT', onSignal);
-  return 0;
-}
-
-function summary(loaded: LoadedState): { cluster: string; source: string; revision: string } {
-  return { cluster: loaded.state.cluster, source: loaded.source, revision: loaded.revision };
-}
-
-/** formatApplySummary tells a person what `apply` changed, what it held and why, and what failed. */
-export function formatApplySummary(passes: readonly PassResult[], converged: boolean): string {
-  const changed: string[] = [];
-  const held = new Map<string, string>();
-  const failed: string[] = [];
-  for (const pass of passes) {
-    for (const r of pass.results) {
-      for (const a of r.actions) {
-        const what = `${r.id} ${a.action.object}: ${a.action.kind} ${JSON.stringify(a.action.before)} -> ${JSON.stringify(a.action.after)}`;
-        if (a.outcome === 'applied') changed.push(what);
-        else if (a.outcome === 'failed') failed.push(`${what}: ${a.error}`);
-        else if (a.outcome === 'suppressed') held.set(`${r.id} ${a.action.object} ${a.action.kind}`, `${what} (${a.reason})`);
-      }
-    }
-  }
-  // A held action is held in every pass: say it once, and not when a later pass applied it after all.
-  const appliedKeys = new Set(passes.flatMap((p) => p.results.flatMap((r) => r.actions.filter((a) => a.outcome === 'applied').map((a) => `${r.id} ${a.action.object} ${a.action.kind}`))));
-  const heldLines = [...held].filter(([k]) => !appliedKeys.has(k)).map(([, v]) => v);
-  const lines = [
-    ...changed.map((l) => `changed  ${l}`),
-    ...heldLines.map((l) => `held     ${l}`),
-    ...failed.map((l) => `failed   ${l}`),
-    `${converged ? 'converged' : 'not converged'}: ${changed.length} changed, ${heldLines.length} held, ${failed.length} failed, in ${passes.length} pass(es)`,
-  ];
-  return `${lines.join('\n')}\n`;
-}
-
-const show = (v: unknown): string => (v === undefined ? '(unset)' : JSON.stringify(v));
-
-// The stacks reconciler, object by object: what a pass does to each (create, update with the fields that
-// differ, label an adopted secret, remove) or that it is in sync, and what became of the action.
-function formatStackObjects(r: PassResult['results'][number]): string[] {
-  const lines: string[] = [];
-  const byObject = new Map(r.actions.map((a) => [a.action.object, a]));
-  const fate = (a: (typeof r.actions)[number]): string =>
-    a.outcome === 'suppressed' ? `suppressed (${a.reason})` : a.outcome === 'failed' ? `failed: ${a.error}` : a.outcome;
-  let stack = '';
-  for (const o of r.objects ?? []) {
-    if (o.stack !== stack) lines.push(`  stack ${(stack = o.stack)}`);
-    const a = byObject.get(o.name);
-    byObject.delete(o.name);
-    const what = `${o.kind} ${o.name}`;
-    if (!a) {
-      lines.push(o.state === 'in_sync' ? `    in sync  ${what}` : `    ${o.state.replace('_', ' ').padEnd(8)} ${what}${o.note ? `: ${o.note}` : ''}`);
-      continue;
-    }
-    const verb = a.action.kind.startsWith('create') ? 'create' : a.action.kind === 'update-service' ? 'update' : a.action.kind === 'label-secret' ? 'label' : 'remove';
-    const restarts = a.action.kind === 'update-service' ? (a.action.restarts ? ', tasks restart' : ', no restart') : '';
-    lines.push(`    ${verb.padEnd(8)} ${what}${restarts}: ${fate(a)}`);
-    if (a.action.kind === 'update-service') {
-      for (const f of a.action.fields) lines.push(`               ${f.field}: ${show(f.live)} -> ${show(f.desired)}${f.restarts ? ' (restarts)' : ''}`);
-    }
-  }
-  for (const d of r.drift.filter((x) => !(r.objects ?? []).some((o) => o.name === x.object))) lines.push(`  drift   ${d.object}: ${d.message}`);
-  return lines;
-}
-
-/** formatPlan renders a pass for people: drift by reconciler, each action and what becomes of it. */
-export function formatPlan(loaded: LoadedState, result: PassResult): string {
-  const lines = [`cluster ${loaded.state.cluster}, revision ${loaded.revision} (${loaded.source})`];
-  const inSync: string[] = [];
-  for (const r of result.results) {
-    if (r.drift.length === 0 && r.actions.length === 0 && !r.error) {
-      inSync.push(r.id);
-      // Deployed stacks are listed object by object even in sync: what warden keeps, and that it matches.
-      if (!r.objects?.length) continue;
-    }
-    lines.push('', `${r.id}:${r.error ? ` error: ${r.error}` : ''}`);
-    if (r.blocked) lines.push(`  held    ${r.blocked}`);
-    if (r.objects) {
-      lines.push(...formatStackObjects(r));
-      continue;
-    }
-    for (const d of r.drift) lines.push(`  drift   ${d.object}: ${d.message}`);
-    for (const a of r.actions) {
-      const what = `${a.action.kind} ${a.action.object} ${JSON.stringify(a.action.before)} -> ${JSON.stringify(a.action.after)}`;
-      const fate = a.outcome === 'suppressed' ? `suppressed (${a.reason})` : a.outcome === 'failed' ? `failed: ${a.error}` : a.outcome;
-      lines.push(`  action  ${what}: ${fate}`);
-    }
-  }
-  lines.push('', inSync.length > 0 ? `in sync: ${inSync.join(', ')}` : 'in sync: none', '');
-  return lines.join('\n');
 }

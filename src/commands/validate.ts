@@ -1,6 +1,8 @@
 // `warden validate FILE`: load a desired-state file exactly as the controller would (stacks
 // included) and print every problem as FILE:LINE:COL: message.
 import { loadDesiredStateFile } from '../desired-state/load.js';
+import { sopsKeyring } from '../desired-state/open-source.js';
+import type { SopsMode } from '../desired-state/sops/reader.js';
 import { DesiredStateError, formatProblem } from '../desired-state/source.js';
 
 /** Output is where a command writes; default process.stdout and process.stderr. */
@@ -14,10 +16,19 @@ const processOutput: Output = {
   err: (t) => void process.stderr.write(t),
 };
 
+/** SopsFlags are --sops-age-key-file and --sops-pgp-key-file (default none: sops files are only checked). */
+export interface SopsFlags {
+  sopsAgeKeyFile?: string;
+  sopsPgpKeyFile?: string;
+}
+
 /** validateCommand checks a desired-state file offline: 0 valid, 1 invalid, 2 could not run. */
-export async function validateCommand(file: string, io: Output = processOutput): Promise<number> {
+export async function validateCommand(file: string, io: Output = processOutput, flags: SopsFlags = {}): Promise<number> {
   try {
-    const loaded = await loadDesiredStateFile(file);
+    // With keys, sops files are decrypted as the controller would; without, each must name a recipient.
+    const keyring = sopsKeyring(flags);
+    const sops: SopsMode = keyring.configured ? await keyring.keys() : 'check';
+    const loaded = await loadDesiredStateFile(file, { sops });
     for (const w of loaded.warnings ?? []) io.err(`${formatProblem(w)} (warning)\n`);
     const s = loaded.state;
     const counts = [

@@ -8,6 +8,8 @@ import { EngineError } from '../docker/errors.js';
 import type { DockerPort } from '../docker/port.js';
 import type { FilePort } from '../host/port.js';
 import type { Action, ActionRecord, Observed } from '../reconcilers/types.js';
+import { shownError } from '../reconcilers/seal.js';
+import { actionView } from '../reconcilers/view.js';
 import { applyAction, TerminalActionError, type ApplyResult } from './apply.js';
 import type { Echoes } from './events.js';
 import type { Metrics, SuppressReason } from './metrics.js';
@@ -133,7 +135,9 @@ export class Actor {
       }
       if (outcome === 'applied') {
         metrics.corrections.inc({ reconciler: action.reconciler, action: action.kind });
-        log.info({ ...fields, before: action.before, after: action.after, revision, leaderCheck }, 'corrected drift');
+        // The action's view, never the action: it carries what the engine was sent (a secret's data, env values).
+        const { before, after } = actionView(action);
+        log.info({ ...fields, before, after, revision, leaderCheck }, 'corrected drift');
         const now = this.opts.now();
         const key = appliedKey(action.reconciler, action.kind, action.object);
         this.opts.applied.set(key, { at: now, count: (this.opts.applied.get(key)?.count ?? 0) + 1 });
@@ -149,17 +153,19 @@ export class Actor {
       // A failed write may have met a newer version than the cache's (a conflict), or written anyway.
       if ('serviceId' in action) this.opts.onServiceWritten?.(action.serviceId);
       const error = err as Error;
+      // The engine's message may quote what it was sent: shown (outcome, log) without the sops values in it.
+      const shown = shownError(error, action.sealed);
       if (error instanceof NotLeaderError) {
-        log.warn({ ...fields, leaderCheck: error.check, err: error }, 'not the leader any more: nothing written; this instance stands by');
-        return { action, outcome: 'standby', error: error.message };
+        log.warn({ ...fields, leaderCheck: error.check, err: shown }, 'not the leader any more: nothing written; this instance stands by');
+        return { action, outcome: 'standby', error: shown.message };
       }
       if (error instanceof TerminalActionError) {
-        const hold = safety.recordRefusal(action, this.opts.now(), error.message);
-        log.error({ ...fields, err: error, retryAfter: hold.until, leaderCheck }, 'the engine refused the action; it needs the operator');
+        const hold = safety.recordRefusal(action, this.opts.now(), shown.message);
+        log.error({ ...fields, err: shown, retryAfter: hold.until, leaderCheck }, 'the engine refused the action; it needs the operator');
       } else {
-        log.error({ ...fields, err: error, code: error instanceof EngineError ? error.code : undefined, leaderCheck }, 'action failed; the next pass tries again');
+        log.error({ ...fields, err: shown, code: error instanceof EngineError ? error.code : undefined, leaderCheck }, 'action failed; the next pass tries again');
       }
-      return { action, outcome: 'failed', error: error.message };
+      return { action, outcome: 'failed', error: shown.message };
     }
   }
 }

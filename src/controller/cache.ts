@@ -28,6 +28,12 @@ import type { CountsNeed } from '../reconcilers/types.js';
  */
 export const CACHE_MAX_AGE_MS = 5 * 60_000;
 
+/**
+ * MAX_HEARD_READS is how many services named by events during a list are read one by one after it
+ * (default 16); beyond it the cache lists again.
+ */
+export const MAX_HEARD_READS = 16;
+
 interface Entry {
   service: SwarmService;
   ticket: number;
@@ -40,6 +46,10 @@ export class ServiceCache {
   private readonly removed = new Map<string, number>();
   // Services warden wrote, by the ticket at the write's answer: read again before services() returns.
   private readonly written = new Map<string, number>();
+  // Services an event named while the cache was not synced (its list was out, or not yet sent), by the
+  // ticket at the event: a list that started before the event may not have it, so they are read again
+  // after the list, before services() returns.
+  private readonly heard = new Map<string, number>();
   private ticket = 0;
   private listed = false;
   // Bumped whenever the cache stops being synced (follow, invalidate): a list that started before that
@@ -92,9 +102,14 @@ export class ServiceCache {
     const old = performance.now() - this.listedAt > this.maxAgeMs;
     if (!this.synced || old || opts.relist || counts === 'fresh' || (counts === 'recent' && !this.counted)) {
       await this.relist(counts !== false);
-    } else if (this.written.size > 0) {
-      await Promise.all([...this.written.keys()].map((id) => this.read(id, this.port)));
     }
+    // Many services changed while the list was out (a stack deployed, a cold boot): one more list is
+    // cheaper than a read each, and it started after those events.
+    if (this.heard.size > MAX_HEARD_READS) await this.relist(counts !== false);
+    // What the list (or the events' reads) cannot be trusted to have: warden's own writes, and what
+    // events named while the cache was not synced, later than the list's start.
+    const again = new Set([...this.written.keys(), ...this.heard.keys()]);
+    if (again.size > 0) await Promise.all([...again].map((id) => this.read(id, this.port)));
     return [...this.entries.values()].map((e) => e.service);
   }
 
@@ -106,6 +121,14 @@ export class ServiceCache {
   /** wrote records that warden changed a service: the cache reads it again before a pass plans on it. */
   wrote(id: string): void {
     this.written.set(id, ++this.ticket);
+  }
+
+  /**
+   * heardOf records a service event that arrived while the cache was not synced (no read is made then):
+   * the next services() reads that service again unless its list started after the event.
+   */
+  heardOf(id: string): void {
+    this.heard.set(id, ++this.ticket);
   }
 
   /**
@@ -129,14 +152,16 @@ export class ServiceCache {
     } catch (err) {
       if (err instanceof EngineError && err.code === 'not-found') {
         this.drop(id, ticket);
+        if ((this.heard.get(id) ?? Infinity) < ticket) this.heard.delete(id);
         return;
       }
       // Nothing is learnt; the next list will tell. The events follower logs it.
       throw err;
     }
     this.keep(service, ticket);
-    // A read that began after warden's write has the write in it.
+    // A read that began after warden's write (or an event) has it in it.
     if ((this.written.get(id) ?? Infinity) < ticket) this.written.delete(id);
+    if ((this.heard.get(id) ?? Infinity) < ticket) this.heard.delete(id);
   }
 
   private async relist(status: boolean): Promise<void> {
@@ -154,6 +179,7 @@ export class ServiceCache {
     // A removal older than this list is in the list already (as an absence): forget it.
     for (const [id, at] of this.removed) if (at < ticket) this.removed.delete(id);
     for (const [id, at] of this.written) if (at < ticket) this.written.delete(id);
+    for (const [id, at] of this.heard) if (at < ticket) this.heard.delete(id);
     // Synced only if nothing made the cache unsynced while the list was out (the stream broke and came back).
     this.listed = generation === this.generation;
     if (this.listed) this.listedAt = started;

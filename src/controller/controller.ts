@@ -5,6 +5,7 @@
 // overlap, and a burst of triggers gives one pass.
 import { schedule as cronSchedule } from 'node-cron';
 import type { Logger } from 'pino';
+import { SealedValues } from '../desired-state/sops/sealed.js';
 import { DesiredStateError, formatProblem, type LoadedState } from '../desired-state/source.js';
 import type { DockerPort } from '../docker/port.js';
 import type { RegistryAuth } from '../docker/registry-auth.js';
@@ -12,7 +13,9 @@ import type { FilePort } from '../host/port.js';
 import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
 import type { ActionRecord, Reconciler } from '../reconcilers/types.js';
 import { Actor } from './act.js';
+import { Announcer, PASS_SLOW_MS } from './announce.js';
 import { ServiceCache } from './cache.js';
+import { Calls, watchCalls } from './calls.js';
 import { Echoes, followEvents } from './events.js';
 import { HostObserver, type HostPort } from './host.js';
 import type { Metrics } from './metrics.js';
@@ -77,6 +80,14 @@ export interface ControllerOptions {
   stallMs?: number;
   /** registryAuth answers the registry credentials deployed stacks send (--registry-auth-file; default none). */
   registryAuth?: RegistryAuth;
+  /** resolveImageIntervalMs is how often a stack image's digest is asked for again within a revision (--resolve-image-interval; default 10 min). */
+  resolveImageIntervalMs?: number;
+  /** resolveImageTimeoutMs is how long a pass waits for a digest it has no answer for (--resolve-image-timeout; default 5 s). */
+  resolveImageTimeoutMs?: number;
+  /** slowPassMs is how long a pass of the loop runs before it is reported with what it waits for (default PASS_SLOW_MS). */
+  slowPassMs?: number;
+  /** eventsQuietMs is how long the events stream may say nothing before it is followed anew (default EVENTS_QUIET_MS). */
+  eventsQuietMs?: number;
 }
 
 /** Controller runs passes against one engine. */
@@ -97,7 +108,11 @@ export class Controller {
   private readonly stallMs: number;
   // When the pass in flight started, and when anything a pass awaited last answered (monotonic ms).
   private passStarted: number | undefined;
-  private lastAnswer = 0;
+  // The calls passes await: when any last answered, and those still out (./calls.ts).
+  private readonly calls = new Calls();
+  private readonly announcer: Announcer;
+  private readonly slowPassMs: number;
+  private readonly eventsQuietMs: number | undefined;
 
   private loaded: LoadedState | undefined;
   private loadError: string | undefined;
@@ -121,13 +136,13 @@ export class Controller {
     const now = (): number => this.clock.now();
     // What passes call is watched for answers (liveness); the follow-up of asynchronous actions is not,
     // so that its answers cannot hide a pass that is stuck.
-    const answered = (): void => {
-      this.lastAnswer = performance.now();
-    };
-    const passPort = watchAnswers(this.port, answered);
+    this.announcer = new Announcer(this.log);
+    this.slowPassMs = opts.slowPassMs ?? PASS_SLOW_MS;
+    this.eventsQuietMs = opts.eventsQuietMs;
+    const passPort = watchCalls(this.port, this.calls);
     // The reads that follow events are not the pass's: services that churn must not keep a stuck pass alive.
     this.cache = new ServiceCache(passPort, this.port);
-    const files = opts.files ? watchAnswers(opts.files, answered) : undefined;
+    const files = opts.files ? watchCalls(opts.files, this.calls) : undefined;
     // When each object was last corrected: written by the actor, read by plans through the pass.
     const applied = new Map<string, ActionRecord>();
     // An asynchronous change the engine finished (or that ran out of time) is worth a look at once.
@@ -167,12 +182,16 @@ export class Controller {
       dryRun: opts.dryRun ?? false,
       leaderOnly: opts.leaderOnly ?? true,
       ...(opts.registryAuth ? { registryAuth: opts.registryAuth } : {}),
+      // Asked through the engine's own port: an answer in the background is no answer to a pass (liveness).
+      // A digest that changes what passes were given (a tag moved, a late answer) is worth a look at once.
+      digests: { port: this.port, intervalMs: opts.resolveImageIntervalMs, timeoutMs: opts.resolveImageTimeoutMs, onChange: () => this.trigger('image-digest') },
     });
   }
 
   /** setDesired puts a newly loaded desired state in force and asks for a pass. */
-  setDesired(loaded: LoadedState): void {
+  setDesired(next: LoadedState): void {
     const previous = this.loaded;
+    const loaded = withPreviousSealed(next, previous);
     this.loaded = loaded;
     this.loadError = undefined;
     this.failedRevision = undefined;
@@ -217,7 +236,7 @@ export class Controller {
     this.onResyncChange = scheduleResync;
     scheduleResync();
     this.started = true;
-    const events = followEvents(this.port, signal, this.echoes, (reason) => this.trigger(reason), this.log, this.cache);
+    const events = followEvents(this.port, signal, this.echoes, (reason) => this.trigger(reason), this.log, this.cache, this.eventsQuietMs);
     const host = this.host.start(signal);
     try {
       await this.loop(signal);
@@ -238,7 +257,7 @@ export class Controller {
       if (!reasons) return;
       let requeue: number;
       try {
-        const result = await this.pass(reasons, signal);
+        const result = await this.reportedPass(reasons, signal);
         // A pass that could not run (the engine did not answer) is tried again, 1 s after the first
         // failure, doubling to a minute: the events stream's reconnection may come sooner.
         failures = result.error !== undefined && this.loaded !== undefined ? failures + 1 : 0;
@@ -256,6 +275,20 @@ export class Controller {
         const reason = failures > 0 ? 'retry' : 'requeue';
         this.requeue = setTimeout(() => this.trigger(reason), Math.max(0, requeue)).unref();
       }
+    }
+  }
+
+  // A pass of the loop, said at info level when it matters (the first, a change of leader or role), and
+  // reported while it runs longer than slowPassMs, with the call it waits for.
+  private async reportedPass(reasons: string[], signal: AbortSignal): Promise<PassResult> {
+    const started = performance.now();
+    const timer = setInterval(() => this.announcer.slow(reasons, performance.now() - started, this.calls.oldest()), this.slowPassMs).unref();
+    try {
+      const result = await this.pass(reasons, signal);
+      this.announcer.passDone(result);
+      return result;
+    } finally {
+      clearInterval(timer);
     }
   }
 
@@ -286,7 +319,7 @@ export class Controller {
    */
   liveness(now = performance.now()): true | string {
     if (this.passStarted === undefined) return true;
-    const quietMs = now - Math.max(this.passStarted, this.lastAnswer);
+    const quietMs = now - Math.max(this.passStarted, this.calls.lastAnswer);
     if (quietMs <= this.stallMs) return true;
     return `the pass in flight has had no answer for ${Math.round(quietMs / 1000)} s (more than ${Math.round(this.stallMs / 1000)} s): the controller loop is stuck`;
   }
@@ -320,19 +353,12 @@ export function retryAfterMs(failures: number): number {
   return Math.min(60_000, 1_000 * 2 ** Math.max(0, failures - 1));
 }
 
-// watchAnswers wraps a port so that every call's answer (or failure) is noted: the pass in flight is
-// alive while the calls it awaits keep answering. Methods are looked up at each call, so that tests may
-// replace one on the wrapped object; the events stream is not a call with an answer and is passed as is.
-function watchAnswers<T extends object>(target: T, answered: () => void): T {
-  return new Proxy(target, {
-    get(t, prop) {
-      const value: unknown = Reflect.get(t, prop, t);
-      if (typeof value !== 'function' || prop === 'events') return value;
-      return (...args: unknown[]): unknown => {
-        const result: unknown = (value as (...a: unknown[]) => unknown).apply(t, args);
-        if (result instanceof Promise) result.then(answered, answered);
-        return result;
-      };
-    },
-  });
+// A value the previous revision's sops files held, removed from them or moved to the clear by this one,
+// is still in the live service until the pass that changes it: it stays sealed for this revision (and
+// is forgotten with the next: only the previous revision's own values are carried).
+function withPreviousSealed(next: LoadedState, previous: LoadedState | undefined): LoadedState {
+  const before = previous?.state.sealed;
+  if (!before && !next.state.sealed) return next;
+  const sealed = (next.state.sealed ?? new SealedValues()).following(before);
+  return { ...next, state: { ...next.state, sealed } };
 }

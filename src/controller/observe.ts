@@ -4,9 +4,10 @@
 import { LABEL_NAMESPACE } from '../desired-state/compose/types.js';
 import type { DesiredState } from '../desired-state/types.js';
 import { EngineError } from '../docker/errors.js';
-import type { DockerPort, EngineInfo, ImageDistribution, StackPort, SwarmNode, SwarmService, SwarmTask } from '../docker/port.js';
+import type { DockerPort, EngineInfo, StackPort, SwarmNode, SwarmService, SwarmTask } from '../docker/port.js';
 import { imagesToResolve } from '../reconcilers/stacks.js';
 import type { CountsNeed, Observed, Reconciler, StackObservation, TaskNeed } from '../reconcilers/types.js';
+import { ImageDigests, type ImageResolver } from './image-digests.js';
 import { isStackPort } from './stack-apply.js';
 
 export type { HostPort } from './host.js';
@@ -58,7 +59,8 @@ export function countsNeed(desired: DesiredState, reconcilers: readonly Reconcil
  * them), then the tasks the reconcilers need (the running ones in one call, every task of a few named
  * services in one call each). The nodes are always listed: their reachability and leadership change
  * without an event, and there is one per machine. For stacks with `deploy: true` it also reads the
- * networks, configs, secrets and image digests (with `registryAuth`'s credentials).
+ * networks, configs and secrets, and takes the image digests from `digests` (./image-digests.ts: kept
+ * between passes, waited for at most a deadline; by default asked once for this snapshot alone).
  */
 export async function observe(
   port: DockerPort,
@@ -67,7 +69,7 @@ export async function observe(
   now: () => number,
   identity: EngineIdentity = new EngineIdentity(),
   services: ServiceSource = (counts) => port.listServices({ status: counts !== false }),
-  registryAuth?: (image: string) => string | undefined,
+  digests?: ImageResolver,
 ): Promise<Observed> {
   const listed = port.listNodes();
   // A rejected read is awaited by Promise.all below; this only keeps it from counting as unhandled first.
@@ -77,32 +79,28 @@ export async function observe(
   const byId = new Map(read.map((s) => [s.id, s]));
   const [tasks, stackObjects] = await Promise.all([
     readTasks(port, need, byId),
-    desired.stacks && desired.stacks.length > 0 && isStackPort(port) ? observeStacks(port, desired, read, registryAuth) : undefined,
+    desired.stacks && desired.stacks.length > 0 && isStackPort(port)
+      ? observeStacks(port, desired, read, digests ?? ((images) => new ImageDigests({ port, now }).lookup(images, undefined)))
+      : undefined,
   ]);
   return { info, nodes, services: read, tasks, at: now(), ...(stackObjects ? { stackObjects } : {}) };
 }
 
-// Deployed stacks read networks, configs and secrets, and the digests of the images to resolve. An image
-// the registry does not answer for is deployed by its tag, as docker stack deploy does after its warning.
+// Deployed stacks read networks, configs and secrets, and the digests of the images to resolve (only the
+// stacks' own services', as resolveImage asks). An image the registry does not answer for is deployed by
+// its tag, as docker stack deploy does after its warning.
 async function observeStacks(
   port: DockerPort & StackPort,
   desired: DesiredState,
   services: Observed['services'],
-  registryAuth: ((image: string) => string | undefined) | undefined,
+  digests: ImageResolver,
 ): Promise<StackObservation> {
-  const images = new Map<string, ImageDistribution>();
-  const unresolved = new Map<string, string>();
-  const [networks, configs, secrets] = await Promise.all([
+  const [networks, configs, secrets, apiVersion, { images, unresolved }] = await Promise.all([
     port.listNetworks(),
     port.listConfigs(),
     port.listSecrets(),
-    Promise.all(imagesToResolve(desired, services).map(async (image) => {
-      const found = await port.inspectDistribution(image, registryAuth?.(image)).catch((err: Error) => {
-        unresolved.set(image, err.message);
-        return undefined;
-      });
-      if (found?.digest) images.set(image, found);
-    })),
+    port.apiVersion?.(),
+    digests(imagesToResolve(desired, services)),
   ]);
   // A service on the swarm's own host (or bridge) network names it by an id the list does not have: read
   // those once each, so that the reconciler compares names, not a node's local network ids.
@@ -117,7 +115,7 @@ async function observeStacks(
     throw err;
   })));
   for (const n of extra) if (n) networks.push(n);
-  return { networks, configs, secrets, images, ...(unresolved.size > 0 ? { unresolved } : {}) };
+  return { networks, configs, secrets, images, ...(unresolved.size > 0 ? { unresolved } : {}), ...(apiVersion ? { apiVersion } : {}) };
 }
 
 /** PER_SERVICE_TASK_READS is how many services' tasks are read one call each before one full list is cheaper (default 8). */

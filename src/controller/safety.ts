@@ -125,18 +125,52 @@ export class Safety {
   }
 }
 
+/** MassScaleDown is a held mass scale-down: what to say, and which actions it holds. */
+export interface MassScaleDown {
+  message: string;
+  holds(action: Action): boolean;
+}
+
+/** ScaledService is what massScaleDown reads of a live service. */
+export type ScaledService = { id: string; mode: string; replicas: number | undefined; labels?: Record<string, string> };
+
+const NAMESPACE = 'com.docker.stack.namespace';
+
 /**
- * massScaleDown tells whether a plan would scale more than half of the running replicated services to 0
- * at once (at least two): what a broken or hostile revision looks like far more often than an
- * intended shutdown. Such scale-downs are held as `cap`, with the returned message; a person who means
- * it does it in steps (at most half of the services per revision) or by hand.
+ * massScaleDown tells whether a plan would scale down too much at once: more than half of the running
+ * replicated services to 0 (at least two), or, for a stack's updates, more than half of a stack's running
+ * services to fewer replicas (at least two: an env file with REPLICAS=0, a `deploy.replicas` dropped). That
+ * is what a broken or hostile revision looks like far more often than an intended shutdown. Such actions are
+ * held as `cap`, with the returned message; a person who means it does it in steps (at most half of the
+ * services per revision) or by hand.
  */
-export function massScaleDown(actions: readonly Action[], services: readonly { id: string; mode: string; replicas: number | undefined }[]): string | undefined {
-  const running = services.filter((s) => s.mode === 'replicated' && (s.replicas ?? 0) > 0);
-  const toZero = actions.filter((a) => a.kind === 'scale-service' && a.replicas === 0 && !a.ignored && running.some((s) => s.id === a.serviceId));
-  if (toZero.length < 2 || toZero.length * 2 <= running.length) return undefined;
-  return `held: this desired state would scale ${toZero.length} of ${running.length} running services to 0 at once; ` +
-    'if that is meant, scale down at most half of them per revision (or by hand)';
+export function massScaleDown(actions: readonly Action[], services: readonly ScaledService[]): MassScaleDown | undefined {
+  const running = new Map(services.filter((s) => s.mode === 'replicated' && (s.replicas ?? 0) > 0).map((s) => [s.id, s]));
+  const held = new Set<Action>();
+  const messages: string[] = [];
+  const toZero = actions.filter((a) => a.kind === 'scale-service' && a.replicas === 0 && !a.ignored && running.has(a.serviceId));
+  if (toZero.length >= 2 && toZero.length * 2 > running.size) {
+    for (const a of toZero) held.add(a);
+    messages.push(`held: this desired state would scale ${toZero.length} of ${running.size} running services to 0 at once; ` +
+      'if that is meant, scale down at most half of them per revision (or by hand)');
+  }
+  const byStack = new Map<string, Action[]>();
+  for (const a of actions) {
+    if (a.kind !== 'update-service' || a.ignored) continue;
+    const live = running.get(a.serviceId);
+    const stack = live?.labels?.[NAMESPACE];
+    if (!live || stack === undefined || a.spec.Mode?.Replicated === undefined) continue;
+    // An absent Replicas means 1, as the engine reads it.
+    if ((a.spec.Mode.Replicated.Replicas ?? 1) < (live.replicas ?? 0)) byStack.set(stack, [...(byStack.get(stack) ?? []), a]);
+  }
+  for (const [stack, lowered] of byStack) {
+    const size = [...running.values()].filter((s) => s.labels?.[NAMESPACE] === stack).length;
+    if (lowered.length < 2 || lowered.length * 2 <= size) continue;
+    for (const a of lowered) held.add(a);
+    messages.push(`held: stack ${stack} would lower the replicas of ${lowered.length} of its ${size} running services at once ` +
+      `(${lowered.map((a) => a.object).join(', ')}); if that is meant, lower at most half of them per revision (or by hand)`);
+  }
+  return messages.length === 0 ? undefined : { message: messages.join('\n'), holds: (a) => held.has(a) };
 }
 
 /** effectiveMode is the mode a reconciler runs in: --dry-run, else its override, else policy.mode. */
@@ -164,7 +198,7 @@ export function inWindow(window: { cron: string; durationMs: number }, now: numb
  * desiredFingerprint is what the desired state asks of one object for one reconciler, as a string that
  * changes exactly when that changes: a service's entry (its replicas for replicas, its placement for
  * placement, whether it is rebalanced for rebalance, its dependsOn and the registry for ordering), a
- * volume's entry by path. Nodes are matched by selectors, and managers are chosen among all nodes, so for
+ * volume's entry by path, a stack's object by what its stack's file asks of it. Nodes are matched by selectors, and managers are chosen among all nodes, so for
  * those two any change of their section counts for every object. A reconciler not known here (a new one)
  * gets the whole desired state: any new revision clears its holds, as all holds were cleared before.
  */
@@ -187,9 +221,25 @@ export function desiredFingerprint(desired: DesiredState, reconciler: string, ob
       return JSON.stringify([service()?.dependsOn ?? null, desired.registry ?? null]);
     case 'volumes':
       return JSON.stringify(desired.volumes?.find((v) => v.path === object) ?? null);
+    case 'stacks':
+      return stackFingerprint(desired, object);
     default:
       return JSON.stringify(desired);
   }
+}
+
+// What a stack's file asks of one object: a service's converted spec and image (env and env files are
+// already in it) with its `services` entry, a network, config or secret by name (content by hash only),
+// and the stack's own settings. An object the file no longer has: the stack's settings (prune) alone.
+function stackFingerprint(desired: DesiredState, object: string): string {
+  const stack = desired.stacks?.find((st) => object.startsWith(`${st.name}_`) ||
+    [...st.networks, ...st.configs, ...st.secrets].some((o) => o.name === object));
+  if (!stack) return JSON.stringify(null);
+  const service = stack.services.find((s) => s.name === object);
+  const entry = desired.services?.find((s) => s.name === object && s.origin === 'services');
+  const network = stack.networks.find((n) => n.name === object);
+  const file = [...stack.configs, ...stack.secrets].filter((o) => o.name === object || `${stack.name}_${o.key}` === object).map(({ data: _data, ...rest }) => rest);
+  return JSON.stringify([stack.name, stack.prune, stack.resolveImage, service ?? null, entry ?? null, network ?? null, file]);
 }
 
 function objectKey(action: Action): string {

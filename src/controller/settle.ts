@@ -4,7 +4,6 @@
 // the plans hold back on their own. What is followed here is for people and for promptness: a progress
 // line every 5 s, a line when the engine is done or the deadline passes, and a pass at that moment.
 // All followed actions are checked together, once a second, with one services list between them.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { DockerPort, SwarmService } from '../docker/port.js';
 import type { Action } from '../reconcilers/types.js';
@@ -41,6 +40,9 @@ export class Settling {
   private readonly followed = new Map<string, Followed>();
   private readonly stopper = new AbortController();
   private running: Promise<void> | undefined;
+  // The timer between two rounds, and how many callers await idle(): see wait().
+  private timer: NodeJS.Timeout | undefined;
+  private waiters = 0;
 
   constructor(private readonly opts: SettlingOptions) {}
 
@@ -63,10 +65,20 @@ export class Settling {
     });
   }
 
-  /** idle resolves once nothing is followed any more (each action ends by its deadline), or when `signal` aborts. */
+  /**
+   * idle resolves once nothing is followed any more (each action ends by its deadline), or when `signal`
+   * aborts. While it is awaited, the follow-up holds the process open (see wait()).
+   */
   async idle(signal?: AbortSignal): Promise<void> {
     const aborted = signal ? new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })) : undefined;
-    while (this.running && !signal?.aborted) await (aborted ? Promise.race([this.running, aborted]) : this.running);
+    this.waiters += 1;
+    this.timer?.ref();
+    try {
+      while (this.running && !signal?.aborted) await (aborted ? Promise.race([this.running, aborted]) : this.running);
+    } finally {
+      this.waiters -= 1;
+      if (this.waiters === 0) this.timer?.unref();
+    }
   }
 
   /**
@@ -81,11 +93,30 @@ export class Settling {
   private async run(): Promise<void> {
     const signal = this.stopper.signal;
     while (this.followed.size > 0 && !signal.aborted) {
-      // Unref'd: a one-shot command that is done must not be held by a follow-up check.
-      const slept = await sleep(this.opts.intervalMs ?? SETTLE_INTERVAL_MS, undefined, { signal, ref: false }).then(() => true, () => false);
-      if (!slept) return;
+      if (!(await this.wait(this.opts.intervalMs ?? SETTLE_INTERVAL_MS, signal))) return;
       await this.round();
     }
+  }
+
+  // The wait between two rounds; false when stopped. Its timer holds the process open only while someone
+  // awaits idle(): a one-shot command that is done must not be held by a follow-up check, but one that
+  // waits for the engine (`warden apply` between passes) must be. Between rounds nothing else may be
+  // pending, and an unref'd timer would let Node end the process there, with exit code 0, before apply's
+  // further passes and its final check (issue 24, 0.2).
+  private wait(ms: number, signal: AbortSignal): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (slept: boolean): void => {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        signal.removeEventListener('abort', stopped);
+        resolve(slept);
+      };
+      const stopped = (): void => done(false);
+      if (signal.aborted) return done(false);
+      signal.addEventListener('abort', stopped, { once: true });
+      this.timer = setTimeout(() => done(true), ms);
+      if (this.waiters === 0) this.timer.unref();
+    });
   }
 
   // One round: every followed action checked, the services listed at most once between them.

@@ -2,6 +2,7 @@
 // suppressed actions, held objects and quorum. Built from the controller's state on each request.
 import type { LoadedState } from '../desired-state/source.js';
 import type { Drift } from '../reconcilers/types.js';
+import { actionView } from '../reconcilers/view.js';
 import type { SuppressReason } from './metrics.js';
 import type { PassResult, QuorumStatus } from './pass.js';
 import type { HeldObject } from './safety.js';
@@ -50,7 +51,9 @@ export function statusOf(s: StatusInputs): ControllerStatus {
     if (r.error !== undefined) errors[r.id] = r.error;
     for (const a of r.actions) {
       if (a.outcome === 'suppressed' && a.reason) {
-        suppressed.push({ reconciler: r.id, object: a.action.object, action: a.action.kind, reason: a.reason });
+        // From the action's view, as every rendering of an action (style.md §9).
+        const view = actionView(a.action);
+        suppressed.push({ reconciler: r.id, object: view.object, action: view.kind, reason: a.reason });
       }
     }
   }

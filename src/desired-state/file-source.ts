@@ -6,6 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { loadDesiredStateFile } from './load.js';
+import type { SopsKeyring } from './sops/keys.js';
 import type { DesiredStateSource, LoadedState, SourceHandlers } from './source.js';
 
 /** FileSourceOptions tune how a file source notices changes. */
@@ -14,11 +15,13 @@ export interface FileSourceOptions {
   debounceMs?: number;
   /** pollMs is the interval of the fallback poll of the files' size and mtime; default 10 000. */
   pollMs?: number;
+  /** keyring opens sops-encrypted stack files; default none (such a file is an error). */
+  keyring?: SopsKeyring;
 }
 
 /** createFileSource returns the source for a local desired-state file (and the stacks it names). */
 export function createFileSource(file: string, opts: FileSourceOptions = {}): DesiredStateSource {
-  return new FileSource(file, opts.debounceMs ?? 300, opts.pollMs ?? 10_000);
+  return new FileSource(file, opts.debounceMs ?? 300, opts.pollMs ?? 10_000, opts.keyring);
 }
 
 class FileSource implements DesiredStateSource {
@@ -35,6 +38,7 @@ class FileSource implements DesiredStateSource {
     private readonly file: string,
     private readonly debounceMs: number,
     private readonly pollMs: number,
+    private readonly keyring?: SopsKeyring,
   ) {
     this.description = path.resolve(file);
     this.files = new Set([this.description]);
@@ -44,7 +48,9 @@ class FileSource implements DesiredStateSource {
     this.lastPrint = await this.fingerprint();
     const read = new Set<string>([this.description]);
     try {
+      const sops = await this.keyring?.keys();
       const loaded = await loadDesiredStateFile(this.file, {
+        ...(sops ? { sops } : {}),
         readFile: async (f) => {
           read.add(path.resolve(f));
           return readFile(f);

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { GitCache } from './git-cache.js';
 import { loadDesiredStateText } from './load.js';
+import type { SopsKeyring } from './sops/keys.js';
 import { redactUrl, urlPassword } from './redact.js';
 import { DesiredStateError, type DesiredStateSource, type LoadedState, type RefreshOutcome, type SourceHandlers } from './source.js';
 
@@ -29,6 +30,8 @@ export interface GitSourceOptions {
   cacheDir?: string;
   /** timeoutMs bounds every git command, so an unreachable server fails instead of hanging; default 60 000. */
   timeoutMs?: number;
+  /** keyring opens sops-encrypted stack files in memory (never in the cache); default none. */
+  keyring?: SopsKeyring;
 }
 
 /** urlHasCredentials tells whether a URL carries credentials: a password, or any user name over HTTP(S), where a token alone is often sent as the user name. */
@@ -162,7 +165,8 @@ class GitSource implements DesiredStateSource {
       }
       throw err;
     }
-    const loaded = await loadDesiredStateText(text, this.file, { readFile: show, confine: true, revision: sha, source: this.description });
+    const sops = await this.opts.keyring?.keys();
+    const loaded = await loadDesiredStateText(text, this.file, { readFile: show, confine: true, revision: sha, source: this.description, ...(sops ? { sops } : {}) });
     this.lastRevision = loaded.revision;
     return loaded;
   }

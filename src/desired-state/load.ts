@@ -1,30 +1,25 @@
 // Loading the desired-state file: YAML with positions, the strict zod schema, cross-references
 // (duplicates, dependency cycles), the compose stacks it names, and finally the resolved DesiredState
 // the controller consumes. Every problem found is collected and thrown together as one
-// DesiredStateError, each at FILE:LINE:COL, so an operator fixes the file in one go.
+// DesiredStateError, each at FILE:LINE:COL, so an operator fixes the file in one go. The stacks' files
+// are read in ./load-stacks.ts, and the schema's issues put in words in ./load-problems.ts.
 import { createHash } from 'node:crypto';
 import { readFile as fsReadFile } from 'node:fs/promises';
-import path from 'node:path';
-import type { z } from 'zod';
-import { ClusterState, type ServiceEntry, type StackEntry } from './schema.js';
+import { friendlyMessage, issuesToProblems } from './load-problems.js';
+import { readError, readStacks, type StackFilesOptions } from './load-stacks.js';
+import { ClusterState, type ServiceEntry } from './schema.js';
 import { DesiredStateError, type LoadedState, type Problem } from './source.js';
-import { loadComposeStack } from './compose/load.js';
-import { parseEnvFile } from './compose/parse.js';
-import { readStack } from './stacks.js';
-import type { DesiredService, DesiredStack, DesiredState } from './types.js';
-import { closest, parseDuration, parseOctalMode } from './validators.js';
-import { formatPath, nodeAt, parseYamlSource, problemAt, type PathSegment, type YamlSource } from './yaml-source.js';
+import type { DesiredService, DesiredState } from './types.js';
+import { parseDuration, parseOctalMode } from './validators.js';
+import { parseYamlSource, problemAt, type YamlSource } from './yaml-source.js';
 
-/** LoadOptions say how to read the files a desired-state file refers to. */
-export interface LoadOptions {
-  /**
-   * readFile reads a file the desired-state file refers to (a compose file: the desired-state file's
-   * directory joined with stacks[].file; an env file; a config's or secret's file) as bytes, since configs
-   * and secrets may be binary; text is decoded as UTF-8 where it is read. Default: the local file system.
-   */
-  readFile?: (file: string) => Promise<Buffer>;
-  /** confine requires stack files to be relative paths that stay inside the file's tree (a git repository); default false. */
-  confine?: boolean;
+/**
+ * LoadOptions say how to read the files a desired-state file refers to (./load-stacks.ts): readFile reads
+ * one (a compose file: the desired-state file's directory joined with stacks[].file; an env file; a config's
+ * or secret's file) as bytes, default the local file system; confine keeps them inside the file's tree (a
+ * git repository), default false; sops opens the encrypted ones (keys, or 'check'), default no keys.
+ */
+export interface LoadOptions extends StackFilesOptions {
   /** revision overrides the content hash (a git source passes the commit SHA). */
   revision?: string;
   /** source overrides the description in LoadedState; default: the file name. */
@@ -72,136 +67,28 @@ async function loadText(text: string, file: string, opts: LoadOptions): Promise<
   }
   const doc = result.data;
   const problems: Problem[] = crossCheck(doc, src);
-  const warnings: Problem[] = [...parsed.warnings];
-
   // Stacks: each compose file is read relative to this file; its problems point into it.
-  const fromStacks: Array<{ service: DesiredService; at: (m: string) => Problem }> = [];
-  const deployed: DesiredStack[] = [];
-  // Bytes, never text: a config or secret may be binary, and decoding it as UTF-8 would corrupt it.
-  const readBytes = opts.readFile ?? ((f: string) => fsReadFile(f));
-  const readFile = async (f: string): Promise<string> => (await readBytes(f)).toString('utf8');
-  for (const [i, stack] of (doc.spec.stacks ?? []).entries()) {
-    const at: PathSegment[] = ['spec', 'stacks', i, 'file'];
-    const stackFile = stackPath(file, stack.file, opts.confine ?? false);
-    if (typeof stackFile !== 'string') {
-      problems.push(problemAt(src, at, stackFile.problem));
-      continue;
-    }
-    let composeText: string;
-    try {
-      composeText = await readFile(stackFile);
-    } catch (err) {
-      problems.push(problemAt(src, at, `cannot read compose file ${stackFile}: ${readError(err as NodeJS.ErrnoException)}`));
-      continue;
-    }
-    hash.update(`\0${stackFile}\0`).update(composeText);
-    const env = await stackEnv(stack, i, file, opts, src, readFile, hash, problems);
-    if (env === undefined) continue;
-    const read = readStack(stack.name, composeText, stackFile, env);
-    if (!stack.deploy) {
-      problems.push(...read.problems);
-      warnings.push(...read.warnings);
-      fromStacks.push(...read.services);
-      continue;
-    }
-    // A deployed stack is read whole, as stack deploy reads it; its services still join spec.services
-    // (replicas, placement, depends_on) for the reconcilers that read those.
-    const hashing = async (f: string): Promise<Buffer> => {
-      const bytes = await readBytes(f);
-      hash.update(`\0${f}\0`).update(bytes);
-      return bytes;
-    };
-    const full = await loadComposeStack(composeText, {
-      stack: stack.name,
-      file: stackFile,
-      env,
-      prune: stack.prune,
-      resolveImage: stack.resolveImage,
-      readFile: hashing,
-      resolvePath: (ref) => stackPath(stackFile, ref, opts.confine ?? false),
-    });
-    problems.push(...full.problems);
-    warnings.push(...full.warnings);
-    if (full.stack) {
-      deployed.push(full.stack);
-      fromStacks.push(...read.services.map((s) => ({ ...s, service: { ...s.service, deployed: true } })));
-    }
-  }
+  const stacks = await readStacks(doc.spec.stacks ?? [], file, src, hash, opts);
+  problems.push(...stacks.problems);
+  const warnings: Problem[] = [...parsed.warnings, ...stacks.warnings];
 
   const explicit = doc.spec.services ?? [];
-  const services = mergeServices(explicit, fromStacks, src, problems);
+  const services = mergeServices(explicit, stacks.services, src, problems);
   if (services !== undefined) problems.push(...dependencyCycles(services));
-  if (problems.length > 0) throw new DesiredStateError(sortProblems(problems));
+  // A message may quote a value it refuses, and the value may have come from a sops file.
+  const shown = (list: Problem[]): Problem[] => sortProblems(list.map((p) => ({ ...p, message: stacks.sealed.scrub(p.message) })));
+  if (problems.length > 0) throw new DesiredStateError(shown(problems));
 
   const state = resolve(doc, services?.map((s) => s.service));
-  if (deployed.length > 0) state.stacks = deployed;
+  if (stacks.deployed.length > 0) state.stacks = stacks.deployed;
+  if (stacks.sealed.size > 0) state.sealed = stacks.sealed;
   const loaded: LoadedState = {
     state,
     revision: opts.revision ?? hash.digest('hex').slice(0, 12),
     source: opts.source ?? file,
   };
-  if (warnings.length > 0) loaded.warnings = sortProblems(warnings);
+  if (warnings.length > 0) loaded.warnings = shown(warnings);
   return loaded;
-}
-
-// The values of a stack's ${VAR}: its envFile, then its env over it. Never warden's own environment.
-async function stackEnv(
-  stack: StackEntry,
-  i: number,
-  file: string,
-  opts: LoadOptions,
-  src: YamlSource,
-  readFile: (f: string) => Promise<string>,
-  hash: ReturnType<typeof createHash>,
-  problems: Problem[],
-): Promise<Record<string, string> | undefined> {
-  const env: Record<string, string> = {};
-  if (stack.envFile !== undefined) {
-    const at: PathSegment[] = ['spec', 'stacks', i, 'envFile'];
-    const envPath = stackPath(file, stack.envFile, opts.confine ?? false);
-    if (typeof envPath !== 'string') {
-      problems.push(problemAt(src, at, envPath.problem));
-      return undefined;
-    }
-    let text: string;
-    try {
-      text = await readFile(envPath);
-    } catch (err) {
-      problems.push(problemAt(src, at, `cannot read env file ${envPath}: ${readError(err as NodeJS.ErrnoException)}`));
-      return undefined;
-    }
-    hash.update(`\0${envPath}\0`).update(text);
-    try {
-      for (const [k, v] of parseEnvFile(text, () => undefined)) env[k] = v;
-    } catch (err) {
-      problems.push(problemAt(src, at, `${envPath}: ${(err as Error).message}`));
-      return undefined;
-    }
-  }
-  return { ...env, ...(stack.env ?? {}) };
-}
-
-function readError(e: NodeJS.ErrnoException): string {
-  switch (e.code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'it is a directory';
-    default:
-      return e.message;
-  }
-}
-
-function stackPath(file: string, ref: string, confine: boolean): string | { problem: string } {
-  if (confine) {
-    if (path.posix.isAbsolute(ref)) return { problem: `"${ref}" must be relative to the desired-state file, inside the repository` };
-    const joined = path.posix.normalize(path.posix.join(path.posix.dirname(file), ref));
-    if (joined === '..' || joined.startsWith('../')) return { problem: `"${ref}" points outside the repository` };
-    return joined;
-  }
-  return path.isAbsolute(ref) ? ref : path.join(path.dirname(file), ref);
 }
 
 type Located = { service: DesiredService; at: (message: string) => Problem };
@@ -287,6 +174,7 @@ function resolve(doc: ClusterState, services: DesiredService[] | undefined): Des
       resync: spec.policy.resync,
       ignoreLabel: spec.policy.ignoreLabel,
       rebalance: spec.policy.rebalance,
+      rollbackGraceMs: parseDuration(spec.policy.rollbackGrace)!,
     },
   };
   const roots = spec.policy.volumeRoots;
@@ -327,109 +215,3 @@ function sortProblems(problems: Problem[]): Problem[] {
   return [...problems].sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
 }
 
-// --- zod issues to problems -------------------------------------------------------------------
-
-type RawIssue = Parameters<Exclude<z.core.ParseContext<z.core.$ZodIssue>['error'], undefined>>[0];
-
-function describeValue(v: unknown): string {
-  if (v === null) return 'an empty value';
-  if (Array.isArray(v)) return 'a list';
-  switch (typeof v) {
-    case 'string':
-      return `the string ${JSON.stringify(v)}`;
-    case 'number':
-      return `the number ${v}`;
-    case 'boolean':
-      return `${v}`;
-    case 'object':
-      return 'a mapping';
-    default:
-      return typeof v;
-  }
-}
-
-function describeType(t: string): string {
-  switch (t) {
-    case 'object':
-      return 'a mapping';
-    case 'array':
-      return 'a list';
-    case 'boolean':
-      return 'true or false';
-    case 'number':
-      return 'a number';
-    case 'string':
-      return 'a string';
-    default:
-      return t;
-  }
-}
-
-// The per-parse error map: plain-language messages for zod's generic issues. Messages set on a
-// schema (./schema.ts) take precedence over these.
-function friendlyMessage(iss: RawIssue, knownKeys: Map<unknown, string[]>): string | undefined {
-  switch (iss.code) {
-    case 'invalid_type':
-      return `expected ${describeType(iss.expected)}, got ${describeValue(iss.input)}`;
-    case 'invalid_value': {
-      const values = iss.values.map((v) => String(v));
-      const got = describeValue(iss.input);
-      if (values.length === 1) return `must be ${values[0]}, not ${got}`;
-      const hint = typeof iss.input === 'string' ? closest(iss.input, values) : undefined;
-      return `must be one of ${values.join(', ')}, not ${got}${hint ? ` (did you mean ${hint}?)` : ''}`;
-    }
-    case 'unrecognized_keys': {
-      const shape = (iss.inst as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def?.shape;
-      if (shape) knownKeys.set(iss.input, Object.keys(shape));
-      return 'unknown key';
-    }
-    case 'too_small':
-      if (iss.origin === 'array') return `must hold at least ${String(iss.minimum)} item${iss.minimum === 1 ? '' : 's'}`;
-      if (iss.origin === 'string') return 'must not be empty';
-      return `must be at least ${String(iss.minimum)}`;
-    case 'too_big':
-      return `must be at most ${String(iss.maximum)}`;
-    default:
-      return undefined;
-  }
-}
-
-function valueAt(data: unknown, path: readonly PropertyKey[]): { found: boolean; value: unknown } {
-  let cur: unknown = data;
-  for (const seg of path) {
-    if (cur === null || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, seg)) {
-      return { found: false, value: undefined };
-    }
-    cur = (cur as Record<PropertyKey, unknown>)[seg];
-  }
-  return { found: true, value: cur };
-}
-
-function issuesToProblems(issues: z.core.$ZodIssue[], src: YamlSource, data: unknown, knownKeys: Map<unknown, string[]>): Problem[] {
-  const problems: Problem[] = [];
-  for (const issue of issues) {
-    const p = issue.path.filter((s): s is PathSegment => typeof s === 'string' || typeof s === 'number');
-    const where = formatPath(p);
-    if (issue.code === 'unrecognized_keys') {
-      const known = knownKeys.get(valueAt(data, p).value) ?? [];
-      for (const key of issue.keys) {
-        const hint = closest(key, known);
-        const help = hint !== undefined ? `did you mean ${hint}?` : known.length > 0 ? `expected one of ${known.join(', ')}` : '';
-        const message = `unknown key ${JSON.stringify(key)}${where ? ` in ${where}` : ''}${help ? `: ${help}` : ''}`;
-        problems.push(problemAt(src, [...p, key], message, 'key'));
-      }
-      continue;
-    }
-    // A required key that is absent: point at the mapping that should hold it.
-    if (issue.code === 'invalid_type' && p.length > 0 && !valueAt(data, p).found && valueAt(data, p.slice(0, -1)).found) {
-      const parent = formatPath(p.slice(0, -1));
-      const key = String(p[p.length - 1]);
-      const node = nodeAt(src, p.slice(0, -1));
-      const message = `${parent ? `${parent}: ` : ''}missing required key ${JSON.stringify(key)} (${describeType(issue.expected)})`;
-      problems.push(node ? problemAt(src, p.slice(0, -1), message) : { file: src.file, line: 1, col: 1, message });
-      continue;
-    }
-    problems.push(problemAt(src, p, where ? `${where}: ${issue.message}` : issue.message));
-  }
-  return problems;
-}

@@ -2,6 +2,7 @@
 // (--git-url with --git-ref, --git-path, --git-interval, --git-credentials-file, --git-cache).
 import { createFileSource } from './file-source.js';
 import { createGitSource } from './git-source.js';
+import { SopsKeyring, sopsKeyOptionsFromEnv } from './sops/keys.js';
 import type { DesiredStateSource } from './source.js';
 import { durationProblem, parseDuration } from './validators.js';
 
@@ -14,11 +15,20 @@ export interface SourceOptions {
   gitInterval: string;
   gitCredentialsFile?: string;
   gitCache?: string;
+  /** sopsAgeKeyFile and sopsPgpKeyFile hold the keys of sops-encrypted stack files; default none. */
+  sopsAgeKeyFile?: string;
+  sopsPgpKeyFile?: string;
+}
+
+/** sopsKeyring is the keyring the flags name (and SOPS_AGE_KEY): read at the first load and on reload. */
+export function sopsKeyring(opts: Pick<SourceOptions, 'sopsAgeKeyFile' | 'sopsPgpKeyFile'>): SopsKeyring {
+  const flags = { ...(opts.sopsAgeKeyFile ? { ageKeyFile: opts.sopsAgeKeyFile } : {}), ...(opts.sopsPgpKeyFile ? { pgpKeyFile: opts.sopsPgpKeyFile } : {}) };
+  return new SopsKeyring(sopsKeyOptionsFromEnv(flags));
 }
 
 /** openSource returns the source the options name: -f FILE, else --git-url; throws when neither. */
-export function openSource(opts: SourceOptions): DesiredStateSource {
-  if (opts.file !== undefined && opts.file !== '') return createFileSource(opts.file);
+export function openSource(opts: SourceOptions, keyring: SopsKeyring = sopsKeyring(opts)): DesiredStateSource {
+  if (opts.file !== undefined && opts.file !== '') return createFileSource(opts.file, { keyring });
   if (opts.gitUrl !== undefined && opts.gitUrl !== '') {
     const intervalMs = parseDuration(opts.gitInterval);
     if (intervalMs === undefined) throw new Error(`--git-interval: ${durationProblem(opts.gitInterval)}`);
@@ -28,6 +38,7 @@ export function openSource(opts: SourceOptions): DesiredStateSource {
       ref: opts.gitRef,
       path: opts.gitPath,
       intervalMs,
+      keyring,
       ...(opts.gitCredentialsFile !== undefined ? { credentialsFile: opts.gitCredentialsFile } : {}),
       ...(opts.gitCache !== undefined ? { cacheDir: opts.gitCache } : {}),
     });

@@ -257,6 +257,8 @@ export const PolicySection = z
       .boolean()
       .default(false)
       .describe('default for services[].rebalance'),
+    rollbackGrace: durationString('stacks: a replaced config or secret is removed only this long after the update that replaced it completed, since swarm rolls back to the previous spec (e.g. 10m)')
+      .default('10m'),
     volumeRoots: z
       .array(
         z.string().superRefine((p, ctx) => {
@@ -287,6 +289,7 @@ export const Spec = z
       resync: '*/30 * * * * *',
       ignoreLabel: 'warden.ignore',
       rebalance: false,
+      rollbackGrace: '10m',
     }),
   })
   .describe('the desired state; every section is optional');

@@ -5,6 +5,7 @@
 // reconcilers, ../reconcilers/index.ts, is what the schema checks policy.reconcilers against). It reads
 // only the types of a deployed stack (./compose/types.ts), which read only the Docker port's types.
 import type { DesiredStack } from './compose/types.js';
+import type { SealedValues } from './sops/sealed.js';
 
 /** NodeSelector picks nodes; every field given must match (hostname is a glob). */
 export interface NodeSelector {
@@ -92,6 +93,11 @@ export interface DesiredPolicy {
   rebalance: boolean;
   /** volumeRoots lists the local directories below which volumes may be changed off a share (absent: none). */
   volumeRoots?: string[];
+  /**
+   * rollbackGraceMs is how long after a service's update completed the configs and secrets of its
+   * previous spec are kept, so that swarm can still roll back to them (default 10 min when absent).
+   */
+  rollbackGraceMs?: number;
 }
 
 /** DesiredState is one loaded, valid desired-state file. Sections absent from the file are undefined. */
@@ -105,6 +111,11 @@ export interface DesiredState {
   volumes?: DesiredVolume[];
   registry?: DesiredRegistry;
   policy: DesiredPolicy;
+  /**
+   * sealed holds the values the stacks' sops files held encrypted, so that nothing shown carries one
+   * (absent: no sops file). Its values are private: the state serializes and logs without them.
+   */
+  sealed?: SealedValues;
 }
 
 export type { DesiredStack };

@@ -96,9 +96,10 @@ function currentContext(env: NodeJS.ProcessEnv): { name: string; file: string } 
 // The default context: the address given (or DOCKER_HOST), with TLS from DOCKER_TLS_VERIFY, DOCKER_TLS and
 // DOCKER_CERT_PATH, as the CLI's flags read them (cli/flags/options.go): any non-empty DOCKER_TLS_VERIFY
 // turns TLS on with verification, "0" and "false" included; DOCKER_TLS alone turns it on without
-// verification; with TLS on and no address the default is tcp://localhost:2376, not the socket. ca.pem
-// must be readable; cert.pem and key.pem are left out when they do not exist (a server check without a
-// client certificate).
+// verification; with TLS on and no address the default is tcp://localhost:2376, not the socket. With
+// verification ca.pem must be readable; without it ca.pem is not read at all (nothing would check the
+// server against it, and the CLI does not ask for it either); cert.pem and key.pem are left out when they
+// do not exist (a server check without a client certificate).
 function defaultEndpoint(given: string | undefined, env: NodeJS.ProcessEnv, source: string): EngineEndpoint {
   const verify = Boolean(env.DOCKER_TLS_VERIFY);
   const tlsOn = verify || Boolean(env.DOCKER_TLS);
@@ -118,7 +119,8 @@ function defaultEndpoint(given: string | undefined, env: NodeJS.ProcessEnv, sour
   try {
     const cert = optional('cert.pem');
     const key = optional('key.pem');
-    endpoint.tls = { ca: readFileSync(join(certPath, 'ca.pem')), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+    const ca = verify ? readFileSync(join(certPath, 'ca.pem')) : undefined;
+    endpoint.tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
   } catch (err) {
     throw new EngineError('unreachable', `${variable} is set but the certificates in ${certPath} cannot be read: ${(err as Error).message}`, undefined, { cause: err });
   }

@@ -99,6 +99,8 @@ export interface SwarmService {
   status?: { runningTasks: number; desiredTasks: number };
   updatedAt: string;
   spec: ServiceSpec;
+  /** previousSpec is PreviousSpec: what a rollback (failure_action or `docker service rollback`) returns to. */
+  previousSpec?: ServiceSpec;
 }
 
 /** TaskState is a task's state; states only move forward. */
@@ -309,4 +311,6 @@ export interface StackPort {
   removeSecret(id: string): Promise<void>;
   /** inspectDistribution asks the image's registry, through the engine, for its digest and platforms. */
   inspectDistribution(image: string, registryAuth?: string): Promise<ImageDistribution>;
+  /** apiVersion is the Engine API version negotiated with the engine (what it stores of a spec); a fake without it stores everything. */
+  apiVersion?(): Promise<string>;
 }

@@ -6,242 +6,33 @@
 // from the URL, else the local one; the SSH agent and the default identity files; the host key checked
 // against known_hosts, an unknown or changed key refused (never accepted silently). ~/.ssh/config is not
 // read.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, type ClientRequest, type ClientRequestArgs } from 'node:http';
-import { homedir, userInfo } from 'node:os';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { clearTimeout, setTimeout } from 'node:timers';
-import ssh2, { type AnyAuthMethod, type Client, type ClientChannel } from 'ssh2';
+import type { AnyAuthMethod, Client } from 'ssh2';
+import { checkHostKey, hostKeyAlgorithms, hostKeyRefusal, knownHostsFiles, readKnownHosts } from './known-hosts.js';
+import { ChannelSocket } from './ssh-channel.js';
+import {
+  describeTarget, remoteCommand, SSH_CONNECT_TIMEOUT_MS, SSH_IDLE_CHANNEL_MS, SSH_KEEPALIVE_MS, SSH_MAX_CHANNELS, type SshTarget,
+} from './ssh-target.js';
 
-// ssh2 is CommonJS, and Node's ESM loader cannot see all of its named exports.
-const { Client: SshClient, utils } = ssh2;
-
-/** SshTarget is an ssh:// address taken apart. */
-export interface SshTarget {
-  /** user is the URL's user, else the local user (as OpenSSH). */
-  user: string;
-  host: string;
-  /** port defaults to 22. */
-  port: number;
-  /** socketPath is the URL's path: the remote engine's socket; default none (the remote docker's own default). */
-  socketPath: string | undefined;
-}
-
-/** SSH_DEFAULT_PORT is ssh's port when the URL names none (default 22). */
-export const SSH_DEFAULT_PORT = 22;
-
-/** SSH_CONNECT_TIMEOUT_MS bounds the TCP connect and handshake, as the docker CLI's ConnectTimeout=30 (default 30 s). */
-export const SSH_CONNECT_TIMEOUT_MS = 30_000;
-
-/** SSH_KEEPALIVE_MS is how often an idle connection is probed; three unanswered probes end it (default 15 s). */
-export const SSH_KEEPALIVE_MS = 15_000;
+export * from './known-hosts.js';
+export * from './ssh-target.js';
 
 /**
- * SSH_MAX_CHANNELS bounds the dial-stdio channels open at once on one connection (default 8): OpenSSH's
- * sshd allows 10 sessions per connection (MaxSessions).
+ * ssh2 loads the module at the first ssh:// use, not at start-up: loading it signs with a test key (which
+ * sets up OpenSSL's signing), loads two native addons and instantiates a WebAssembly module with 16 MiB of
+ * memory, about 12 MB of RSS that a warden on a unix socket never uses (docs/performance.md). This is the
+ * one module that loads it (the others import only its types).
  */
-export const SSH_MAX_CHANNELS = 8;
-
-/** SSH_IDLE_CHANNEL_MS is how long an idle channel is kept for the next request before it is closed (default 30 s). */
-export const SSH_IDLE_CHANNEL_MS = 30_000;
+const ssh2 = (): typeof import('ssh2') => createRequire(import.meta.url)('ssh2') as typeof import('ssh2');
 
 /** DEFAULT_IDENTITY_FILES are the keys under ~/.ssh tried after the agent's, in OpenSSH's order, those ssh2 can use. */
 export const DEFAULT_IDENTITY_FILES = ['id_rsa', 'id_ecdsa', 'id_ed25519'] as const;
-
-/** parseSshUrl takes an ssh:// address apart with the docker CLI's rules (no password, query or fragment). */
-export function parseSshUrl(address: string, localUser: string | null = currentUser() ?? null): SshTarget {
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch {
-    throw new Error(`invalid SSH URL: cannot parse ${address.replace(/:[^:@/]*@/, ':***@')}`);
-  }
-  // Never echo a password back into logs.
-  const shown = url.password ? address.replace(`:${url.password}@`, ':***@') : address;
-  const fail = (why: string): never => {
-    throw new Error(`invalid SSH URL ${shown}: ${why}`);
-  };
-  if (url.protocol !== 'ssh:') fail(`incorrect scheme: ${url.protocol.replace(/:$/, '')}`);
-  if (url.password) fail('plain-text password is not supported');
-  if (url.search) fail(`query parameters are not allowed: "${url.search.slice(1)}"`);
-  if (url.hash) fail(`fragments are not allowed: "${url.hash.slice(1)}"`);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (!host) fail('hostname is empty');
-  const port = url.port ? Number(url.port) : SSH_DEFAULT_PORT;
-  const path = decodeURIComponent(url.pathname);
-  // As OpenSSH, which refuses to run for a uid without a passwd entry ("No user exists for uid").
-  const user = url.username ? decodeURIComponent(url.username) : localUser ?? fail('no user in the URL, and this process\'s uid has no user name: name one (ssh://user@host)');
-  return {
-    user,
-    host,
-    port,
-    socketPath: path.replace(/^\/+|\/+$/g, '') === '' ? undefined : path,
-  };
-}
-
-/** describeTarget is how messages name an ssh target: `ssh root@host` (and `:port` when not 22). */
-export function describeTarget(t: SshTarget): string {
-  const host = t.host.includes(':') ? `[${t.host}]` : t.host;
-  return `ssh ${t.user}@${host}${t.port === SSH_DEFAULT_PORT ? '' : `:${t.port}`}`;
-}
-
-/**
- * remoteCommand is what the remote side runs: `docker system dial-stdio`, told the socket when the URL
- * has a path (as the CLI does), each word quoted for the remote shell.
- */
-export function remoteCommand(t: SshTarget): string {
-  const words = t.socketPath ? ['docker', `--host=unix://${t.socketPath}`, 'system', 'dial-stdio'] : ['docker', 'system', 'dial-stdio'];
-  return words.map(shellQuote).join(' ');
-}
-
-function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-function currentUser(): string | undefined {
-  try {
-    return userInfo().username;
-  } catch {
-    // No passwd entry (an arbitrary uid in a container): the URL must name a user.
-    return undefined;
-  }
-}
-
-// ---- known_hosts ----------------------------------------------------------------------------------
-
-/** KnownHostLine is one key line of a known_hosts file. */
-export interface KnownHostLine {
-  /** where is FILE:LINE, for messages. */
-  where: string;
-  /** marker is @revoked or @cert-authority; undefined for a plain key. */
-  marker: 'revoked' | 'cert-authority' | undefined;
-  /** patterns is the host field as written: comma-separated patterns, or one hashed `|1|salt|hash`. */
-  patterns: string;
-  keyType: string;
-  key: Buffer;
-}
-
-/** parseKnownHosts reads a known_hosts file's text; comments, blank and malformed lines are skipped, as sshd does. */
-export function parseKnownHosts(text: string, file: string): KnownHostLine[] {
-  const lines: KnownHostLine[] = [];
-  for (const [i, raw] of text.split('\n').entries()) {
-    const fields = raw.trim().split(/\s+/);
-    if (fields[0] === undefined || fields[0] === '' || fields[0].startsWith('#')) continue;
-    let marker: KnownHostLine['marker'];
-    if (fields[0].startsWith('@')) {
-      const m = fields.shift();
-      if (m === '@revoked') marker = 'revoked';
-      else if (m === '@cert-authority') marker = 'cert-authority';
-      else continue;
-    }
-    const [patterns, keyType, base64] = fields;
-    if (!patterns || !keyType || !base64 || !/^[A-Za-z0-9+/]+=*$/.test(base64)) continue;
-    lines.push({ where: `${file}:${i + 1}`, marker, patterns, keyType, key: Buffer.from(base64, 'base64') });
-  }
-  return lines;
-}
-
-/** knownHostName is how known_hosts names a host: `host` on port 22, else `[host]:port`. */
-export function knownHostName(host: string, port: number): string {
-  return port === SSH_DEFAULT_PORT ? host.toLowerCase() : `[${host.toLowerCase()}]:${port}`;
-}
-
-/** hostMatches tells whether a known_hosts host field names `name` (hashed, wildcards, negations). */
-export function hostMatches(patterns: string, name: string): boolean {
-  if (patterns.startsWith('|1|')) {
-    const [, , salt, hash] = patterns.split('|');
-    if (!salt || !hash) return false;
-    const want = Buffer.from(hash, 'base64');
-    const got = createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest();
-    return want.length === got.length && timingSafeEqual(want, got);
-  }
-  let matched = false;
-  for (const pattern of patterns.toLowerCase().split(',')) {
-    const negated = pattern.startsWith('!');
-    if (!globMatch(negated ? pattern.slice(1) : pattern, name)) continue;
-    // A matching negation rules the line out whatever else matches, as OpenSSH's match_hostname.
-    if (negated) return false;
-    matched = true;
-  }
-  return matched;
-}
-
-function globMatch(pattern: string, name: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(name);
-}
-
-/** HostKeyVerdict is what known_hosts says of the key a server showed. */
-export type HostKeyVerdict =
-  | { kind: 'known'; where: string }
-  | { kind: 'unknown' }
-  /** changed: the host is known with other keys; `where` is the first of them. */
-  | { kind: 'changed'; where: string; knownTypes: string[] }
-  | { kind: 'revoked'; where: string };
-
-/** checkHostKey judges a server's host key (the raw key blob) against known_hosts lines, as OpenSSH does. */
-export function checkHostKey(lines: readonly KnownHostLine[], host: string, port: number, key: Buffer): HostKeyVerdict {
-  const name = knownHostName(host, port);
-  const revoked = lines.find((l) => l.marker === 'revoked' && l.key.equals(key));
-  if (revoked) return { kind: 'revoked', where: revoked.where };
-  const forHost = lines.filter((l) => l.marker === undefined && hostMatches(l.patterns, name));
-  const same = forHost.find((l) => l.key.equals(key));
-  if (same) return { kind: 'known', where: same.where };
-  if (forHost.length === 0) return { kind: 'unknown' };
-  return { kind: 'changed', where: forHost[0]!.where, knownTypes: [...new Set(forHost.map((l) => l.keyType))] };
-}
-
-/** keyFingerprint is a key's OpenSSH fingerprint, `SHA256:` and unpadded base64, as ssh and ssh-keygen -l print it. */
-export function keyFingerprint(key: Buffer): string {
-  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
-}
-
-/** keyBlobType is the key type a raw SSH public key blob names (its first string). */
-export function keyBlobType(key: Buffer): string {
-  if (key.length < 4) return 'unknown';
-  const len = key.readUInt32BE(0);
-  return len > 0 && 4 + len <= key.length ? key.subarray(4, 4 + len).toString('latin1') : 'unknown';
-}
-
-/** knownHostsFiles are OpenSSH's defaults: the user's known_hosts (and known_hosts2), then the system's. */
-export function knownHostsFiles(home: string): string[] {
-  return [
-    join(home, '.ssh', 'known_hosts'),
-    join(home, '.ssh', 'known_hosts2'),
-    '/etc/ssh/ssh_known_hosts',
-    '/etc/ssh/ssh_known_hosts2',
-  ];
-}
-
-function readKnownHosts(files: readonly string[]): KnownHostLine[] {
-  return files.flatMap((file) => {
-    try {
-      return parseKnownHosts(readFileSync(file, 'utf8'), file);
-    } catch {
-      return []; // A missing file knows no host, as for ssh.
-    }
-  });
-}
-
-// The host key algorithms to offer, those of the keys known_hosts has for this host first (as OpenSSH
-// orders them), so that a server with several host keys shows the one we can check.
-const DEFAULT_HOST_KEY_ALGORITHMS = [
-  'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa',
-] as const;
-type HostKeyAlgorithm = (typeof DEFAULT_HOST_KEY_ALGORITHMS)[number];
-
-/** hostKeyAlgorithms orders the host key algorithms to offer: those of the host's known key types first. */
-export function hostKeyAlgorithms(lines: readonly KnownHostLine[], host: string, port: number): HostKeyAlgorithm[] {
-  const name = knownHostName(host, port);
-  const known = new Set(lines.filter((l) => l.marker === undefined && hostMatches(l.patterns, name)).map((l) => l.keyType));
-  const algorithmsOf = (type: string): readonly string[] => (type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [type]);
-  const first = DEFAULT_HOST_KEY_ALGORITHMS.filter((a) => [...known].some((t) => algorithmsOf(t).includes(a)));
-  return [...first, ...DEFAULT_HOST_KEY_ALGORITHMS.filter((a) => !first.includes(a))];
-}
-
-// ---- credentials ----------------------------------------------------------------------------------
 
 /** SshCredentials are the authentication methods to try, in order, and what was passed over and why. */
 export interface SshCredentials {
@@ -268,7 +59,7 @@ export function sshCredentials(user: string, env: NodeJS.ProcessEnv, home: strin
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') creds.skipped.push(`${file}: ${(err as Error).message}`);
       continue;
     }
-    const key = utils.parseKey(text);
+    const key = ssh2().utils.parseKey(text);
     if (key instanceof Error) {
       // No prompt for a passphrase here: warden runs unattended. The agent is the way to use such a key.
       const why = /passphrase|encrypted/i.test(key.message) ? 'it is encrypted: add it to ssh-agent (ssh-add)' : key.message;
@@ -419,7 +210,7 @@ class SshSession {
       ].join(' ');
       return Promise.reject(new Error(`${describe}: ${why}${creds.skipped.length ? ` (${creds.skipped.join('; ')})` : ''}`));
     }
-    const client = new SshClient();
+    const client = new (ssh2().Client)();
     this.client = client;
     let refusal: string | undefined;
     let agentError: string | undefined;
@@ -484,128 +275,5 @@ class SshSession {
     }
     const code = (err as NodeJS.ErrnoException).code;
     return new Error(`${describe}: ${code && !err.message.includes(code) ? `${code}: ` : ''}${err.message}`);
-  }
-}
-
-function hostKeyRefusal(verdict: Exclude<HostKeyVerdict, { kind: 'known' }>, t: SshTarget, key: Buffer, userFile: string): string {
-  const name = knownHostName(t.host, t.port);
-  const shown = `${keyBlobType(key)} ${keyFingerprint(key)}`;
-  const scan = `ssh-keyscan${t.port === SSH_DEFAULT_PORT ? '' : ` -p ${t.port}`} -t ${keyBlobType(key).replace(/^ssh-/, '')} ${t.host}`;
-  switch (verdict.kind) {
-    case 'unknown':
-      return `the host key of ${name} (${shown}) is not known, refused: no entry for ${name} in known_hosts (${userFile} and the system's). ` +
-        `Check the fingerprint with the host's administrator (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the host), ` +
-        `then add it to ${userFile} (${scan} >> ${userFile}, and compare what it prints), or connect once with ssh ${t.user}@${t.host} and accept it there`;
-    case 'changed':
-      return `the host key of ${name} has CHANGED, refused: the server showed ${shown}, but ${verdict.where} knows ${name} with ` +
-        `another key (${verdict.knownTypes.join(', ')}). Someone may be intercepting the connection, or the host was reinstalled. ` +
-        `If the change is expected, check the new fingerprint with the host's administrator, remove the old entry (ssh-keygen -R '${name}') and add the new one`;
-    case 'revoked':
-      return `the host key of ${name} (${shown}) is marked @revoked in ${verdict.where}, refused`;
-  }
-}
-
-/**
- * ChannelSocket makes an SSH exec channel look like the socket the HTTP client expects: timeouts, the
- * keep-alive calls, and an error instead of a silent end when the remote command fails (its stderr).
- */
-class ChannelSocket extends Duplex {
-  /** timeout is the idle timeout in ms (0: none), as net.Socket's. */
-  timeout = 0;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private freeTimer: NodeJS.Timeout | undefined;
-  private stderr = '';
-
-  constructor(private readonly channel: ClientChannel, describe: string) {
-    super({ allowHalfOpen: false });
-    channel.on('data', (chunk: Buffer) => {
-      this.touch();
-      if (!this.push(chunk)) channel.pause();
-    });
-    channel.stderr.on('data', (chunk: Buffer) => {
-      if (this.stderr.length < 4096) this.stderr += chunk.toString('utf8');
-    });
-    channel.on('error', (err: Error) => this.fail(new Error(`${describe}: ${err.message}`)));
-    // 'close' comes after the remote command's exit status and all its output: a failure of the remote
-    // command (no docker there, no engine behind it) is an error with what it said.
-    channel.on('close', (code: number | null | undefined, signal?: string) => {
-      const failed = (typeof code === 'number' && code !== 0) || (code === null && signal);
-      if (failed && !this.destroyed) {
-        const said = this.stderr.trim().split('\n').slice(-3).join(' ').trim();
-        const how = typeof code === 'number' ? `exit status ${code}` : `signal ${signal}`;
-        this.fail(new Error(`${describe}: docker system dial-stdio ended (${how})${said ? `: ${said}` : ''}`));
-        return;
-      }
-      this.push(null);
-    });
-  }
-
-  override _read(): void {
-    this.channel.resume();
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
-    this.touch();
-    this.channel.write(chunk, callback);
-  }
-
-  override _final(callback: (err?: Error | null) => void): void {
-    this.channel.end();
-    callback();
-  }
-
-  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
-    clearTimeout(this.idleTimer);
-    clearTimeout(this.freeTimer);
-    try {
-      this.channel.close();
-    } catch {
-      // Already closed with its connection.
-    }
-    callback(err);
-  }
-
-  /** setTimeout is net.Socket's: emit 'timeout' after `ms` without traffic (0 turns it off). */
-  setTimeout(ms: number, onTimeout?: () => void): this {
-    this.timeout = ms;
-    if (onTimeout) {
-      if (ms === 0) this.off('timeout', onTimeout);
-      else this.once('timeout', onTimeout);
-    }
-    this.touch();
-    return this;
-  }
-
-  setKeepAlive(): this {
-    return this; // The SSH connection has its own keepalive.
-  }
-
-  setNoDelay(): this {
-    return this;
-  }
-
-  ref(): this {
-    return this;
-  }
-
-  unref(): this {
-    return this;
-  }
-
-  // An error goes only to a listener: the HTTP client drops its own once it has given up on the socket
-  // (a parse error on what a remote login shell printed), and an unheard 'error' would end the process.
-  private fail(err: Error): void {
-    this.destroy(this.listenerCount('error') > 0 ? err : undefined);
-  }
-
-  /** closeWhenIdle closes the channel after `ms` unless it is used again first (0 cancels). */
-  closeWhenIdle(ms: number): void {
-    clearTimeout(this.freeTimer);
-    this.freeTimer = ms > 0 ? setTimeout(() => this.destroy(), ms).unref() : undefined;
-  }
-
-  private touch(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = this.timeout > 0 && !this.destroyed ? setTimeout(() => this.emit('timeout'), this.timeout).unref() : undefined;
   }
 }

@@ -39,25 +39,15 @@ export const managers: Reconciler<'managers'> = {
   },
 };
 
+// planManagers is the plan: nothing while quorum is lost or a role change blocks the others, then one
+// promotion or one demotion at most.
 function planManagers(want: DesiredManagers, nodes: readonly SwarmNode[], ignoreLabel: string, ctx: PlanContext): Plan {
-  const drift: Drift[] = [];
   const members = nodes.filter((n) => n.manager);
   const reachable = members.filter((n) => n.manager?.reachability === 'reachable');
   const M = members.length;
   const R = reachable.length;
 
-  if (M > 0 && R < quorumOf(M)) {
-    return {
-      drift: [{ object: 'swarm', message: `quorum lost: ${R} of ${M} managers reachable, ${quorumOf(M)} needed` }],
-      actions: [],
-      blocked: {
-        reason: 'quorum',
-        message:
-          `quorum lost (${R} of ${M} managers reachable): warden changes no role. If the managers cannot come back, ` +
-          'run `docker swarm init --force-new-cluster` on a surviving manager; warden then grows the managers back.',
-      },
-    };
-  }
+  if (M > 0 && R < quorumOf(M)) return quorumLost(M, R);
 
   // Role changes the engine has not finished: the spec says one role, the Raft membership the other.
   // While one is under way, no other is asked; a promotion past its deadline no longer holds the others.
@@ -66,8 +56,33 @@ function planManagers(want: DesiredManagers, nodes: readonly SwarmNode[], ignore
     const requeue = Math.min(...pending.map((p) => p.requeueAfterMs ?? Infinity));
     return { drift: pending.map((p) => p.drift), actions: [], ...(Number.isFinite(requeue) ? { requeueAfterMs: requeue } : {}) };
   }
-  drift.push(...pending.map((p) => p.drift));
+  const drift: Drift[] = pending.map((p) => p.drift);
 
+  const unreachable = unreachableManagers(want, members, ctx);
+  drift.push(...unreachable.drift);
+  const counted = M - unreachable.dead.length;
+
+  if (counted < want.count) return planPromotion(want, nodes, reachable, ignoreLabel, counted, drift);
+  if (M > want.count) return planDemotion(want, members, unreachable.dead, ignoreLabel, ctx, drift);
+  return { drift, actions: [] };
+}
+
+// quorumLost is the plan while quorum is lost: no role change, and what a person must do.
+function quorumLost(M: number, R: number): Plan {
+  return {
+    drift: [{ object: 'swarm', message: `quorum lost: ${R} of ${M} managers reachable, ${quorumOf(M)} needed` }],
+    actions: [],
+    blocked: {
+      reason: 'quorum',
+      message:
+        `quorum lost (${R} of ${M} managers reachable): warden changes no role. If the managers cannot come back, ` +
+        'run `docker swarm init --force-new-cluster` on a surviving manager; warden then grows the managers back.',
+    },
+  };
+}
+
+// unreachableManagers is which managers are dead (to be replaced), and a drift line for every unreachable one.
+function unreachableManagers(want: DesiredManagers, members: readonly SwarmNode[], ctx: PlanContext): { dead: SwarmNode[]; drift: Drift[] } {
   const unreachableFor = (n: SwarmNode): number | undefined => {
     const since = ctx.unreachableSince.get(n.id);
     return since === undefined ? undefined : ctx.now - since;
@@ -76,6 +91,7 @@ function planManagers(want: DesiredManagers, nodes: readonly SwarmNode[], ignore
   // Dead: unreachable for longer than replaceUnreachableAfter. Such a manager no longer counts towards
   // `count`, so that a replacement is promoted; until then it still counts (it may be rebooting).
   const dead = members.filter((n) => n.manager?.reachability !== 'reachable' && after !== null && (unreachableFor(n) ?? -1) >= after);
+  const drift: Drift[] = [];
   for (const n of members) {
     if (n.manager?.reachability === 'reachable') continue;
     const ms = unreachableFor(n);
@@ -83,47 +99,66 @@ function planManagers(want: DesiredManagers, nodes: readonly SwarmNode[], ignore
     const plan = after === null ? 'replaceUnreachableAfter is never' : dead.includes(n) ? 'to be replaced' : `replaced after ${formatMs(after)}`;
     drift.push({ object: n.hostname, message: `manager ${since} (${plan})` });
   }
-  const counted = M - dead.length;
+  return { dead, drift };
+}
 
-  if (counted < want.count) {
-    const candidate = promotionCandidate(want, nodes, reachable, ignoreLabel);
-    if (!candidate) {
-      const eligible = want.eligible ? ` matching (${describeSelector(want.eligible)})` : '';
-      drift.push({ object: 'swarm', message: `${counted} of ${want.count} managers, and no ready, active worker${eligible} to promote` });
-      return { drift, actions: [] };
-    }
-    // Adding a member raises the majority: it must still hold once the new member counts.
-    if (R + 1 < quorumOf(M + 1)) return { drift, actions: [] };
-    drift.push({ object: candidate.hostname, message: `worker to promote: ${counted} of ${want.count} managers` });
+// planPromotion is the plan when fewer than `count` managers count: one worker promoted, if one may be.
+function planPromotion(
+  want: DesiredManagers,
+  nodes: readonly SwarmNode[],
+  reachable: readonly SwarmNode[],
+  ignoreLabel: string,
+  counted: number,
+  drift: Drift[],
+): Plan {
+  const M = nodes.filter((n) => n.manager).length;
+  const R = reachable.length;
+  const candidate = promotionCandidate(want, nodes, reachable, ignoreLabel);
+  if (!candidate) {
+    const eligible = want.eligible ? ` matching (${describeSelector(want.eligible)})` : '';
+    drift.push({ object: 'swarm', message: `${counted} of ${want.count} managers, and no ready, active worker${eligible} to promote` });
+    return { drift, actions: [] };
+  }
+  // Adding a member raises the majority: it must still hold once the new member counts.
+  if (R + 1 < quorumOf(M + 1)) return { drift, actions: [] };
+  drift.push({ object: candidate.hostname, message: `worker to promote: ${counted} of ${want.count} managers` });
+  return {
+    drift,
+    actions: [{
+      kind: 'promote-node', reconciler: 'managers', object: candidate.hostname, nodeId: candidate.id,
+      before: { role: 'worker' }, after: { role: 'manager' }, disruptive: false, ignored: false,
+    }],
+  };
+}
+
+// planDemotion is the plan when more than `count` managers are members: one demoted, if one safely may be.
+function planDemotion(
+  want: DesiredManagers,
+  members: readonly SwarmNode[],
+  dead: readonly SwarmNode[],
+  ignoreLabel: string,
+  ctx: PlanContext,
+  drift: Drift[],
+): Plan {
+  const M = members.length;
+  const demotion = demotionCandidate(want, members, dead, ignoreLabel, ctx);
+  if (demotion.node) {
+    const n = demotion.node;
+    const unreachable = n.manager?.reachability !== 'reachable';
+    drift.push({ object: n.hostname, message: `manager to demote: ${M} managers (wants ${want.count})${unreachable ? ', unreachable' : ''}` });
     return {
       drift,
       actions: [{
-        kind: 'promote-node', reconciler: 'managers', object: candidate.hostname, nodeId: candidate.id,
-        before: { role: 'worker' }, after: { role: 'manager' }, disruptive: false, ignored: false,
+        kind: 'demote-node', reconciler: 'managers', object: n.hostname, nodeId: n.id,
+        before: { role: 'manager', reachability: n.manager?.reachability }, after: { role: 'worker' },
+        // Demoting an unreachable member disturbs nothing that runs and restores fault tolerance: it
+        // does not wait for the disruptive window. Demoting a live manager does.
+        disruptive: !unreachable,
+        ignored: false,
       }],
     };
   }
-
-  if (M > want.count) {
-    const demotion = demotionCandidate(want, members, dead, ignoreLabel, ctx);
-    if (demotion.node) {
-      const n = demotion.node;
-      const unreachable = n.manager?.reachability !== 'reachable';
-      drift.push({ object: n.hostname, message: `manager to demote: ${M} managers (wants ${want.count})${unreachable ? ', unreachable' : ''}` });
-      return {
-        drift,
-        actions: [{
-          kind: 'demote-node', reconciler: 'managers', object: n.hostname, nodeId: n.id,
-          before: { role: 'manager', reachability: n.manager?.reachability }, after: { role: 'worker' },
-          // Demoting an unreachable member disturbs nothing that runs and restores fault tolerance: it
-          // does not wait for the disruptive window. Demoting a live manager does.
-          disruptive: !unreachable,
-          ignored: false,
-        }],
-      };
-    }
-    drift.push({ object: 'swarm', message: `${M} managers (wants ${want.count}): ${demotion.why}` });
-  }
+  drift.push({ object: 'swarm', message: `${M} managers (wants ${want.count}): ${demotion.why}` });
   return { drift, actions: [] };
 }
 

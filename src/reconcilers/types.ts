@@ -4,6 +4,7 @@
 // applies the actions through one path.
 import type { DesiredPlacement, DesiredState } from '../desired-state/types.js';
 import type { FieldDiff } from '../desired-state/compose/normalize.js';
+import type { SealedValues } from '../desired-state/sops/sealed.js';
 import type {
   EngineInfo, FileObjectSpec, ImageDistribution, NetworkCreateSpec, NodeAvailability, ServiceSpec, SwarmConfig, SwarmNetwork,
   SwarmNode, SwarmSecret, SwarmService, SwarmTask,
@@ -70,6 +71,8 @@ export interface StackObservation {
   images: ReadonlyMap<string, ImageDistribution>;
   /** unresolved maps an image whose registry did not answer to why: it is deployed by its tag. */
   unresolved?: ReadonlyMap<string, string>;
+  /** apiVersion is the Engine API version spoken with the engine: what it can store of a service spec. */
+  apiVersion?: string;
 }
 
 /** StackObjectKind is the kind of a stack's object, as the warden_stack_objects metric labels it. */
@@ -143,6 +146,11 @@ interface ActionBase {
    * suppressed `held`, never applied. Absent: nothing holds it.
    */
   held?: string;
+  /**
+   * sealed are the values of the revision's sops files, which the action's view masks (set by the pass,
+   * ./seal.ts sealPlan; absent: no sops file). Private values: an action serializes without them.
+   */
+  sealed?: SealedValues;
 }
 
 /** Action is one change a reconciler asks for; the controller's apply path carries it out. */

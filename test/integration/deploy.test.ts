@@ -225,10 +225,13 @@ describe('warden deployed on the swarm it keeps', () => {
       }), SLOW);
 
     // One instance per manager, none on a worker, each with a pass done on the revision pushed: an
-    // instance that has loaded it but not yet passed on it does not know yet whether it leads.
-    const statuses = await waitUntil('a pass on the pushed revision on every manager', async () => {
+    // instance that has loaded it but not yet passed on it does not know yet whether it leads. The volume
+    // paths are read off the pass (controller/host.ts): a pass before their first answer has the volumes
+    // pending, with no drift yet, so the wait is for a pass that planned on them.
+    const statuses = await waitUntil('a pass on the pushed revision, planned on the volume paths, on every manager', async () => {
       const all = await Promise.all(lab.managers.map(wardenStatus));
-      return all.every((s) => s?.revision === revision && s.lastPass?.revision === revision && s.lastPass.error === undefined) ? all : undefined;
+      return all.every((s) => s?.revision === revision && s.lastPass?.revision === revision && s.lastPass.error === undefined &&
+        (s.drift.volumes?.length ?? 0) > 0) ? all : undefined;
     }, SLOW);
     process.stderr.write(`deploy: stack deployed, ${lab.managers.length} instances on the pushed revision in ${Date.now() - started} ms\n`);
     const tasks = (await lab.docker(manager, ['service', 'ps', '--filter', 'desired-state=running', '--format', '{{.Node}}', WARDEN_SERVICE])).trim().split('\n').sort();

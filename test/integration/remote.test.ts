@@ -133,6 +133,13 @@ describe('warden over ssh://', () => {
     expect(changed.stderr).toContain(`the host key of ${manager1.ip} has CHANGED, refused: the server showed ssh-ed25519 ${sshd.hostFingerprint}`);
     expect(changed.stderr).toContain(`ssh-keygen -R '${manager1.ip}'`);
 
+    // Known only through a @cert-authority line whose CA signed the host's certificate: ssh2 offers no
+    // certificate host key algorithm, so it can never be shown the certificate: a clear refusal.
+    const certified = await runWarden(['apply', '-f', file, '--host', sshd.url], env(home('ca', `@cert-authority ${manager1.ip} ${sshd.caKeyLine}\n`)));
+    expect(certified.code).toBe(2);
+    expect(certified.stderr).toContain(`the host key of ${manager1.ip} (ssh-ed25519 ${sshd.hostFingerprint}) cannot be checked, refused: `);
+    expect(certified.stderr).toContain("trusts a @cert-authority for " + manager1.ip + ", but warden's SSH client (ssh2) cannot verify host certificates");
+
     // Nobody logged in, and nothing changed.
     expect(sshd.accepted()).toBe(before);
     expect(await replicas(name)).toBe(1);

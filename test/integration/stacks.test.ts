@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/lab/exec.js';
 import { leaderNode, restoreLab, runningManager, testLab } from '../support/lab.js';
-import { cliDeploy, removeStack, stackObjects } from '../support/stacks.js';
+import { cliDeploy, removeStack, stackObjects, stackPort } from '../support/stacks.js';
 import { startSocketProxy } from '../support/socket-proxy.js';
 import { waitUntil } from '../support/wait.js';
 import { runWarden, startWardenRun, type WardenDaemon } from '../support/warden.js';
@@ -225,4 +225,103 @@ describe('stacks with deploy: true on the lab', () => {
     const lines = daemon.logs().split('\n').filter((l) => l.includes('"corrected drift"')).slice(beforeDelete);
     expect(lines.map((l) => (JSON.parse(l) as { action: string; object: string })).map((l) => `${l.action} ${l.object}`)).toEqual([`create-service ${NAME}_plain`]);
   });
+
+  it('reverts an image changed by hand with docker service update --image (its stack label unchanged)', async () => {
+    const file = setup();
+    expect((await apply(file)).code).toBe(0);
+    const manager = await runningManager(lab);
+    await run('docker', ['-H', manager.host, 'service', 'update', '--detach', '--image', 'busybox:lab2', `${NAME}_plain`]);
+    const a = await apply(file);
+    expect(a.changes).toEqual([{ action: 'update-service', object: `${NAME}_plain` }]);
+    const plain = (await stackObjects(manager, NAME)).services.find((s) => s.spec.Name === `${NAME}_plain`)!;
+    expect(plain.spec.TaskTemplate!.ContainerSpec!.Image).toBe('busybox:lab');
+    expect((await apply(file)).changes).toEqual([]);
+  });
+});
+
+// A secret rotated by an update that fails: swarm rolls back to the previous spec, which names the old
+// secret, so the old one must outlive the update (and policy.rollbackGrace after it completed).
+describe('stacks: a rotation swarm rolls back', () => {
+  const STACK = 'rb';
+  const GRACE_S = 15;
+  afterEach(async () => removeStack(await runningManager(lab), STACK));
+
+  function setupRollback(): string {
+    dir = mkdtempSync(path.join(tmpdir(), 'warden-rollback-'));
+    // The task checks its secret some seconds after it starts, inside the update's monitor: content without
+    // "good" makes it fail, and failure_action rollback returns the service to its previous spec.
+    writeFileSync(path.join(dir, 'rb.compose.yml'), `version: "3.8"
+services:
+  app:
+    image: busybox:lab
+    command: ["sh", "-c", "sleep 10; grep -q good /run/secrets/token || exit 1; exec sleep 86400"]
+    secrets: [token]
+    deploy:
+      update_config: { failure_action: rollback, monitor: 20s, order: stop-first }
+      rollback_config: { monitor: 5s }
+      restart_policy: { condition: on-failure, delay: 1s }
+secrets:
+  token: { file: token.txt }
+`);
+    writeFileSync(path.join(dir, 'token.txt'), 'good-1\n');
+    writeFileSync(path.join(dir, 'warden.yml'), `apiVersion: swarm-warden/v1
+kind: ClusterState
+metadata: { name: lab }
+spec:
+  stacks:
+    - { name: ${STACK}, file: rb.compose.yml, deploy: true, resolveImage: never }
+  policy: { rollbackGrace: ${GRACE_S}s }
+`);
+    return path.join(dir, 'warden.yml');
+  }
+
+  async function service(): Promise<{ state: string | undefined; completedAt: string; running: number; secrets: string[] }> {
+    const s = (await stackPort(await runningManager(lab)).listServices({ status: true })).find((x) => x.name === `${STACK}_app`)!;
+    const refs = ((s.spec.TaskTemplate?.ContainerSpec as { Secrets?: Array<{ SecretName: string }> }).Secrets ?? []).map((r) => r.SecretName);
+    return { state: s.updateStatus?.state, completedAt: s.updateStatus?.completedAt ?? '', running: s.status?.runningTasks ?? 0, secrets: refs };
+  }
+
+  async function secretNames(): Promise<string[]> {
+    return (await stackObjects(await runningManager(lab), STACK)).secrets.map((x) => x.name);
+  }
+
+  it('keeps the old secret through a failed update\'s rollback, and removes it only once the grace after completion ran out', async () => {
+    const file = setupRollback();
+    expect((await apply(file)).code).toBe(0);
+    await waitUntil('the service running', async () => (await service()).running === 1, { timeoutMs: 60_000 });
+    const [first] = await secretNames();
+
+    // The bad content: a new secret, and an update that will fail and roll back.
+    writeFileSync(path.join(dir, 'token.txt'), 'bad\n');
+    const rotate = await apply(file);
+    expect(rotate.changes).toContainEqual({ action: 'update-service', object: `${STACK}_app` });
+    // A pass while the update is under way: the current spec no longer names the old secret, the previous does.
+    const during = await apply(file);
+    expect((await service()).state, 'the second pass ran while the update was under way').toBe('updating');
+    expect(during.changes.filter((c) => c.action === 'remove-stack-object')).toEqual([]);
+    expect(await secretNames()).toContain(first);
+    // swarm rolls back to the spec with the old secret, and its task runs again.
+    await waitUntil('the rollback completed, its task running', async () => {
+      const s = await service();
+      return s.state === 'rollback_completed' && s.running === 1 && s.secrets.includes(first!);
+    }, { timeoutMs: 120_000, intervalMs: 1_000 });
+    expect(await secretNames()).toContain(first);
+
+    // A good content rolls out; the secret it replaced stays for the grace after the update completed.
+    writeFileSync(path.join(dir, 'token.txt'), 'good-2\n');
+    expect((await apply(file)).changes).toContainEqual({ action: 'update-service', object: `${STACK}_app` });
+    const done = await waitUntil('the update completed', async () => {
+      const s = await service();
+      return s.state === 'completed' && s.running === 1 ? s : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 1_000 });
+    const after = await apply(file);
+    expect(after.changes.map((c) => c.object)).not.toContain(first);
+    expect(await secretNames()).toContain(first);
+    await waitUntil('the old secret removed after the grace', async () => {
+      await apply(file);
+      return !(await secretNames()).includes(first!);
+    }, { timeoutMs: 120_000, intervalMs: 2_000 });
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(done.completedAt) + GRACE_S * 1000);
+    expect((await secretNames()).length).toBe(1);
+  }, 420_000);
 });

@@ -4,7 +4,7 @@
 // local directory is never taken for a volume, a chown the host refuses is held, a share that hangs does
 // not stall warden, and a large tree is fixed over several passes.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { leaderNode, restoreLab, runningManager, testLab } from '../support/lab.
 import { HostFiles } from '../../src/host/files.js';
 import type { VolumeFix } from '../../src/host/port.js';
 import { freePort, runWarden, startWardenRun, WARDEN_BIN, type WardenDaemon } from '../support/warden.js';
-import { canFuse } from '../support/host-fs.js';
+import { canBindfs, canFuse, mountPartition, mountShare, unmount as unmountFs } from '../support/host-fs.js';
 import { waitUntil } from '../support/wait.js';
 
 const lab = testLab();
@@ -84,7 +84,8 @@ describe('volumes on the real file system', () => {
     chownSync(join(nas, 'kafka/logs'), 1001, 0);
     const file = writeState('fix', [
       '    - { path: /mnt/nas/pg, owner: 70, group: 70, mode: "0700" }',
-      '    - { path: /mnt/nas/es/data, owner: 1000, group: 1000, mode: "0770" }',
+      // The tmpfs NAS is named as the mount: without it, warden creates nothing on a local file system.
+      '    - { path: /mnt/nas/es/data, mount: /mnt/nas, owner: 1000, group: 1000, mode: "0770" }',
       '    - { path: /mnt/nas/kafka, owner: 1001, group: 0, recursive: true }',
       '',
     ].join('\n'));
@@ -186,6 +187,34 @@ describe('volumes on the real file system', () => {
     expect(own(join(top, 'd42'))).toBe('1001:1001 0750');
   });
 
+  it.runIf(canBindfs)('never creates a directory on a separate local partition beneath a NAS not mounted yet; on the NAS it does', async () => {
+    // /srv on its own ext4 partition, the NAS's mount point /srv/nas on it: another device than the host
+    // root's, which the old rule took for the share.
+    const srv = join(root, 'srv');
+    const image = join(tmpdir(), `warden-volumes-srv-${process.pid}.img`);
+    const backing = mkdtempSync(join(tmpdir(), 'warden-volumes-nas-'));
+    mountPartition(image, srv);
+    try {
+      mkdirSync(join(srv, 'nas'));
+      const file = writeState('partition', '    - { path: /srv/nas/db, owner: 70, group: 70, mode: "0700" }\n');
+      const plan = await runWarden(['plan', '-f', file, '--host', host, '--host-root', root]);
+      expect(plan.stdout).toContain('drift   /srv/nas/db: refused: /srv/nas/db is missing and its nearest parent /srv/nas is on a local file system (ext4), not on a network or FUSE share');
+      const refused = await runWarden(['apply', '-f', file, '--host', host, '--host-root', root]);
+      expect(refused.code).toBe(1);
+      expect(readdirSync(join(srv, 'nas'))).toEqual([]);
+      // The NAS comes up (bindfs: a FUSE file system, as sshfs or glusterfs): the same file creates it there.
+      mountShare(backing, join(srv, 'nas'));
+      const applied = await runWarden(['apply', '-f', file, '--host', host, '--host-root', root]);
+      expect(applied.code, applied.stderr).toBe(0);
+      expect(own(join(backing, 'db'))).toBe('70:70 0700');
+    } finally {
+      unmountFs(join(srv, 'nas'));
+      unmountFs(srv);
+      rmSync(image, { force: true });
+      rmSync(backing, { recursive: true, force: true });
+    }
+  });
+
   it('never creates a directory on the local disk beneath a share that is unmounted', async () => {
     const file = writeState('gone', '    - { path: /mnt/nas/new/data, owner: 70, mode: "0700" }\n');
     const withMount = writeState('gone-mount', '    - { path: /mnt/nas/local, mount: /mnt/nas, owner: 70, mode: "0700" }\n');
@@ -206,8 +235,9 @@ describe('volumes on the real file system', () => {
       rmSync(join(nas, 'local'), { recursive: true, force: true });
       mount();
     }
-    // Mounted again, the same file creates the directory on the share.
-    const back = await runWarden(['apply', '-f', file, '--host', host, '--host-root', root]);
+    // Mounted again, the directory is created on the share (a tmpfs: only when named as the mount).
+    const again = writeState('gone-again', '    - { path: /mnt/nas/new/data, mount: /mnt/nas, owner: 70, mode: "0700" }\n');
+    const back = await runWarden(['apply', '-f', again, '--host', host, '--host-root', root]);
     expect(back.code).toBe(0);
     // No group in the file: the group is left as created (root's).
     expect(own(join(nas, 'new/data'))).toBe('70:0 0700');

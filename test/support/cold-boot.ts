@@ -169,6 +169,58 @@ export async function coldBoot(lab: Lab, s: Scenario, log: (m: string) => void =
   return { lastStartAt, spentAt };
 }
 
+/**
+ * LONG_WAIT_MS is how long the long cold boot of issue 24 (0.1) leaves the swarm alone after the registry's
+ * node is back: 11 minutes with WARDEN_LONG=1 (outside CI), else none (CI: the same state, sooner).
+ */
+export const LONG_WAIT_MS = process.env.WARDEN_LONG === '1' ? 11 * 60_000 : 0;
+
+/**
+ * longColdBoot is issue 24's order: every dockerd stops; manager-2, manager-3 and the applications' worker
+ * (its cache emptied of their image) start first, so the applications' tasks are rejected with "No such
+ * image" until their restart attempts are spent; 20 s later (or once spent, if later) the registry's node
+ * and manager-1 start; then the swarm is left alone for `waitMs`, the registry answering.
+ */
+export async function longColdBoot(lab: Lab, s: Scenario, waitMs: number, log: (m: string) => void = () => undefined): Promise<ColdBoot> {
+  await dropImage(lab, s.appNode, s);
+  const bootAt = Date.now();
+  await Promise.all(lab.nodes.map((n) => lab.stopDaemon(n)));
+  log('every dockerd stopped');
+  await Promise.all(['manager-2', 'manager-3', s.appNode.name].map((n) => lab.startDaemon(lab.node(n))));
+  const firstAt = Date.now();
+  log('manager-2, manager-3 and the applications\' worker started');
+  await waitSpent(lab, s, bootAt);
+  const spentAt = Date.now();
+  log('applications rejected, attempts spent');
+  // The rest of the 20 s after the first nodes, measured by the engine's own state above, not a sleep.
+  await waitUntil('20 s since the first nodes started', () => Date.now() - firstAt >= 20_000, { timeoutMs: 30_000, intervalMs: 250 });
+  await Promise.all([lab.startDaemon(s.registryNode), lab.startDaemon(lab.node('manager-1'))]);
+  const lastStartAt = Date.now();
+  log('the registry\'s node and manager-1 started');
+  await waitUntil('the registry to answer', () => probeOk(s.address), { timeoutMs: 90_000, intervalMs: 250 });
+  // Left alone: nothing the test does may change the swarm meanwhile; it only reads.
+  await waitUntil(`${Math.round(waitMs / 1000)} s of the swarm alone`, async () => {
+    if (Date.now() - lastStartAt < waitMs) return false;
+    return true;
+  }, { timeoutMs: waitMs + 10_000, intervalMs: 1_000 });
+  log('the swarm was left alone');
+  return { lastStartAt, spentAt };
+}
+
+async function waitSpent(lab: Lab, s: Scenario, bootAt: number): Promise<void> {
+  const p = port(await anyManager(lab));
+  const ids = new Map((await p.listServices()).map((svc) => [svc.name, svc.id]));
+  await waitUntil('swarm to give up on the applications (attempts spent)', async () => {
+    for (const app of s.apps) {
+      const tasks = await p.listTasks({ serviceId: ids.get(app)! });
+      if (tasks.some((t) => t.desiredState === 'running' || t.state === 'running')) return false;
+      // Rejections of an earlier boot do not count.
+      if (!tasks.some((t) => t.state === 'rejected' && Date.parse(t.timestamp) > bootAt)) return false;
+    }
+    return true;
+  }, { timeoutMs: 180_000, intervalMs: 1_000 });
+}
+
 /** runningTasks returns the running tasks of a service, read from the engine. */
 export async function runningTasks(lab: Lab, name: string): Promise<SwarmTask[]> {
   const m = await anyManager(lab);

@@ -44,6 +44,30 @@ export function mountTmpfs(dir: string, name = 'warden-test-nas'): void {
   run('mount', ['-t', 'tmpfs', '-o', 'size=64m', name, dir]);
 }
 
+/** canBindfs is true when bindfs (Debian's `bindfs`, a FUSE file system) can stand for a network share. */
+export const canBindfs = canFuse && spawnSync('bindfs', ['--version']).status === 0;
+
+/**
+ * mountShare mounts `backing` on `dir` with bindfs: a FUSE file system (mountinfo's fstype `fuse`), which
+ * warden counts as a share as it does NFS or CIFS, served by a real daemon on this machine.
+ */
+export function mountShare(backing: string, dir: string): void {
+  mkdirSync(backing, { recursive: true });
+  mkdirSync(dir, { recursive: true });
+  run('bindfs', [backing, dir]);
+}
+
+/**
+ * mountPartition loop-mounts a fresh 16 MiB ext4 image (`image`, made here) on `dir`: a separate local
+ * partition, another device than the host root's, as `/srv` on its own disk.
+ */
+export function mountPartition(image: string, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  run('truncate', ['-s', '16M', image]);
+  run('mkfs.ext4', ['-q', '-F', image]);
+  run('mount', ['-o', 'loop', image, dir]);
+}
+
 /** HungMount is a FUSE mount that nobody serves; abort() ends the connection (every lookup then fails at once). */
 export interface HungMount {
   dir: string;

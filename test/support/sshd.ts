@@ -21,6 +21,8 @@ export interface LabSshd {
   dir: string;
   /** hostKeyLine is the host key as known_hosts wants it: `TYPE BASE64`. */
   hostKeyLine: string;
+  /** caKeyLine is the CA that signed the host key's certificate (HostCertificate), as known_hosts wants it: `TYPE BASE64`. */
+  caKeyLine: string;
   /** hostFingerprint is `SHA256:...`, as ssh-keygen -l prints it. */
   hostFingerprint: string;
   /** clientKey is the private key its authorized_keys accepts. */
@@ -46,12 +48,17 @@ export async function startLabSshd(node: LabNode): Promise<LabSshd> {
   };
   keygen(join(dir, 'host_key'));
   keygen(join(dir, 'client_key'));
+  // The host key also has an OpenSSH host certificate signed by a CA (ssh-keygen -s -h), served with
+  // HostCertificate: a client that offers *-cert-v01@openssh.com gets it, others the plain key.
+  keygen(join(dir, 'host_ca'));
+  execFileSync('ssh-keygen', ['-q', '-s', join(dir, 'host_ca'), '-h', '-I', 'lab-host', '-n', node.ip, join(dir, 'host_key.pub')]);
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
   const log = join(dir, 'sshd.log');
   const config = join(dir, 'sshd_config');
   writeFileSync(config, [
     `ListenAddress ${node.ip}:22`,
     `HostKey ${join(dir, 'host_key')}`,
+    `HostCertificate ${join(dir, 'host_key-cert.pub')}`,
     `PidFile ${join(dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
     'UsePAM no',
@@ -103,6 +110,7 @@ export async function startLabSshd(node: LabNode): Promise<LabSshd> {
     url: `ssh://root@${node.ip}`,
     dir,
     hostKeyLine: `${hostPub[0]} ${hostPub[1]}`,
+    caKeyLine: readFileSync(join(dir, 'host_ca.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' '),
     hostFingerprint: fingerprint,
     clientKey: join(dir, 'client_key'),
     accepted: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('Accepted publickey for root')).length : 0),

@@ -45,6 +45,8 @@ export interface WardenDaemon {
   url: string;
   /** logs is what it printed on stdout so far. */
   logs(): string;
+  /** errors is what it printed on stderr so far (empty unless started with stderr: 'pipe'). */
+  errors(): string;
   /** stop sends a signal (default SIGTERM) and resolves with the exit code and how long the exit took. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
 }
@@ -54,7 +56,7 @@ export async function startWardenRun(
   args: string[],
   opts: {
     readyTimeoutMs?: number;
-    stderr?: 'inherit' | 'ignore';
+    stderr?: 'inherit' | 'ignore' | 'pipe';
     /** entry is the script node runs (default bin/warden.js; dist/cli.js is what the image runs). */
     entry?: string;
     /** nodeFlags go to node before the script (the image's are imageNodeFlags()). */
@@ -70,12 +72,15 @@ export async function startWardenRun(
   });
   let logs = '';
   child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+  let errors = '';
+  child.stderr?.on('data', (d: Buffer) => (errors += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
   const url = `http://127.0.0.1:${port}`;
   const daemon: WardenDaemon = {
     child,
     url,
     logs: () => logs,
+    errors: () => errors,
     async stop(signal = 'SIGTERM') {
       const started = Date.now();
       if (child.exitCode === null) child.kill(signal);

@@ -39,8 +39,32 @@ describe('every flag', () => {
       options.splice(0, options.length, ...options.filter((o) => !/--help\b/.test(o)));
       for (const line of options) {
         if (/--dry-run/.test(line)) expect(line).toContain('WARDEN_DRY_RUN');
+        // The contract keeps sops's own name for the age key file, as sops users already set it.
+        else if (/--sops-age-key-file/.test(line)) expect(line).toContain('(env: SOPS_AGE_KEY_FILE)');
         else expect(line, `warden ${command}: ${line.trim()}`).toMatch(/\(.*env: (WARDEN|DOCKER)_[A-Z_]+/);
       }
     },
   );
+});
+
+describe('the resolve-image durations', () => {
+  it.each([
+    [['plan', '--resolve-image-timeout', '5'], {}, 'has no unit'],
+    [['run'], { WARDEN_RESOLVE_IMAGE_INTERVAL: '0s' }, 'must be longer than 0s'],
+    [['apply'], { WARDEN_RESOLVE_IMAGE_TIMEOUT: 'soon' }, 'is not a duration'],
+  ])('`warden %j` with %j is an error before anything runs (exit 2)', async (args, env, problem) => {
+    let said = '';
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      said += String(chunk);
+      return true;
+    });
+    for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v);
+    try {
+      expect(await main(args)).toBe(2);
+    } finally {
+      spy.mockRestore();
+      vi.unstubAllEnvs();
+    }
+    expect(said).toContain(problem);
+  });
 });

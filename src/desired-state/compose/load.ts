@@ -51,6 +51,8 @@ export interface ComposeStackOptions {
   readFile: (file: string) => Promise<Buffer>;
   /** resolvePath turns a path written in the compose file into the path to read, or says why it may not be read. */
   resolvePath?: (ref: string) => string | { problem: string };
+  /** onEnvFile is told each env_file's bytes (as readFile gave them) and the variables read from it; default nothing. */
+  onEnvFile?: (bytes: Buffer, vars: ReadonlyArray<[string, string]>) => void;
 }
 
 /** ComposeStackRead is what loadComposeStack found: the stack, or the problems that prevent it. */
@@ -203,7 +205,9 @@ async function readReferencedFiles(
       const content = await read(ref, at, 'env_file');
       if (content === undefined) continue;
       try {
-        vars.push(...parseEnvFile(content.toString('utf8'), (k) => opts.env[k]));
+        const read = parseEnvFile(content.toString('utf8'), (k) => opts.env[k]);
+        opts.onEnvFile?.(content, read);
+        vars.push(...read);
       } catch (err) {
         error(at, `invalid env file ${ref}: ${(err as Error).message}`);
       }

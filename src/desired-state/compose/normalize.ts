@@ -116,6 +116,11 @@ export interface FieldDiff {
   desired: unknown;
   /** restarts is true when changing this field replaces the service's tasks (any field of a job: it runs again). */
   restarts: boolean;
+  /**
+   * encrypted is set when a side held a value from a sops file (../../reconcilers/seal.ts): live and
+   * desired are then dropped (undefined), and the field is shown as `(encrypted) changed`.
+   */
+  encrypted?: true;
 }
 
 // The lists compared item by item, and what names an item.

@@ -1,6 +1,6 @@
 // What `warden apply` tells a person at the end: what changed, what was held and why, what failed.
 import { describe, expect, it } from 'vitest';
-import { formatApplySummary } from '../../../src/commands/controller.js';
+import { formatApplySummary } from '../../../src/commands/plan-format.js';
 import type { PassResult } from '../../../src/controller/controller.js';
 import type { Action } from '../../../src/reconcilers/types.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { inWindow, effectiveMode, Safety } from '../../../src/controller/safety.js';
+import { inWindow, effectiveMode, massScaleDown, Safety } from '../../../src/controller/safety.js';
+import type { DesiredStack } from '../../../src/desired-state/compose/types.js';
 import type { Action } from '../../../src/reconcilers/types.js';
 import { desired } from '../../support/desired.js';
 
@@ -145,3 +146,48 @@ describe('holds belong to objects, not to revisions', () => {
     expect(s.recordCorrection(web, t + 1)).toMatchObject({ key: 'replicas/web', reason: 'flapping' });
   });
 });
+
+describe('stacks: holds per object, and mass replica cuts', () => {
+  const t = at('2026-11-21T12:00:00Z');
+  const svc = (name: string, image: string, replicas: number): DesiredStack['services'][number] =>
+    ({ key: name, name: `app_${name}`, image, spec: { Name: `app_${name}`, Mode: { Replicated: { Replicas: replicas } }, TaskTemplate: { ContainerSpec: { Image: image } } } });
+  const stackState = (web: string, api: string): ReturnType<typeof desired> => ({
+    ...desired({}),
+    stacks: [{ name: 'app', file: 'app.yml', prune: false, resolveImage: 'never', services: [svc('web', web, 2), svc('api', api, 2)], networks: [], configs: [], secrets: [] }],
+  });
+  const update = (object: string, serviceId: string, replicas: number | undefined): Action => ({
+    kind: 'update-service', reconciler: 'stacks', object, serviceId, spec: { Name: object, Mode: { Replicated: replicas === undefined ? {} : { Replicas: replicas } } },
+    image: 'x', networks: [], fields: [], restarts: false, before: {}, after: {}, disruptive: false, ignored: false,
+  });
+
+  it.each([
+    ['another service of the stack changed', true, stackState('web:1', 'api:2')],
+    ['its own image changed', false, stackState('web:2', 'api:1')],
+  ])('a stack service\'s hold: %s, kept: %s', (_what, kept, next) => {
+    const s = new Safety();
+    s.onDesired(stackState('web:1', 'api:1'));
+    const a = { ...update('app_web', 'w', 2) };
+    for (let i = 0; i < 3; i++) s.recordCorrection(a, t + i);
+    expect(s.held(t + 10)).toHaveLength(1);
+    s.onDesired(next);
+    expect(s.held(t + 10)).toHaveLength(kept ? 1 : 0);
+  });
+
+  const live = [
+    { id: 'w', mode: 'replicated', replicas: 3, labels: { 'com.docker.stack.namespace': 'app' } },
+    { id: 'a', mode: 'replicated', replicas: 3, labels: { 'com.docker.stack.namespace': 'app' } },
+    { id: 'd', mode: 'replicated', replicas: 1, labels: { 'com.docker.stack.namespace': 'app' } },
+  ];
+  it.each([
+    ['replicas 0 for two of three', true, [update('app_web', 'w', 0), update('app_api', 'a', 0)]],
+    ['deploy.replicas dropped (1) for two of three', true, [update('app_web', 'w', undefined), update('app_api', 'a', undefined)]],
+    ['a lower count for one of three', false, [update('app_web', 'w', 0)]],
+    ['a higher count for all', false, [update('app_web', 'w', 5), update('app_api', 'a', 5), update('app_db', 'd', 5)]],
+  ])('holds stack updates that lower the replicas of more than half of a stack: %s (held: %s)', (_what, held, actions) => {
+    const hold = massScaleDown(actions, live);
+    expect(hold !== undefined).toBe(held);
+    for (const a of actions) expect(hold?.holds(a) ?? false).toBe(held);
+    if (held) expect(hold!.message).toMatch(/^held: stack app would lower the replicas of 2 of its 3 running services at once/);
+  });
+});
+

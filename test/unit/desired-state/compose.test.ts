@@ -3,10 +3,14 @@
 // stack deploy makes from them, plus the problems it reports, positioned in the file.
 import { describe, expect, it } from 'vitest';
 import { familiarImage } from '../../../src/desired-state/compose/convert.js';
+import { cleanPath } from '../../../src/desired-state/compose/convert-mounts.js';
+import { desiredForEngine, ENGINE_FIELDS, stripForApiVersion } from '../../../src/desired-state/compose/engine-fields.js';
 import { loadComposeStack, type ComposeStackRead } from '../../../src/desired-state/compose/load.js';
 import { parseGoDuration, parsePortSpec, parseRamInBytes, parseVolumeShort, splitShellWords } from '../../../src/desired-state/compose/parse.js';
 import { substitute } from '../../../src/desired-state/compose/template.js';
 import { formatProblem } from '../../../src/desired-state/source.js';
+import type { DesiredState } from '../../../src/desired-state/types.js';
+import type { ServiceSpec } from '../../../src/docker/port.js';
 
 const files: Record<string, string> = {
   '/cfg/app.env': 'FOO=foo_from_env_file\n# a comment\nBAR=bar_from_env_file\nFROMSTACK\n',
@@ -363,6 +367,13 @@ describe('convert: mounts (docker/cli volume_test.go)', () => {
     ['tmpfs with a size', '      - { type: tmpfs, target: /foo, tmpfs: { size: 1000 } }\n', '  {}\n',
       { Type: 'tmpfs', Target: '/foo', TmpfsOptions: { SizeBytes: 1000 } }],
     ['relative bind', '      - ./data:/data\n', '  {}\n', { Type: 'bind', Source: '/cfg/data', Target: '/data' }],
+    // loader.resolveVolumePaths joins a relative source with filepath.Join, which cleans it.
+    ['relative bind with a trailing slash', '      - ./prometheus/:/etc/prometheus\n', '  {}\n', { Type: 'bind', Source: '/cfg/prometheus', Target: '/etc/prometheus' }],
+    ['relative bind, long syntax', '      - { type: bind, source: "./a//b/./c/", target: /c }\n', '  {}\n', { Type: 'bind', Source: '/cfg/a/b/c', Target: '/c' }],
+    ['relative bind out of the directory', '      - ../shared/../data/:/data\n', '  {}\n', { Type: 'bind', Source: '/data', Target: '/data' }],
+    ['relative bind of the directory itself', '      - ./:/app\n', '  {}\n', { Type: 'bind', Source: '/cfg', Target: '/app' }],
+    // An absolute source (and ~, made absolute) is sent as written: the CLI cleans only what it joins.
+    ['absolute bind with a trailing slash', '      - /srv/data/:/data\n', '  {}\n', { Type: 'bind', Source: '/srv/data/', Target: '/data' }],
   ])('%s', async (_name, mounts, volumes, expected) => {
     const read = await load(withVolumes(mounts, volumes), {}, 'foo');
     expect(read.problems.map(formatProblem)).toEqual([]);
@@ -381,6 +392,19 @@ describe('convert: mounts (docker/cli volume_test.go)', () => {
     ['a negative tmpfs size', '      - { type: tmpfs, target: /a, tmpfs: { size: -1 } }\n', '  {}\n', '5:51: services.web.volumes[0].tmpfs.size must be 0 or more'],
   ])('refuses %s', async (_name, mounts, volumes, where) => {
     expect((await problems(withVolumes(mounts, volumes))).join('\n')).toContain(`${F}:${where}`);
+  });
+});
+
+describe('cleanPath (Go path.Clean, path_test.go)', () => {
+  it.each([
+    ['', '.'], ['abc', 'abc'], ['abc/def', 'abc/def'], ['a/b/c', 'a/b/c'], ['.', '.'], ['..', '..'], ['../..', '../..'], ['../../abc', '../../abc'],
+    ['/abc', '/abc'], ['/', '/'], ['abc/', 'abc'], ['abc/def/', 'abc/def'], ['/abc/', '/abc'], ['abc//def//ghi', 'abc/def/ghi'], ['//abc', '/abc'],
+    ['///abc', '/abc'], ['abc/./def', 'abc/def'], ['/./abc/def', '/abc/def'], ['abc/.', 'abc'], ['abc/def/ghi/../jkl', 'abc/def/jkl'],
+    ['abc/def/../ghi/../jkl', 'abc/jkl'], ['abc/def/..', 'abc'], ['abc/def/../..', '.'], ['/abc/def/../..', '/'], ['abc/def/../../..', '..'],
+    ['/abc/def/../../..', '/'], ['abc/def/../../../ghi/jkl/../../../mno', '../../mno'], ['abc/./../def', 'def'], ['abc//./../def', 'def'],
+    ['abc/../../././../def', '../../def'],
+  ])('%j is %j', (input, expected) => {
+    expect(cleanPath(input)).toBe(expected);
   });
 });
 
@@ -548,5 +572,95 @@ services:
       `${F}:5:5: container_name is ignored by stack deploy: Setting the container name is not supported.`,
       `${F}:7:5: tmpfs is ignored by stack deploy (its conversion drops it); use a volumes entry with type: tmpfs`,
     ]);
+  });
+});
+
+describe('engine fields: what an Engine API version cannot store (moby adjustForAPIVersion)', () => {
+  const text = `version: "3.13"
+services:
+  web:
+    image: busybox:lab
+    healthcheck: { test: [CMD, "true"], interval: 5s, start_period: 10s, start_interval: 2s }
+    oom_score_adj: 100
+    ulimits: { nofile: 1024 }
+    cap_add: [NET_ADMIN]
+    sysctls: { net.core.somaxconn: 1024 }
+    deploy: { resources: { limits: { pids: 50 } }, placement: { max_replicas_per_node: 2 } }
+  plain:
+    image: busybox:lab
+`;
+  async function desired(): Promise<DesiredState> {
+    const read = await load(text);
+    expect(read.problems.map(formatProblem)).toEqual([]);
+    return { cluster: 'c', stacks: [read.stack!], policy: {} as DesiredState['policy'] };
+  }
+  const container = (s: DesiredState, i = 1): Record<string, unknown> =>
+    (s.stacks![0]!.services[i]!.spec.TaskTemplate as { ContainerSpec: Record<string, unknown> }).ContainerSpec;
+
+  it.each([
+    ['1.41', ['healthcheck.start_interval', 'oom_score_adj']],
+    ['1.43', ['healthcheck.start_interval', 'oom_score_adj']],
+    ['1.44', ['oom_score_adj']],
+    ['1.45', ['oom_score_adj']],
+    ['1.46', []],
+    ['1.51', []],
+  ])('API %s drops %j', async (version, fields) => {
+    const state = await desired();
+    const before = structuredClone(state);
+    const made = desiredForEngine(state, version);
+    expect(made.dropped).toEqual(fields.map((field) => ({ field, minApiVersion: ENGINE_FIELDS.find((f) => f.field === field)!.minApiVersion, apiVersion: version, services: ['s_web'] })));
+    // The loaded state is never changed: a later engine of another version gets the whole spec.
+    expect(state).toEqual(before);
+    if (fields.length === 0) expect(made.state).toBe(state);
+    const c = container(made.state);
+    expect('OomScoreAdj' in c).toBe(!fields.includes('oom_score_adj'));
+    expect((c.Healthcheck as Record<string, unknown>).StartInterval === undefined).toBe(fields.includes('healthcheck.start_interval'));
+    // What 1.41 stores stays: the healthcheck's other fields, ulimits, capabilities, sysctls, pids, max replicas.
+    expect(c.Healthcheck).toMatchObject({ Test: ['CMD', 'true'], Interval: 5e9, StartPeriod: 10e9 });
+    expect(c).toMatchObject({ Ulimits: [{ Name: 'nofile', Soft: 1024, Hard: 1024 }], CapabilityAdd: ['CAP_NET_ADMIN'], Sysctls: { 'net.core.somaxconn': '1024' } });
+    const task = made.state.stacks![0]!.services[1]!.spec.TaskTemplate!;
+    expect(task).toMatchObject({ Resources: { Limits: { Pids: 50 } }, Placement: { MaxReplicas: 2 } });
+    // A service without those fields is the same object.
+    expect(made.state.stacks![0]!.services[0]).toBe(state.stacks![0]!.services[0]);
+  });
+
+  it('leaves the state alone without a version (a port that does not say) or without stacks', async () => {
+    const state = await desired();
+    expect(desiredForEngine(state, undefined)).toEqual({ state, dropped: [] });
+    const none: DesiredState = { cluster: 'c', policy: {} as DesiredState['policy'] };
+    expect(desiredForEngine(none, '1.41').state).toBe(none);
+  });
+
+  it('strips each field of the table below its version, and only that field', () => {
+    const spec = (): ServiceSpec => ({
+      Name: 'x',
+      TaskTemplate: {
+        ContainerSpec: {
+          Image: 'busybox:lab', Sysctls: { a: '1' }, CapabilityAdd: ['CAP_A'], CapabilityDrop: ['CAP_B'], Ulimits: [{ Name: 'n', Soft: 1, Hard: 1 }],
+          Healthcheck: { Test: ['NONE'], StartInterval: 1e9 }, OomScoreAdj: 5,
+          Mounts: [{ Type: 'volume', Source: 'v', Target: '/v', VolumeOptions: { Subpath: 'sub', NoCopy: true } }],
+        },
+        Resources: { Limits: { Pids: 3, MemoryBytes: 1 } },
+        Placement: { MaxReplicas: 2 },
+      },
+    });
+    for (const f of ENGINE_FIELDS) {
+      const below = `1.${Number(f.minApiVersion.split('.')[1]) - 1}`;
+      const { spec: stripped, dropped } = stripForApiVersion(spec(), below, [f]);
+      expect(dropped, f.field).toEqual([f]);
+      expect(stripped, f.field).not.toEqual(spec());
+      // Stripping again finds nothing: the field is gone.
+      expect(stripForApiVersion(stripped, below, [f]).dropped, f.field).toEqual([]);
+      expect(stripForApiVersion(spec(), f.minApiVersion, [f]).dropped, f.field).toEqual([]);
+    }
+    const all = stripForApiVersion(spec(), '1.39').spec;
+    expect(all).toEqual({
+      Name: 'x',
+      TaskTemplate: {
+        ContainerSpec: { Image: 'busybox:lab', Healthcheck: { Test: ['NONE'] }, Mounts: [{ Type: 'volume', Source: 'v', Target: '/v', VolumeOptions: { NoCopy: true } }] },
+        Resources: { Limits: { MemoryBytes: 1 } },
+        Placement: {},
+      },
+    });
   });
 });

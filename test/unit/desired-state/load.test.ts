@@ -136,7 +136,7 @@ describe('good documents', () => {
     const loaded = await loadDesiredStateText(`${HEAD}  {}\n`, 'w.yml');
     expect(loaded.state).toEqual({
       cluster: 't',
-      policy: { mode: 'enforce', reconcilers: {}, maxActionsPerPass: 20, resync: '*/30 * * * * *', ignoreLabel: 'warden.ignore', rebalance: false },
+      policy: { mode: 'enforce', reconcilers: {}, maxActionsPerPass: 20, resync: '*/30 * * * * *', ignoreLabel: 'warden.ignore', rebalance: false, rollbackGraceMs: 600_000 },
     });
     expect(loaded.revision).toMatch(/^[0-9a-f]{12}$/);
     expect(loaded.source).toBe('w.yml');
@@ -184,6 +184,7 @@ describe('good documents', () => {
       disruptiveWindow: { cron: '0 2 * * *', durationMs: 7_200_000 },
       ignoreLabel: 'ops.hands-off',
       rebalance: true,
+      rollbackGraceMs: 600_000,
     });
   });
 

@@ -43,6 +43,20 @@ describe('dockerConnection finds the engine as the docker CLI does', () => {
     expect((unverified.agent as unknown as { options: { rejectUnauthorized?: boolean } }).options.rejectUnauthorized).toBe(false);
   });
 
+  it('DOCKER_TLS without verification needs no ca.pem (a client certificate alone is still sent); DOCKER_TLS_VERIFY does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'warden-tls-noca-'));
+    writeFileSync(join(dir, 'cert.pem'), 'cert.pem');
+    writeFileSync(join(dir, 'key.pem'), 'key.pem');
+    const unverified = dockerConnection({ env: { DOCKER_HOST: 'tcp://manager:2376', DOCKER_TLS: '1', DOCKER_CERT_PATH: dir } });
+    expect(unverified).toMatchObject({ protocol: 'https', port: 2376 });
+    expect(unverified.ca).toBeUndefined();
+    expect(String(unverified.cert)).toBe('cert.pem');
+    const none = dockerConnection({ env: { DOCKER_HOST: 'tcp://manager:2376', DOCKER_TLS: '1', DOCKER_CERT_PATH: join(dir, 'absent') } });
+    expect(none).toMatchObject({ protocol: 'https' });
+    expect(() => dockerConnection({ env: { DOCKER_HOST: 'tcp://manager:2376', DOCKER_TLS_VERIFY: '1', DOCKER_CERT_PATH: dir } }))
+      .toThrow(/DOCKER_TLS_VERIFY is set but the certificates in .* cannot be read: ENOENT/);
+  });
+
   it('the engine it resolved is the one it calls: the modem does not read DOCKER_HOST on its own', async () => {
     // docker-modem merges DOCKER_HOST (and its TLS variables) under the options it is given: a unix
     // socket named by --host would lose to a tcp:// or ssh:// DOCKER_HOST of the process's environment.

@@ -80,6 +80,8 @@ describe('known_hosts, as ssh and ssh-keygen write it', () => {
     ['a hashed [host]:port', hashed, 'hashed-2.example', 2200, B, { kind: 'known', where: 'known_hosts.hashed:2' }],
     ['a hashed [host]:port is not the host on 22', hashed, 'hashed-2.example', 22, B, { kind: 'unknown' }],
     ['a hashed entry with another key', hashed, 'hashed-1.example', 22, B, { kind: 'changed', where: 'known_hosts.hashed:1' }],
+    ['a host known only through @cert-authority', parseKnownHosts(`@cert-authority *.ca.example ssh-ed25519 ${A.toString('base64')}\n`, 'ca'), 'h.ca.example', 22, B, { kind: 'cert-authority', where: 'ca:1' }],
+    ['@cert-authority for other hosts', parseKnownHosts(`@cert-authority *.ca.example ssh-ed25519 ${A.toString('base64')}\n`, 'ca'), 'h.example', 22, B, { kind: 'unknown' }],
   ])('%s', (_name, lines, host, port, key, verdict) => {
     expect(checkHostKey(lines, host, port, key)).toMatchObject(verdict);
   });

@@ -94,7 +94,7 @@ describe.runIf(isRoot)('HostFiles on a real file system', () => {
         if (p === '/mnt/nas/x') swap(join(nas, 'x'), outside);
       },
     });
-    await files.fix(fixOf({ path: '/mnt/nas/x/b/new', mode: 0o700 }));
+    await files.fix(fixOf({ path: '/mnt/nas/x/b/new', mount: '/mnt/nas', mode: 0o700 }));
     expect(readdirSync(join(outside, 'b')).sort()).toEqual(['c']);
     expect(own(join(nas, 'x-moved/b/new'))).toBe('70:0 0700');
   });

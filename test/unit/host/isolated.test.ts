@@ -56,7 +56,7 @@ describe.runIf(isRoot)('IsolatedHostFiles: HostFiles in a worker process', { tim
     symlinkSync('/etc', join(nas, 'evil'));
     const h = host();
     const changes: FileChange[] = [];
-    expect(await h.fix(fixOf({ path: '/mnt/nas/new/db', mode: 0o700 }), { onChange: (c) => changes.push(c) })).toEqual({ changed: 2, remaining: false });
+    expect(await h.fix(fixOf({ path: '/mnt/nas/new/db', mount: '/mnt/nas', mode: 0o700 }), { onChange: (c) => changes.push(c) })).toEqual({ changed: 2, remaining: false });
     expect(changes).toEqual([{ path: '/mnt/nas/new', created: true, before: undefined, after: { owner: 0, group: 0, mode: '0755' } }]);
     const seen = await h.inspectPaths([
       { path: '/mnt/nas/new/db', owner: 70, recursive: false },
@@ -106,7 +106,8 @@ describe.runIf(isRoot)('IsolatedHostFiles: HostFiles in a worker process', { tim
           return child;
         },
       });
-      const volume = { path: '/mnt/nas/x', owner: 70, recursive: false };
+      // `mount` names the tmpfs share: without it, a tmpfs is a local file system, where nothing is created.
+      const volume = { path: '/mnt/nas/x', mount: '/mnt/nas', owner: 70, recursive: false };
 
       let started = performance.now();
       const first = await h.inspectPaths([volume]).catch((e: unknown) => e);
@@ -180,7 +181,7 @@ describe.runIf(isRoot)('IsolatedHostFiles: HostFiles in a worker process', { tim
 
   it('a worker that dies mid-call is an error of that call, and the next call gets a fresh one', async () => {
     const h = host();
-    const volume = { path: '/mnt/nas/y', owner: 70, recursive: false };
+    const volume = { path: '/mnt/nas/y', mount: '/mnt/nas', owner: 70, recursive: false };
     expect((await h.inspectPaths([volume])).get('/mnt/nas/y')).toEqual({ kind: 'missing' });
     const pid = h.workerPid()!;
     process.kill(pid, 'SIGKILL');

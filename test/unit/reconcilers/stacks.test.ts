@@ -99,7 +99,7 @@ describe('stacks plan', () => {
       expect.stringMatching(/^secret app_key_\w+ in_sync$/), expect.stringMatching(/^config app_conf_\w+ in_sync$/),
       'service app_web in_sync', 'service app_worker in_sync',
     ]);
-  });
+  }, 20_000);
 
   it('reverts a hand edit with the fields that differ, keyed by identity, saying whether tasks restart', async () => {
     const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
@@ -186,16 +186,18 @@ describe('stacks plan', () => {
       for (const r of (c.Configs as Array<Record<string, unknown>> | undefined) ?? []) r.ConfigName = 'app_conf';
     }
     port.calls = [];
-    // The secret cannot be read back: it is taken as the file's, and that content's hash is recorded on it.
+    // The secret cannot be read back: it is taken as the file's, that content's hash is recorded on it, and
+    // it is marked unverified, which plan says on every pass.
     const p = await pass(port, desiredOf(stack));
     expect(p.actions.map((a) => `${a.kind} ${a.object}`)).toEqual(['label-secret app_key']);
     expect(port.calls.filter((c) => /^(update|create|remove)/.test(c))).toEqual(['updateSecretLabels app_key']);
     expect(states(p)).toContain('secret app_key drift');
     expect(states(p)).toContain('config app_conf in_sync');
-    expect(port.secrets[0]!.labels).toEqual({ 'com.docker.stack.namespace': 'app', 'warden.content-sha256': stack.secrets[0]!.hash });
+    expect(port.secrets[0]!.labels).toEqual({ 'com.docker.stack.namespace': 'app', 'warden.content-sha256': stack.secrets[0]!.hash, 'warden.content-unverified': 'true' });
     const q = await pass(port, desiredOf(stack));
     expect(q.actions).toEqual([]);
     expect(states(q)).toContain('secret app_key in_sync');
+    expect(q.objects!.find((o) => o.name === 'app_key')!.note).toMatch(/content cannot be compared/);
   });
 
   it('rolls out a secret\'s new content after adopting stack deploy\'s, then removes the adopted one once unused', async () => {
@@ -287,5 +289,97 @@ describe('stacks plan', () => {
     });
     await pass(port, desired);
     expect(imagesToResolve(desired, await port.listServices())).toEqual([]);
+  });
+
+  it.each([
+    ['an update under way', 'updating', 0, false],
+    ['a paused update', 'paused', -3_600_000, false],
+    ['a rollback under way', 'rollback_started', 0, false],
+    ['an update completed within the grace', 'completed', -60_000, false],
+    ['an update completed longer ago than the grace', 'completed', -11 * 60_000, true],
+  ])('keeps a rotated secret the previous spec names during %s (removed: %s)', async (_what, state, completedAgo, removed) => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    await pass(port, desiredOf(await stackOf()));
+    const old = port.secrets[0]!;
+    const web = port.services.find((s) => s.name === 'app_web')!;
+    const before = structuredClone(web.spec);
+    const changed = desiredOf(await stackOf(COMPOSE, { 'key.txt': 'k2', 'web.conf': 'listen 80;' }));
+    await pass(port, changed);
+    // What the engine keeps after the write: the spec a rollback returns to, and the update's state.
+    const now = Date.parse('2026-12-05T08:00:00Z');
+    const at = new Date(now + completedAgo).toISOString();
+    Object.assign(port.services.find((s) => s.name === 'app_web')!, { previousSpec: before, updatedAt: at, updateStatus: { state, startedAt: at, completedAt: state === 'completed' ? at : '', message: '' } });
+    const p = stacks.plan(changed, await observed(port), { ...ctx, now });
+    expect(p.actions.some((a) => a.kind === 'remove-stack-object' && a.object === old.name)).toBe(removed);
+    if (!removed && state === 'completed') expect(p.requeueAfterMs).toBe(10 * 60_000 + completedAgo + 1_000);
+  });
+
+  it('keeps a rotated secret another stack\'s service still uses, and honours policy.rollbackGrace', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    await pass(port, desiredOf(await stackOf()));
+    const old = port.secrets[0]!;
+    const web = port.services.find((s) => s.name === 'app_web')!;
+    // Another stack names it as external: the engine would refuse the removal.
+    port.services.push({ ...structuredClone(web), id: 'other', name: 'other_web', labels: { 'com.docker.stack.namespace': 'other' } });
+    const before = structuredClone(web.spec);
+    const changed = desiredOf(await stackOf(COMPOSE, { 'key.txt': 'k2', 'web.conf': 'listen 80;' }));
+    await pass(port, changed);
+    expect((await plan(port, changed)).actions.map((a) => a.object)).not.toContain(old.name);
+    port.services.pop();
+    const now = Date.parse('2026-12-05T08:00:00Z');
+    Object.assign(port.services.find((s) => s.name === 'app_web')!, { previousSpec: before, updatedAt: new Date(now - 30_000).toISOString() });
+    expect(stacks.plan(changed, await observed(port), { ...ctx, now }).actions.map((a) => a.object)).not.toContain(old.name);
+    const short = { ...changed, policy: { ...changed.policy, rollbackGraceMs: 20_000 } };
+    expect(stacks.plan(short, await observed(port), { ...ctx, now }).actions.map((a) => a.object)).toContain(old.name);
+  });
+
+  it('reverts an image changed by hand although the stack\'s image label still names the file\'s', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const desired = desiredOf(await stackOf());
+    await pass(port, desired);
+    const web = port.services.find((s) => s.name === 'app_web')!;
+    web.spec.TaskTemplate!.ContainerSpec!.Image = 'busybox:hotfix';
+    const p = await plan(port, desired);
+    expect(p.actions).toMatchObject([{ kind: 'update-service', object: 'app_web', fields: [{ field: 'TaskTemplate.ContainerSpec.Image', live: 'busybox:hotfix', desired: 'busybox:lab' }] }]);
+    // A digest stack deploy pinned is not a change.
+    web.spec.TaskTemplate!.ContainerSpec!.Image = `busybox:lab@sha256:${'d'.repeat(64)}`;
+    expect((await plan(port, desired)).actions).toEqual([]);
+  });
+
+  it('makes an image change across more than half of a stack\'s services disruptive, not one of two', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    await pass(port, desiredOf(await stackOf()));
+    const one = await plan(port, desiredOf(await stackOf(COMPOSE.replace('image: busybox:lab\n    environment', 'image: busybox:lab2\n    environment'))));
+    expect(one.actions).toMatchObject([{ kind: 'update-service', object: 'app_web', disruptive: false }]);
+    const both = await plan(port, desiredOf(await stackOf(COMPOSE.replaceAll('busybox:lab', 'busybox:lab2'))));
+    expect(both.actions.map((a) => [a.object, a.disruptive])).toEqual([['app_web', true], ['app_worker', true]]);
+  });
+
+  it('refuses a fixed-name secret whose content changed in the file, and adopts an unlabelled one to see a later change', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const text = COMPOSE.replace('key: { file: key.txt }', 'key: { file: key.txt, name: fixed_key }');
+    await pass(port, desiredOf(await stackOf(text)));
+    expect(port.secrets.map((s) => s.name)).toEqual(['fixed_key']);
+    // As stack deploy makes it: no hash label.
+    delete port.secrets[0]!.labels['warden.content-sha256'];
+    const adopt = await pass(port, desiredOf(await stackOf(text)));
+    expect(adopt.actions.map((a) => `${a.kind} ${a.object}`)).toEqual(['label-secret fixed_key']);
+    const changed = await plan(port, desiredOf(await stackOf(text, { 'key.txt': 'k2', 'web.conf': 'listen 80;' })));
+    expect(changed.drift).toContainEqual({ object: 'fixed_key', message: expect.stringMatching(/^error: secret fixed_key exists with other content/) });
+    expect(changed.drift).toContainEqual({ object: 'app_web', message: 'cannot be deployed without secret fixed_key' });
+    expect(changed.actions).toEqual([]);
+  });
+
+  it('keeps every held prune\'s reason in plan.blocked', async () => {
+    const port = new FakePort([], [fakeNode('m1', 'manager', true)], 'm1');
+    const a = await stackOf();
+    const b = { ...(await stackOf()), name: 'bpp' };
+    b.services = b.services.map((s) => ({ ...s, name: s.name.replace('app_', 'bpp_'), spec: { ...s.spec, Name: s.spec.Name.replace('app_', 'bpp_'), Labels: { ...s.spec.Labels, 'com.docker.stack.namespace': 'bpp' } } }));
+    await pass(port, { ...desiredOf(a), stacks: [a, b] });
+    const empty = 'services:\n  other: { image: busybox:lab }\n';
+    const pruneA = await stackOf(empty, {}, { prune: true });
+    const pruneB = { ...(await stackOf(empty, {}, { prune: true })), name: 'bpp' };
+    const p = await plan(port, { ...desiredOf(pruneA), stacks: [pruneA, pruneB] });
+    expect(p.blocked?.message).toMatch(/pruning stack app would remove 2 of its 2 services[\s\S]*\nheld: pruning stack bpp would remove 2 of its 2 services/);
   });
 });
