@@ -10,7 +10,10 @@
 //                placeable or not pulled past the time the rollout may take
 //   progressing  a first rollout or an update under way, within the time its update_config gives it
 //   healthy      running = desired and its last update completed
+import { LABEL_NAMESPACE } from '../desired-state/compose/types.js';
+import type { DesiredState } from '../desired-state/types.js';
 import type { SwarmService, SwarmTask } from '../docker/port.js';
+import type { CountsNeed, Observed } from '../reconcilers/types.js';
 
 /** Health is a service's health (contract: healthy, progressing, degraded, missing, suspended). */
 export type Health = 'healthy' | 'progressing' | 'degraded' | 'missing' | 'suspended';
@@ -27,17 +30,69 @@ export interface ServiceHealth {
   desired: number;
 }
 
+/** KeptServiceHealth is the health of one service warden keeps, as a pass found it. */
+export interface KeptServiceHealth extends ServiceHealth {
+  /** stack is the stack the service belongs to ('' for none): its entry's, else its namespace label's. */
+  stack: string;
+  service: string;
+  /** updated is when the service's last update ended (or began, while it runs), else when it last changed; absent when missing. */
+  updated?: string;
+}
+
+/**
+ * healthCounts is how fresh the services' task counts must be for health: `recent` whenever warden keeps
+ * services (health only reports from them, so the last list's will do), false otherwise.
+ */
+export function healthCounts(desired: DesiredState): CountsNeed {
+  return (desired.services ?? []).length > 0 ? 'recent' : false;
+}
+
+/**
+ * healthNeed is which kept services' tasks a pass reads for their health: those whose counts do not show
+ * them settled (no counts, fewer running than wanted, an update rolling). In a healthy cluster, none: its
+ * health is read off the services list the pass makes anyway.
+ */
+export function healthNeed(desired: DesiredState, services: readonly SwarmService[]): Set<string> {
+  const kept = new Set((desired.services ?? []).map((s) => s.name));
+  return new Set(services.filter((s) => kept.has(s.name) && !settled(s)).map((s) => s.id));
+}
+
+function settled(s: SwarmService): boolean {
+  if (!s.status) return false;
+  if (s.updateStatus !== undefined && ROLLING.has(s.updateStatus.state)) return false;
+  return s.status.runningTasks >= s.status.desiredTasks;
+}
+
+/**
+ * passHealth is the health of every service warden keeps (spec.services and the stacks' services), from
+ * the pass's snapshot; `held` says why warden holds a service (undefined when it does not).
+ */
+export function passHealth(desired: DesiredState, observed: Observed, held: (service: string) => string | undefined): KeptServiceHealth[] {
+  const byName = new Map(observed.services.map((s) => [s.name, s]));
+  const read = healthNeed(desired, observed.services);
+  return (desired.services ?? []).map((want) => {
+    const svc = byName.get(want.name);
+    const h = serviceHealth({ service: svc, tasks: svc && read.has(svc.id) ? observed.tasks : undefined, now: observed.at, suspended: svc ? held(want.name) : undefined });
+    const stack = want.origin.startsWith('stack:') ? want.origin.slice('stack:'.length) : svc?.labels[LABEL_NAMESPACE] ?? '';
+    const updated = svc ? svc.updateStatus?.completedAt || svc.updateStatus?.startedAt || svc.updatedAt : undefined;
+    return { stack, service: want.name, ...h, ...(updated ? { updated } : {}) };
+  });
+}
+
 /** HealthInput is what health is computed from. */
 export interface HealthInput {
   /** service is the live service; undefined when the desired one is absent. */
   service: SwarmService | undefined;
-  /** tasks are the service's tasks, any state. */
-  tasks: readonly SwarmTask[];
+  /**
+   * tasks are the service's tasks, any state; undefined when the pass did not read them because the
+   * service's task counts showed it settled (healthNeed): its counts then say how many run.
+   */
+  tasks: readonly SwarmTask[] | undefined;
   /** now is the clock, in ms since the epoch. */
   now: number;
   /** suspended is why warden holds the service (flapping, observe mode); undefined when it does not. */
   suspended?: string | undefined;
-  /** nodes is the number of nodes a global service could run on (default: the tasks it has). */
+  /** nodes is the number of nodes a global service could run on (default: its counts, else the tasks it has). */
   nodes?: number | undefined;
 }
 
@@ -47,12 +102,18 @@ export const STARTUP_GRACE_MS = 60_000;
 // UpdateConfig's defaults as swarmkit applies them (api/defaults): parallelism 1, delay 0, monitor 5 s.
 const DEFAULT_MONITOR_NS = 5_000_000_000;
 
+// Update states in which the engine is itself replacing tasks.
+const ROLLING = new Set(['updating', 'rollback_started']);
+
 /** serviceHealth computes one service's health. */
 export function serviceHealth(input: HealthInput): ServiceHealth {
-  const { service, tasks, now } = input;
+  const { service, now } = input;
   if (!service) return { health: 'missing', reason: 'not in the swarm', running: 0, desired: 0 };
-  const running = tasks.filter((t) => t.desiredState === 'running' && t.state === 'running').length;
-  const desired = desiredTasks(service, tasks, input.nodes);
+  const tasks = input.tasks ?? [];
+  const running = input.tasks
+    ? input.tasks.filter((t) => t.serviceId === service.id && t.desiredState === 'running' && t.state === 'running').length
+    : service.status?.runningTasks ?? 0;
+  const desired = desiredTasks(service, input.tasks, input.nodes);
   const counts = { running, desired };
   if (input.suspended !== undefined) return { health: 'suspended', reason: input.suspended, ...counts };
   const update = service.updateStatus;
@@ -62,13 +123,22 @@ export function serviceHealth(input: HealthInput): ServiceHealth {
   if (update?.state === 'rollback_completed') {
     return { health: 'degraded', reason: `rolled back: ${update.message || 'the update failed'}`, ...counts };
   }
-  const rolling = update?.state === 'updating' || update?.state === 'rollback_started';
+  const rolling = update !== undefined && ROLLING.has(update.state);
   if (running >= desired && !rolling) return { health: 'healthy', reason: '', ...counts };
-  const failing = latestProblem(tasks);
-  const since = Date.parse(rolling ? update!.startedAt : service.updatedAt);
-  const withinWindow = Number.isNaN(since) || now - since <= rolloutWindowMs(service, desired);
-  if (withinWindow) return { health: 'progressing', reason: rolling ? `update ${update!.state}` : failing || `${running}/${desired} running`, ...counts };
-  return { health: 'degraded', reason: failing || `${running}/${desired} running`, ...counts };
+  const mine = tasks.filter((t) => t.serviceId === service.id);
+  const windowMs = rolloutWindowMs(service, desired);
+  const since = Date.parse(rolling ? update.startedAt : service.updatedAt);
+  const short = `${running}/${desired} running`;
+  // Within the time its update_config gives a rollout (a first one counts from the service's creation).
+  if (Number.isNaN(since) || now - since <= windowMs) {
+    return { health: 'progressing', reason: rolling ? `update ${update.state}` : latestProblem(mine) || short, ...counts };
+  }
+  // Past it: a task that failed within one such time, or that no node can take, says it does not work.
+  // Only tasks on their way (a node was lost and swarm moves its tasks) is the engine still at work.
+  const failure = recentFailure(mine, now - windowMs);
+  if (failure) return { health: 'degraded', reason: failure, ...counts };
+  if (mine.some((t) => onTheWay(t) && at(t) >= now - windowMs)) return { health: 'progressing', reason: latestProblem(mine) || short, ...counts };
+  return { health: 'degraded', reason: latestProblem(mine) || short, ...counts };
 }
 
 /**
@@ -85,26 +155,47 @@ export function rolloutWindowMs(service: SwarmService, desired: number): number 
   return batches * (perBatchNs / 1e6) + STARTUP_GRACE_MS;
 }
 
-// The desired task count: a replicated service's replicas; a global one's nodes (given, or the tasks meant
-// to run); a job's completions.
-function desiredTasks(service: SwarmService, tasks: readonly SwarmTask[], nodes: number | undefined): number {
+// The desired task count: a replicated service's replicas; a global one's nodes (given, else its counts,
+// else the nodes its tasks are meant to run on); a job's, from its counts.
+function desiredTasks(service: SwarmService, tasks: readonly SwarmTask[] | undefined, nodes: number | undefined): number {
   switch (service.mode) {
     case 'replicated':
       return service.replicas ?? 0;
     case 'global':
-      return nodes ?? new Set(tasks.filter((t) => t.desiredState === 'running').map((t) => t.nodeId)).size;
+      return nodes ?? service.status?.desiredTasks ?? new Set((tasks ?? []).filter((t) => t.serviceId === service.id && t.desiredState === 'running').map((t) => t.nodeId)).size;
     case 'replicated-job':
     case 'global-job':
       return service.status?.desiredTasks ?? 0;
   }
 }
 
-// The latest failing task's words: its error, else its status message, for a task that failed, was
+// A task the engine is still bringing up: it wants to run, has not got there, and no error holds it.
+function onTheWay(t: SwarmTask): boolean {
+  return t.desiredState === 'running' && t.state !== 'running' && t.err === '';
+}
+
+// The engine's timestamp of the task's last state change; a task without one sorts first.
+function at(t: SwarmTask): number {
+  const ms = Date.parse(t.timestamp);
+  return Number.isFinite(ms) ? ms : -Infinity;
+}
+
+// The words of the newest task that failed or was rejected since `since`, or that waits in pending with
+// the scheduler's error (no node can take it: that does not pass with time); '' when there is none.
+function recentFailure(tasks: readonly SwarmTask[], since: number): string {
+  const failed = tasks
+    .filter((t) => ((t.state === 'failed' || t.state === 'rejected') && at(t) >= since) || (t.desiredState === 'running' && t.state === 'pending' && t.err !== ''))
+    .sort((a, b) => at(b) - at(a));
+  const t = failed[0];
+  return t ? t.err || t.message || t.state : '';
+}
+
+// The latest troubled task's words: its error, else its status message, for a task that failed, was
 // rejected, or is stuck before running (pending with "no suitable node", preparing a pull).
 function latestProblem(tasks: readonly SwarmTask[]): string {
   const troubled = tasks
     .filter((t) => t.err !== '' || t.state === 'failed' || t.state === 'rejected' || (t.desiredState === 'running' && t.state !== 'running'))
-    .sort((a, b) => Date.parse(b.timestamp) - Date.parse(a.timestamp));
+    .sort((a, b) => at(b) - at(a));
   const t = troubled[0];
   if (!t) return '';
   return t.err || t.message || t.state;

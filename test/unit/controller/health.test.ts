@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SwarmService, SwarmTask } from '../../../src/docker/port.js';
-import { rolloutWindowMs, serviceHealth, STARTUP_GRACE_MS } from '../../../src/controller/health.js';
+import { healthNeed, passHealth, rolloutWindowMs, serviceHealth, STARTUP_GRACE_MS } from '../../../src/controller/health.js';
+import { desired } from '../../support/desired.js';
 
 const NOW = Date.parse('2026-12-05T10:00:00Z');
 const ago = (s: number): string => new Date(NOW - s * 1000).toISOString();
@@ -88,5 +89,49 @@ describe('rolloutWindowMs', () => {
     ['parallelism 0 means all at once', { Parallelism: 0, Monitor: 5e9 }, 10, 5000 + STARTUP_GRACE_MS],
   ])('%s', (_n, cfg, desired, ms) => {
     expect(rolloutWindowMs(service({ spec: cfg === undefined ? { Name: 'x' } : { Name: 'x', UpdateConfig: cfg } }), desired)).toBe(ms);
+  });
+});
+
+describe('serviceHealth past the rollout window', () => {
+  const old = service({ replicas: 1, updatedAt: ago(3600) });
+  it.each([
+    ['tasks not read: its counts say it runs', service({ status: { runningTasks: 2, desiredTasks: 2 } }), undefined, 'healthy', ''],
+    ['a crash loop: a failure a moment ago, the next task starting', old,
+      [task({ state: 'failed', desiredState: 'shutdown', err: 'task: non-zero exit (1)', timestamp: ago(8) }), task({ slot: 1, state: 'starting', message: 'starting', timestamp: ago(2) })],
+      'degraded', 'task: non-zero exit (1)'],
+    ['a node lost: its task rescheduled, on its way, no failure', old,
+      [task({ state: 'orphaned', desiredState: 'shutdown', message: 'node down', timestamp: ago(20) }), task({ state: 'preparing', message: 'preparing', timestamp: ago(3) })],
+      'progressing', 'preparing'],
+    ['a task stuck preparing for longer than a rollout may take', old, [task({ state: 'preparing', message: 'preparing', timestamp: ago(900) })], 'degraded', 'preparing'],
+    ['a failure hours ago, nothing on its way', old, [task({ state: 'rejected', desiredState: 'shutdown', err: 'No such image: x:1', timestamp: ago(7200) })], 'degraded', 'No such image: x:1'],
+  ] as const)('%s', (_n, svc, tasks, health, reason) => {
+    expect(serviceHealth({ service: svc, tasks, now: NOW })).toMatchObject({ health, reason });
+  });
+});
+
+describe('healthNeed and passHealth', () => {
+  const kept = (names: string[]) => desired({ services: names.map((name) => ({ name, origin: name.startsWith('app_') ? 'stack:app' : 'services' })) });
+  const settledSvc = (name: string, over: Partial<SwarmService> = {}) => service({ id: `id-${name}`, name, status: { runningTasks: 2, desiredTasks: 2 }, ...over });
+
+  it('reads the tasks of the kept services its counts do not show settled, and of no other', () => {
+    const services = [
+      settledSvc('app_web'),
+      settledSvc('app_db', { status: { runningTasks: 1, desiredTasks: 2 } }),
+      settledSvc('api', { status: undefined }),
+      settledSvc('worker', { updateStatus: { state: 'updating', startedAt: ago(5), completedAt: '', message: '' } }),
+      settledSvc('other', { status: { runningTasks: 0, desiredTasks: 2 } }),
+    ];
+    expect([...healthNeed(kept(['app_web', 'app_db', 'api', 'worker']), services)].sort()).toEqual(['id-api', 'id-app_db', 'id-worker']);
+  });
+
+  it('gives every kept service a health, its stack, and suspended where warden holds it', () => {
+    const services = [settledSvc('app_web'), settledSvc('api', { labels: { 'com.docker.stack.namespace': 'ops' } })];
+    const observed = { info: {} as never, nodes: [], services, tasks: [], at: NOW };
+    const got = passHealth(kept(['app_web', 'api', 'gone']), observed, (name) => (name === 'api' ? 'observe mode' : undefined));
+    expect(got).toEqual([
+      { stack: 'app', service: 'app_web', health: 'healthy', reason: '', running: 2, desired: 2, updated: ago(3600) },
+      { stack: 'ops', service: 'api', health: 'suspended', reason: 'observe mode', running: 2, desired: 2, updated: ago(3600) },
+      { stack: '', service: 'gone', health: 'missing', reason: 'not in the swarm', running: 0, desired: 0 },
+    ]);
   });
 });
