@@ -57,9 +57,12 @@ export function healthNeed(desired: DesiredState, services: readonly SwarmServic
   return new Set(services.filter((s) => kept.has(s.name) && !settled(s)).map((s) => s.id));
 }
 
+// Settled by its counts: running all they want, no update rolling, and (a replicated service) counts that
+// want what its spec wants now: a cached service scaled since its last list has counts older than its spec.
 function settled(s: SwarmService): boolean {
   if (!s.status) return false;
   if (s.updateStatus !== undefined && ROLLING.has(s.updateStatus.state)) return false;
+  if (s.mode === 'replicated' && s.status.desiredTasks !== s.replicas) return false;
   return s.status.runningTasks >= s.status.desiredTasks;
 }
 

@@ -120,8 +120,10 @@ describe('healthNeed and passHealth', () => {
       settledSvc('api', { status: undefined }),
       settledSvc('worker', { updateStatus: { state: 'updating', startedAt: ago(5), completedAt: '', message: '' } }),
       settledSvc('other', { status: { runningTasks: 0, desiredTasks: 2 } }),
+      // Scaled to 3 since the list its counts come from (a cached service): its counts are older than its spec.
+      settledSvc('scaled', { replicas: 3 }),
     ];
-    expect([...healthNeed(kept(['app_web', 'app_db', 'api', 'worker']), services)].sort()).toEqual(['id-api', 'id-app_db', 'id-worker']);
+    expect([...healthNeed(kept(['app_web', 'app_db', 'api', 'worker', 'scaled']), services)].sort()).toEqual(['id-api', 'id-app_db', 'id-scaled', 'id-worker']);
   });
 
   it('gives every kept service a health, its stack, and suspended where warden holds it', () => {
