@@ -8,12 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { removeServices, restoreLab, runningManager, testLab, uniqueName } from '../support/lab.js';
+import { removeStack } from '../support/stacks.js';
 import { waitUntil } from '../support/wait.js';
 import { runWarden, startWardenRun, type WardenDaemon } from '../support/warden.js';
 
 const lab = testLab();
 const created: string[] = [];
 const daemons: WardenDaemon[] = [];
+const stacks: string[] = [];
 let dir: string;
 
 interface Row { stack: string; service: string; sync: string; drift: string[]; health: string; reason: string; running: number; desired: number; updated?: string }
@@ -26,6 +28,7 @@ beforeAll(async () => {
 afterEach(async () => {
   await Promise.all(daemons.splice(0).map((d) => d.stop()));
   await removeServices(lab, ...created.splice(0));
+  for (const st of stacks.splice(0)) await removeStack(await runningManager(lab), st);
 });
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -97,6 +100,32 @@ describe('health beside sync', () => {
     // An engine that does not answer: 2, not a verdict.
     expect((await runWarden(['status', '-f', file, '--host', 'unix:///run/wlab/nothing.sock'])).code).toBe(2);
   }, 120_000);
+
+  it('a deployed stack whose tasks fail: apply converges and plan exits 0 (in sync), status shows it by stack, degraded', async () => {
+    const manager = await runningManager(lab);
+    const stack = `hst${process.pid.toString(36)}`;
+    stacks.push(stack);
+    writeFileSync(join(dir, 'compose.yml'), ['version: "3.8"', 'services:', '  web:', '    image: busybox:lab', '    command: ["sleep", "86400"]',
+      '  broken:', '    image: busybox:lab', '    command: ["sh", "-c", "exit 1"]', ''].join('\n'));
+    const file = join(dir, 'stack.yml');
+    writeFileSync(file, ['apiVersion: swarm-warden/v1', 'kind: ClusterState', 'metadata: { name: lab }', 'spec:', '  stacks:',
+      `    - { name: ${stack}, file: compose.yml, deploy: true, resolveImage: never }`, ''].join('\n'));
+    // Before the stack exists: missing, and drift (a pass would create it).
+    const before = await statusJson(file, manager.host);
+    expect(before.services.map((r) => [r.service, r.sync, r.health]).sort()).toEqual([[`${stack}_broken`, 'drift', 'missing'], [`${stack}_web`, 'drift', 'missing']]);
+    const apply = await runWarden(['apply', '-f', file, '--host', manager.host, '--log-format', 'text']);
+    expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+    const plan = await runWarden(['plan', '-f', file, '--host', manager.host]);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(0);
+
+    const wait = await runWarden(['status', '-f', file, '--host', manager.host, '--wait', '--timeout', '4m', '-o', 'json']);
+    expect(wait.code, wait.stderr).toBe(1);
+    const doc = JSON.parse(wait.stdout) as { healthy: boolean; services: Row[] };
+    expect(doc.healthy).toBe(false);
+    expect(byName(doc.services, `${stack}_broken`)).toMatchObject({ stack, sync: 'in_sync', health: 'degraded', reason: expect.stringContaining('non-zero exit') });
+    expect(byName(doc.services, `${stack}_web`)).toMatchObject({ stack, sync: 'in_sync', health: 'healthy', running: 1, desired: 1 });
+    expect((await runWarden(['plan', '-f', file, '--host', manager.host])).code).toBe(0);
+  }, 300_000);
 
   it('failing services are degraded with the engine\'s reason and in sync: plan exits 0, status --wait fails fast, /status and the metric say so', async () => {
     const manager = await runningManager(lab);
