@@ -49,12 +49,19 @@ export function healthCounts(desired: DesiredState): CountsNeed {
 
 /**
  * healthNeed is which kept services' tasks a pass reads for their health: those whose counts do not show
- * them settled (no counts, fewer running than wanted, an update rolling). In a healthy cluster, none: its
- * health is read off the services list the pass makes anyway.
+ * them settled (no counts, fewer running than wanted, an update rolling), and those created or updated
+ * within their rollout's time (`now`: counts taken as a crash-looping task starts would call them
+ * settled). In a cluster at rest, none: its health is read off the services list the pass makes anyway.
  */
-export function healthNeed(desired: DesiredState, services: readonly SwarmService[]): Set<string> {
+export function healthNeed(desired: DesiredState, services: readonly SwarmService[], now: number): Set<string> {
   const kept = new Set((desired.services ?? []).map((s) => s.name));
-  return new Set(services.filter((s) => kept.has(s.name) && !settled(s)).map((s) => s.id));
+  return new Set(services.filter((s) => kept.has(s.name) && (!settled(s) || rolledOutWithin(s, now))).map((s) => s.id));
+}
+
+// Whether the service was created or last updated within the time its rollout is given.
+function rolledOutWithin(s: SwarmService, now: number): boolean {
+  const last = Math.max(Date.parse(s.updatedAt) || 0, Date.parse(s.updateStatus?.completedAt ?? '') || 0);
+  return now - last <= rolloutWindowMs(s, s.replicas ?? s.status?.desiredTasks ?? 1);
 }
 
 // Settled by its counts: running all they want, no update rolling, and (a replicated service) counts that
@@ -72,7 +79,9 @@ function settled(s: SwarmService): boolean {
  */
 export function passHealth(desired: DesiredState, observed: Observed, held: (service: string) => string | undefined): KeptServiceHealth[] {
   const byName = new Map(observed.services.map((s) => [s.name, s]));
-  const read = healthNeed(desired, observed.services);
+  // The tasks were read for these (observe asked a moment before `at`: a service that left the set since
+  // is judged by its counts, as it was settled by them).
+  const read = healthNeed(desired, observed.services, observed.at);
   return (desired.services ?? []).map((want) => {
     const svc = byName.get(want.name);
     const h = serviceHealth({ service: svc, tasks: svc && read.has(svc.id) ? observed.tasks : undefined, now: observed.at, suspended: svc ? held(want.name) : undefined });
@@ -104,6 +113,8 @@ export const STARTUP_GRACE_MS = 60_000;
 
 // UpdateConfig's defaults as swarmkit applies them (api/defaults): parallelism 1, delay 0, monitor 5 s.
 const DEFAULT_MONITOR_NS = 5_000_000_000;
+// RestartPolicy's default delay (swarmkit api/defaults): 5 s.
+const DEFAULT_RESTART_DELAY_NS = 5_000_000_000;
 
 // Update states in which the engine is itself replacing tasks.
 const ROLLING = new Set(['updating', 'rollback_started']);
@@ -127,8 +138,13 @@ export function serviceHealth(input: HealthInput): ServiceHealth {
     return { health: 'degraded', reason: `rolled back: ${update.message || 'the update failed'}`, ...counts };
   }
   const rolling = update !== undefined && ROLLING.has(update.state);
-  if (running >= desired && !rolling) return { health: 'healthy', reason: '', ...counts };
   const mine = tasks.filter((t) => t.serviceId === service.id);
+  if (running >= desired && !rolling) {
+    // All run, but one failed a moment ago: a crash loop caught as its next task starts (a task that exits
+    // at once is `running` for an instant), or a restart that has yet to hold. Not healthy until it holds.
+    const restarted = failedSince(mine, now - restartHoldMs(service));
+    return restarted ? { health: 'progressing', reason: `restarted: ${restarted}`, ...counts } : { health: 'healthy', reason: '', ...counts };
+  }
   const windowMs = rolloutWindowMs(service, desired);
   const since = Date.parse(rolling ? update.startedAt : service.updatedAt);
   const short = `${running}/${desired} running`;
@@ -142,6 +158,17 @@ export function serviceHealth(input: HealthInput): ServiceHealth {
   if (failure) return { health: 'degraded', reason: failure, ...counts };
   if (mine.some((t) => onTheWay(t) && at(t) >= now - windowMs)) return { health: 'progressing', reason: latestProblem(mine) || short, ...counts };
   return { health: 'degraded', reason: latestProblem(mine) || short, ...counts };
+}
+
+/**
+ * restartHoldMs is how long a task must have run since the service's last task failure to count as
+ * holding: its restart policy's delay (swarmkit's default 5 s) and its update_config's monitor (5 s),
+ * plus 5 s for the next task to start. Longer than one turn of a crash loop.
+ */
+export function restartHoldMs(service: SwarmService): number {
+  const delayNs = service.spec.TaskTemplate?.RestartPolicy?.Delay ?? DEFAULT_RESTART_DELAY_NS;
+  const monitorNs = (service.spec.UpdateConfig as { Monitor?: number } | undefined)?.Monitor ?? DEFAULT_MONITOR_NS;
+  return (delayNs + monitorNs) / 1e6 + 5_000;
 }
 
 /**
@@ -190,6 +217,12 @@ function recentFailure(tasks: readonly SwarmTask[], since: number): string {
     .filter((t) => ((t.state === 'failed' || t.state === 'rejected') && at(t) >= since) || (t.desiredState === 'running' && t.state === 'pending' && t.err !== ''))
     .sort((a, b) => at(b) - at(a));
   const t = failed[0];
+  return t ? t.err || t.message || t.state : '';
+}
+
+// The words of the newest task that failed or was rejected since `since`; '' when none did.
+function failedSince(tasks: readonly SwarmTask[], since: number): string {
+  const t = tasks.filter((x) => (x.state === 'failed' || x.state === 'rejected') && at(x) >= since).sort((a, b) => at(b) - at(a))[0];
   return t ? t.err || t.message || t.state : '';
 }
 

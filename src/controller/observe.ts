@@ -76,7 +76,7 @@ export async function observe(
   // A rejected read is awaited by Promise.all below; this only keeps it from counting as unhandled first.
   listed.catch(() => undefined);
   const [info, nodes, read] = await Promise.all([identity.read(port, listed), listed, services(countsNeed(desired, reconcilers))]);
-  const need = taskNeed(desired, reconcilers, read);
+  const need = taskNeed(desired, reconcilers, read, now());
   const byId = new Map(read.map((s) => [s.id, s]));
   const [tasks, stackObjects] = await Promise.all([
     readTasks(port, need, byId),
@@ -124,8 +124,8 @@ export const PER_SERVICE_TASK_READS = 8;
 
 // What the reconcilers in force read, and what the services' health reads: the tasks of the kept services
 // whose counts do not show them settled (none in a healthy cluster).
-function taskNeed(desired: DesiredState, reconcilers: readonly Reconciler[], services: Observed['services']): TaskNeed {
-  const need: TaskNeed = { running: false, services: healthNeed(desired, services) };
+function taskNeed(desired: DesiredState, reconcilers: readonly Reconciler[], services: Observed['services'], now: number): TaskNeed {
+  const need: TaskNeed = { running: false, services: healthNeed(desired, services, now) };
   const named = need.services as Set<string>;
   for (const r of reconcilers) {
     const n = r.tasks?.(desired, services);

@@ -103,6 +103,12 @@ describe('serviceHealth past the rollout window', () => {
       [task({ state: 'orphaned', desiredState: 'shutdown', message: 'node down', timestamp: ago(20) }), task({ state: 'preparing', message: 'preparing', timestamp: ago(3) })],
       'progressing', 'preparing'],
     ['a task stuck preparing for longer than a rollout may take', old, [task({ state: 'preparing', message: 'preparing', timestamp: ago(900) })], 'degraded', 'preparing'],
+    ['a crash loop caught as its next task starts (running for an instant): not healthy', old,
+      [task({ state: 'failed', desiredState: 'shutdown', err: 'task: non-zero exit (1)', timestamp: ago(6) }), task({ timestamp: ago(0) })],
+      'progressing', 'restarted: task: non-zero exit (1)'],
+    ['one restart that has held longer than its restart delay and monitor: healthy', old,
+      [task({ state: 'failed', desiredState: 'shutdown', err: 'task: non-zero exit (1)', timestamp: ago(60) }), task({ timestamp: ago(54) })],
+      'healthy', ''],
     ['a failure hours ago, nothing on its way', old, [task({ state: 'rejected', desiredState: 'shutdown', err: 'No such image: x:1', timestamp: ago(7200) })], 'degraded', 'No such image: x:1'],
   ] as const)('%s', (_n, svc, tasks, health, reason) => {
     expect(serviceHealth({ service: svc, tasks, now: NOW })).toMatchObject({ health, reason });
@@ -122,8 +128,11 @@ describe('healthNeed and passHealth', () => {
       settledSvc('other', { status: { runningTasks: 0, desiredTasks: 2 } }),
       // Scaled to 3 since the list its counts come from (a cached service): its counts are older than its spec.
       settledSvc('scaled', { replicas: 3 }),
+      // Created a moment ago: its counts may have caught a crash-looping task as it started.
+      settledSvc('fresh', { updatedAt: ago(10) }),
     ];
-    expect([...healthNeed(kept(['app_web', 'app_db', 'api', 'worker', 'scaled']), services)].sort()).toEqual(['id-api', 'id-app_db', 'id-scaled', 'id-worker']);
+    expect([...healthNeed(kept(['app_web', 'app_db', 'api', 'worker', 'scaled', 'fresh']), services, NOW)].sort())
+      .toEqual(['id-api', 'id-app_db', 'id-fresh', 'id-scaled', 'id-worker']);
   });
 
   it('gives every kept service a health, its stack, and suspended where warden holds it', () => {
