@@ -40,6 +40,42 @@ export function allHealthy(views: readonly ServiceStatusView[]): boolean {
   return views.every((v) => v.health === 'healthy');
 }
 
+/** Look is one look at every kept service: their views, or why it could not look (exit 2). */
+export type Look = () => Promise<ServiceStatusView[] | { error: string }>;
+
+/** Verdict is what watching ended with: the exit code, the last views, and what to say on stderr. */
+export interface Verdict {
+  code: number;
+  views: ServiceStatusView[];
+  said: string[];
+}
+
+/**
+ * watchHealth looks once, or with `wait` until every service is healthy (0), one is degraded (1) or
+ * `timeoutMs` has passed (1); a look that fails ends it (2). Each change of a service's health while it
+ * waits is said through `say`.
+ */
+export async function watchHealth(look: Look, opts: { wait: boolean; timeoutMs: number }, clock: StatusClock, say: (line: string) => void): Promise<Verdict> {
+  const deadline = clock.now() + opts.timeoutMs;
+  const said = new Map<string, string>();
+  for (;;) {
+    const views = await look();
+    if (!Array.isArray(views)) return { code: 2, views: [], said: [`warden status: ${views.error}`] };
+    const healthy = allHealthy(views);
+    const degraded = views.filter((v) => v.health === 'degraded');
+    if (!opts.wait || healthy || degraded.length > 0) {
+      const why = opts.wait && !healthy ? [`warden status: ${degraded.map((v) => `${v.service} is degraded: ${v.reason}`).join('; ')}`] : [];
+      return { code: healthy ? 0 : 1, views, said: why };
+    }
+    if (clock.now() >= deadline) {
+      const waiting = views.filter((v) => v.health !== 'healthy').map((v) => `${v.service} ${v.health}`);
+      return { code: 1, views, said: [`warden status: timed out waiting for every service to be healthy (${waiting.join(', ')})`] };
+    }
+    sayChanges(views, said, say);
+    await clock.sleep(Math.min(STATUS_POLL_MS, Math.max(0, deadline - clock.now())));
+  }
+}
+
 /** statusCommand looks at every kept service once, or with --wait until all are healthy: 0 all healthy, 1 not, 2 error. */
 export async function statusCommand(opts: StatusOptions, clock: StatusClock = realClock): Promise<number> {
   const got = await loadOnce(opts);
@@ -47,41 +83,26 @@ export async function statusCommand(opts: StatusOptions, clock: StatusClock = re
   const controller = oneShot(opts, false, createLogger('warn', process.stderr));
   if (typeof controller === 'number') return controller;
   controller.setDesired(got.loaded);
-  const deadline = clock.now() + (opts.timeout ?? STATUS_TIMEOUT_MS);
-  const said = new Map<string, string>();
-  for (;;) {
+  // Each look is a plan-only pass; a reconciler that could not plan leaves sync unknown: an error, as for plan.
+  const look: Look = async () => {
     const result = await controller.pass(['status'], undefined, true);
     const failed = result.results.find((r) => r.error !== undefined);
-    if (result.error || failed) {
-      process.stderr.write(`warden status: ${result.error ?? `${failed?.id}: ${failed?.error}`}\n`);
-      return 2;
-    }
-    const views = serviceStatuses(result);
-    const healthy = allHealthy(views);
-    const degraded = views.filter((v) => v.health === 'degraded');
-    if (!opts.wait || healthy || degraded.length > 0) {
-      print(got, views, healthy, opts.output, clock.now());
-      if (opts.wait && !healthy) process.stderr.write(`warden status: ${degraded.map((v) => `${v.service} is degraded: ${v.reason}`).join('; ')}\n`);
-      return healthy ? 0 : 1;
-    }
-    if (clock.now() >= deadline) {
-      print(got, views, healthy, opts.output, clock.now());
-      const waiting = views.filter((v) => v.health !== 'healthy').map((v) => `${v.service} ${v.health}`);
-      process.stderr.write(`warden status: timed out waiting for every service to be healthy (${waiting.join(', ')})\n`);
-      return 1;
-    }
-    sayChanges(views, said);
-    await clock.sleep(Math.min(STATUS_POLL_MS, Math.max(0, deadline - clock.now())));
-  }
+    if (result.error || failed) return { error: result.error ?? `${failed?.id}: ${failed?.error}` };
+    return serviceStatuses(result);
+  };
+  const verdict = await watchHealth(look, { wait: opts.wait ?? false, timeoutMs: opts.timeout ?? STATUS_TIMEOUT_MS }, clock, (l) => process.stderr.write(`${l}\n`));
+  if (verdict.code !== 2) print(got, verdict.views, verdict.code === 0, opts.output, clock.now());
+  for (const line of verdict.said) process.stderr.write(`${line}\n`);
+  return verdict.code;
 }
 
 // While waiting, each service's health is said on stderr when it changes, so that a CI log shows progress.
-function sayChanges(views: readonly ServiceStatusView[], said: Map<string, string>): void {
+function sayChanges(views: readonly ServiceStatusView[], said: Map<string, string>, say: (line: string) => void): void {
   for (const v of views) {
     const line = `${v.health}${v.reason ? `: ${v.reason}` : ''} (${v.running}/${v.desired} running)`;
     if (said.get(v.service) === line) continue;
     said.set(v.service, line);
-    process.stderr.write(`waiting: ${v.service} ${line}\n`);
+    say(`waiting: ${v.service} ${line}`);
   }
 }
 
