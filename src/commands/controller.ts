@@ -6,6 +6,7 @@ import { Controller, type ControllerOptions, type PassResult } from '../controll
 import type { HostPort } from '../controller/host.js';
 import { createLogger } from '../controller/log.js';
 import { Metrics } from '../controller/metrics.js';
+import { Notifier } from '../controller/notify.js';
 import { serve } from '../controller/server.js';
 import { createWebhookHandler, readWebhookSecret, WEBHOOK_PATH, type WebhookHandler } from '../controller/webhook.js';
 import { openSource, sopsKeyring, type SourceOptions } from '../desired-state/open-source.js';
@@ -304,6 +305,8 @@ function daemonController(
   return new Controller({
     port, logger, metrics, dryRun: opts.dryRun ?? false, ...hostWiring(opts), ...(wiring.host ? { host: wiring.host } : {}), ...registryAuth,
     ...resolveImageWiring(opts),
+    // Only the daemon notifies: spec.notify's webhooks hear from the leader's warden run.
+    notifier: new Notifier({ logger, metrics }),
   });
 }
 

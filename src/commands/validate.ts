@@ -28,7 +28,8 @@ export async function validateCommand(file: string, io: Output = processOutput, 
     // With keys, sops files are decrypted as the controller would; without, each must name a recipient.
     const keyring = sopsKeyring(flags);
     const sops: SopsMode = keyring.configured ? await keyring.keys() : 'check';
-    const loaded = await loadDesiredStateFile(file, { sops });
+    // A webhook's urlFile (a Docker secret) may exist only where warden runs: absent here, it is a warning.
+    const loaded = await loadDesiredStateFile(file, { sops, urlFiles: 'check' });
     for (const w of loaded.warnings ?? []) io.err(`${formatProblem(w)} (warning)\n`);
     const s = loaded.state;
     const counts = [
@@ -37,6 +38,7 @@ export async function validateCommand(file: string, io: Output = processOutput, 
       s.services ? `${s.services.length} services` : undefined,
       s.volumes ? `${s.volumes.length} volumes` : undefined,
       s.registry ? 'a registry' : undefined,
+      s.notify ? `${s.notify.length} webhook${s.notify.length === 1 ? '' : 's'}` : undefined,
     ].filter((c) => c !== undefined);
     io.out(`${file}: valid: cluster ${s.cluster}, revision ${loaded.revision}` +
       `${counts.length > 0 ? `, ${counts.join(', ')}` : ''}, policy ${s.policy.mode}\n`);

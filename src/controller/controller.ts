@@ -19,6 +19,8 @@ import { Calls, watchCalls } from './calls.js';
 import { Echoes, followEvents } from './events.js';
 import { HostObserver, type HostPort } from './host.js';
 import type { Metrics } from './metrics.js';
+import type { Notifier } from './notify.js';
+import { DESIRED_STATE_SOURCE, desiredStateInvalid, passConditions } from './notify-conditions.js';
 import { Passes, type PassResult } from './pass.js';
 import { TriggerQueue } from './queue.js';
 import { DEFAULT_FLAP, Safety, type FlapOptions } from './safety.js';
@@ -89,6 +91,8 @@ export interface ControllerOptions {
   slowPassMs?: number;
   /** eventsQuietMs is how long the events stream may say nothing before it is followed anew (default EVENTS_QUIET_MS). */
   eventsQuietMs?: number;
+  /** notifier sends spec.notify's notifications, started and stopped with the loop (default none: the one-shot commands send none). */
+  notifier?: Notifier;
 }
 
 /** Controller runs passes against one engine. */
@@ -114,6 +118,7 @@ export class Controller {
   private readonly announcer: Announcer;
   private readonly slowPassMs: number;
   private readonly eventsQuietMs: number | undefined;
+  private readonly notifier: Notifier | undefined;
 
   private loaded: LoadedState | undefined;
   private loadError: string | undefined;
@@ -140,6 +145,7 @@ export class Controller {
     this.announcer = new Announcer(this.log);
     this.slowPassMs = opts.slowPassMs ?? PASS_SLOW_MS;
     this.eventsQuietMs = opts.eventsQuietMs;
+    this.notifier = opts.notifier;
     const passPort = watchCalls(this.port, this.calls);
     // The reads that follow events are not the pass's: services that churn must not keep a stuck pass alive.
     this.cache = new ServiceCache(passPort, this.port);
@@ -199,6 +205,8 @@ export class Controller {
     this.safety.onDesired(loaded.state);
     this.host.want(loaded.state);
     this.metrics.setDesiredState(loaded.state.cluster, loaded.source, loaded.revision);
+    this.notifier?.configure(loaded.state.cluster, loaded.revision, loaded.state.notify);
+    this.notifier?.present(DESIRED_STATE_SOURCE, []);
     if (previous?.state.policy.resync !== loaded.state.policy.resync) this.onResyncChange?.();
     this.log.info({ revision: loaded.revision, source: loaded.source, cluster: loaded.state.cluster }, 'desired state loaded');
     for (const w of loaded.warnings ?? []) this.log.warn({ revision: loaded.revision, warning: formatProblem(w) }, 'desired state: skipped');
@@ -210,6 +218,9 @@ export class Controller {
     this.loadError = error.message;
     this.failedRevision = error instanceof DesiredStateError ? error.revision : undefined;
     this.metrics.setDesiredStateFailed(source, this.failedRevision);
+    // A revision that does not load, told to the last good one's webhooks; a source that cannot be read
+    // (a git outage) is no revision, and only logged.
+    if (error instanceof DesiredStateError) this.notifier?.present(DESIRED_STATE_SOURCE, [desiredStateInvalid(source, error.message, this.failedRevision)]);
     this.log.error({ err: error, revision: this.loaded?.revision, failedRevision: this.failedRevision }, 'desired state failed to load; the last good one stays in force');
   }
 
@@ -239,6 +250,7 @@ export class Controller {
     this.started = true;
     const events = followEvents(this.port, signal, this.echoes, (reason) => this.trigger(reason), this.log, this.cache, this.eventsQuietMs);
     const host = this.host.start(signal);
+    const notifying = this.notifier?.start(signal);
     try {
       await this.loop(signal);
     } finally {
@@ -247,7 +259,7 @@ export class Controller {
       this.settling.stop();
       resync?.stop();
       this.onResyncChange = undefined;
-      await Promise.all([events, host]);
+      await Promise.all([events, host, notifying]);
     }
   }
 
@@ -303,6 +315,7 @@ export class Controller {
     this.passStarted = performance.now();
     const run = this.passes.run(this.loaded, reasons, this.log, signal, planOnly).then((result) => {
       this.lastPass = result;
+      if (!planOnly) this.notify(result);
       return result;
     });
     this.running = run;
@@ -311,6 +324,17 @@ export class Controller {
     } finally {
       this.running = undefined;
       this.passStarted = undefined;
+    }
+  }
+
+  // What the pass saw that is worth telling (./notify-conditions.ts): handed over, never waited for. This
+  // is where a pass's health and rollouts (degraded, recovered, rollout-*) reach the notifier too, each
+  // change through this.notifier.transition(), which drops repeats (see ./notify.ts).
+  private notify(result: PassResult): void {
+    if (!this.notifier) return;
+    this.notifier.leader = result.leader;
+    for (const [source, conditions] of passConditions(result, this.safety.held(this.clock.now()), this.loaded?.state)) {
+      this.notifier.present(source, conditions);
     }
   }
 

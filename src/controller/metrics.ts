@@ -1,6 +1,7 @@
 // Every metric of the contract (§4), in one registry per controller. Every label combination that can be
 // known up front is created at zero at start-up, so that a scrape shows the whole set from the first pass.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { NOTIFY_EVENTS } from '../desired-state/schema-notify.js';
 import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
 import { buildInfo, type BuildInfo } from '../version.js';
 import { HEALTHS } from './health.js';
@@ -38,6 +39,8 @@ export class Metrics {
   readonly buildInfo: Gauge<'version' | 'revision'>;
   /** stackObjects counts the objects of each deployed stack by kind and state (warden_stack_objects). */
   readonly stackObjects: Gauge<'stack' | 'kind' | 'state'>;
+  /** notifications counts POSTs to spec.notify's webhooks by event and result (sent, failed; a message dropped from a full queue is failed). */
+  readonly notifications: Counter<'event' | 'result'>;
 
   /**
    * constructor registers everything; processMetrics (default true) adds the client's process metrics,
@@ -96,6 +99,13 @@ export class Metrics {
       labelNames: ['stack', 'service', 'health'],
       registers,
     });
+    this.notifications = new Counter({
+      name: 'warden_notifications_total',
+      help: 'Notifications to the webhooks of spec.notify, by event and result (sent, failed: no 2xx after the retries, or dropped from a full queue).',
+      labelNames: ['event', 'result'],
+      registers,
+    });
+    for (const event of NOTIFY_EVENTS) for (const result of ['sent', 'failed'] as const) this.notifications.inc({ event, result }, 0);
     this.buildInfo = new Gauge({ name: 'warden_build_info', help: 'Always 1: the version and revision (commit) of warden that runs.', labelNames: ['version', 'revision'], registers });
     this.buildInfo.set({ version, revision }, 1);
   }

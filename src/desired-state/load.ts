@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile as fsReadFile } from 'node:fs/promises';
 import { friendlyMessage, issuesToProblems } from './load-problems.js';
+import { readNotify, type UrlFileMode } from './load-notify.js';
 import { readError, readStacks, type StackFilesOptions } from './load-stacks.js';
 import { ClusterState, type ServiceEntry } from './schema.js';
 import { DesiredStateError, type LoadedState, type Problem } from './source.js';
@@ -24,6 +25,8 @@ export interface LoadOptions extends StackFilesOptions {
   revision?: string;
   /** source overrides the description in LoadedState; default: the file name. */
   source?: string;
+  /** urlFiles says how spec.notify's urlFiles are read (./load-notify.ts); default `read`. */
+  urlFiles?: UrlFileMode;
 }
 
 /** loadDesiredStateFile reads and loads a local desired-state file; an unreadable file is an Error with its code, a bad one a DesiredStateError. */
@@ -70,7 +73,10 @@ async function loadText(text: string, file: string, opts: LoadOptions): Promise<
   // Stacks: each compose file is read relative to this file; its problems point into it.
   const stacks = await readStacks(doc.spec.stacks ?? [], file, src, hash, opts);
   problems.push(...stacks.problems);
-  const warnings: Problem[] = [...parsed.warnings, ...stacks.warnings];
+  // Webhooks: each URL read from its urlFile, a secret from here on (./webhook-url.ts).
+  const notify = await readNotify(doc.spec.notify ?? [], file, src, hash, opts);
+  problems.push(...notify.problems);
+  const warnings: Problem[] = [...parsed.warnings, ...stacks.warnings, ...notify.warnings];
 
   const explicit = doc.spec.services ?? [];
   const services = mergeServices(explicit, stacks.services, src, problems);
@@ -82,6 +88,7 @@ async function loadText(text: string, file: string, opts: LoadOptions): Promise<
   const state = resolve(doc, services?.map((s) => s.service));
   if (stacks.deployed.length > 0) state.stacks = stacks.deployed;
   if (stacks.sealed.size > 0) state.sealed = stacks.sealed;
+  if (doc.spec.notify !== undefined) state.notify = notify.notify;
   const loaded: LoadedState = {
     state,
     revision: opts.revision ?? hash.digest('hex').slice(0, 12),

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { RECONCILER_IDS, type ReconcilerId } from '../reconcilers/ids.js';
 import { checked, durationString, quoteHint } from './schema-fields.js';
+import { NotifyEntry } from './schema-notify.js';
 import { VolumeEntry, volumePathProblem } from './schema-volumes.js';
 import {
   constraintProblem,
@@ -18,6 +19,7 @@ import {
 } from './validators.js';
 
 export { SYSTEM_DIRS, SYSTEM_TREES, VolumeEntry, volumePathProblem } from './schema-volumes.js';
+export { NOTIFY_EVENTS, NotifyEntry, type NotifyEvent, type NotifyFormat } from './schema-notify.js';
 
 /** Labels is a map of Docker label keys to string values. */
 export const Labels = z
@@ -282,6 +284,7 @@ export const Spec = z
     stacks: z.array(StackEntry).describe('spec.stacks: services taken from compose v3 files').optional(),
     volumes: z.array(VolumeEntry).describe('spec.volumes: directories on shared mounts').optional(),
     registry: RegistrySection.optional(),
+    notify: z.array(NotifyEntry).describe('spec.notify: webhooks told of rollouts, health, holds and a desired state that fails to load').optional(),
     policy: PolicySection.default({
       mode: 'enforce',
       reconcilers: {},

@@ -5,7 +5,9 @@
 // reconcilers, ../reconcilers/index.ts, is what the schema checks policy.reconcilers against). It reads
 // only the types of a deployed stack (./compose/types.ts), which read only the Docker port's types.
 import type { DesiredStack } from './compose/types.js';
+import type { NotifyEvent, NotifyFormat } from './schema-notify.js';
 import type { SealedValues } from './sops/sealed.js';
+import type { WebhookUrl } from './webhook-url.js';
 
 /** NodeSelector picks nodes; every field given must match (hostname is a glob). */
 export interface NodeSelector {
@@ -77,6 +79,17 @@ export interface DesiredRegistry {
   probe: string;
 }
 
+/** DesiredNotify is one entry of spec.notify, its URL read from urlFile. */
+export interface DesiredNotify {
+  /** urlFile is the path the URL was read from, as resolved (shown in logs instead of the URL). */
+  urlFile: string;
+  /** url is the webhook URL: a secret, shown as "(secret)" wherever it is printed. */
+  url: WebhookUrl;
+  format: NotifyFormat;
+  /** events lists the events to send (every NotifyEvent when the file leaves it out). */
+  events: NotifyEvent[];
+}
+
 /** PolicyMode is enforce (correct drift) or observe (report only). */
 export type PolicyMode = 'enforce' | 'observe';
 
@@ -110,6 +123,8 @@ export interface DesiredState {
   stacks?: DesiredStack[];
   volumes?: DesiredVolume[];
   registry?: DesiredRegistry;
+  /** notify lists the webhooks to tell of events (absent: none). */
+  notify?: DesiredNotify[];
   policy: DesiredPolicy;
   /**
    * sealed holds the values the stacks' sops files held encrypted, so that nothing shown carries one

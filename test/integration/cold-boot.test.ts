@@ -21,6 +21,9 @@ import { runWarden, startWardenRun, type WardenDaemon } from '../support/warden.
 import { leaderNode } from '../support/lab.js';
 
 const lab = testLab();
+// A scenario's own waits (the boot, swarm giving up within 180 s, the recovery) fail first with what they
+// saw; the test's timeout only bounds the whole.
+const SCENARIO_TIMEOUT_MS = 600_000;
 let scenario: Scenario | undefined;
 let dir: string;
 
@@ -102,7 +105,7 @@ describe('cold boot with the registry inside the swarm', () => {
     await expectOrder(s, answeredAt);
     const port = createDockerPort({ host: m.host });
     for (const app of s.apps) expect((await port.inspectService(app)).forceUpdate).toBeGreaterThanOrEqual(1);
-  });
+  }, SCENARIO_TIMEOUT_MS);
 
   it('warden recover runs the same scenario: waves in order, a JSON line per event when not on a terminal, exit 0', async () => {
     const s = scenario!;
@@ -142,7 +145,7 @@ describe('cold boot with the registry inside the swarm', () => {
     expect(lines, out).toHaveLength(12);
     expect(await runningOf(lab, [s.registry, ...s.apps])).toEqual([1, REPLICAS, REPLICAS]);
     await expectOrder(s, answeredAt);
-  });
+  }, SCENARIO_TIMEOUT_MS);
 
   // Issue 24, 0.1: the long cold boot. `warden run` starts on the Raft leader's manager long after swarm
   // gave up (11 min with WARDEN_LONG=1; in CI as soon as the registry answers, the same state), and on a

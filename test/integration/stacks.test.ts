@@ -39,8 +39,11 @@ function setup(opts: { prune?: boolean; env?: Record<string, string> } = {}): st
   return path.join(dir, 'warden.yml');
 }
 
-function writeDesired(opts: { prune?: boolean; env?: Record<string, string> } = {}): void {
+// The rollback grace is off here: these tests are about the rollout itself, which removes what it replaced
+// once swarm cannot roll back to it (the grace has its own test below).
+function writeDesired(opts: { prune?: boolean; env?: Record<string, string>; resync?: string } = {}): void {
   const env = Object.entries(opts.env ?? ENV).map(([k, v]) => `${k}: "${v}"`).join(', ');
+  const resync = opts.resync ? `, resync: "${opts.resync}"` : '';
   writeFileSync(path.join(dir, 'warden.yml'), `apiVersion: swarm-warden/v1
 kind: ClusterState
 metadata: { name: lab }
@@ -52,6 +55,7 @@ spec:
       prune: ${opts.prune ?? false}
       resolveImage: never
       env: { ${env} }
+  policy: { rollbackGrace: 0s${resync} }
 `);
 }
 
@@ -84,6 +88,22 @@ async function apply(file: string): Promise<{ code: number | null; changes: Arra
   // What went wrong, for assertion messages: the warnings and errors it logged, and its final plan.
   const problems = r.stdout.split('\n').filter((l) => l.startsWith('{') && !l.includes('desired state'));
   return { code: r.code, changes, writes, stderr: [r.stderr, ...problems, ...r.stdout.split('\n').filter((l) => !l.startsWith('{'))].join('\n') };
+}
+
+/**
+ * removedOnceDone returns whether `object` was removed by the apply given or, once swarm's update is done
+ * with it (a replaced config or secret goes only when no update may return to it), by a later apply.
+ */
+// A rollout test waits for the update to be done (up to 150 s on a loaded machine) before the removal.
+const ROLLOUT_TIMEOUT_MS = 300_000;
+
+async function removedOnceDone(file: string, first: Array<{ action: string; object: string }>, object: string): Promise<boolean> {
+  const removes = (changes: Array<{ action: string; object: string }>): boolean => changes.some((c) => c.action === 'remove-stack-object' && c.object === object);
+  if (removes(first)) return true;
+  return waitUntil(`${object} removed once the update is done with it`, async () => removes((await apply(file)).changes), { timeoutMs: 150_000, intervalMs: 2_000 })
+    .catch(async (err: Error) => {
+      throw new Error(`${err.message}\nwarden plan says:\n${(await plan(file)).stdout}`);
+    });
 }
 
 async function plan(file: string): Promise<{ code: number | null; stdout: string }> {
@@ -121,16 +141,16 @@ describe('stacks with deploy: true on the lab', () => {
     writeFileSync(path.join(dir, 'every-key.secret'), 'a new key\n');
     const a = await apply(file);
     expect(a.code, a.stderr).toBe(0);
+    expect(await removedOnceDone(file, a.changes, 'st_api_key')).toBe(true);
     const objects = await stackObjects(manager, NAME);
     const secrets = objects.secrets.map((x) => x.name);
     expect(secrets).toEqual([expect.stringMatching(/^st_api_key_[0-9a-f]{8}$/)]);
     expect(a.changes).toContainEqual({ action: 'create-file-object', object: secrets[0] });
-    expect(a.changes).toContainEqual({ action: 'remove-stack-object', object: 'st_api_key' });
     const web = objects.services.find((x) => x.spec.Name === 'st_web')!;
     const refs = (web.spec.TaskTemplate!.ContainerSpec as { Secrets: Array<{ SecretName: string }> }).Secrets.map((r) => r.SecretName);
     expect(new Set(refs)).toEqual(new Set(secrets));
     expect((await apply(file)).writes).toEqual([]);
-  });
+  }, ROLLOUT_TIMEOUT_MS);
 
   it('deploys a stack, and a second apply writes nothing', async () => {
     const file = setup();
@@ -161,12 +181,12 @@ describe('stacks with deploy: true on the lab', () => {
     const a = await apply(file);
     expect(a.code, a.stderr).toBe(0);
     expect(a.changes.filter((c) => c.action === 'update-service').map((c) => c.object).sort()).toEqual(['st_plain', 'st_web']);
-    expect(a.changes).toContainEqual({ action: 'remove-stack-object', object: oldConfig });
+    expect(await removedOnceDone(file, a.changes, oldConfig)).toBe(true);
     const web = (await stackObjects(await runningManager(lab), NAME)).services.find((s) => s.spec.Name === 'st_web')!;
     expect((web.spec.TaskTemplate!.ContainerSpec as { Env: string[] }).Env).toContain('GREETING=changed');
     const again = await apply(file);
     expect(again.changes).toEqual([]);
-  });
+  }, ROLLOUT_TIMEOUT_MS);
 
   it('brings back a service deleted by hand', async () => {
     const file = setup();
@@ -202,7 +222,7 @@ describe('stacks with deploy: true on the lab', () => {
     const file = setup();
     const leader = await leaderNode(lab);
     // A resync once a year: what finds the edits below is the events stream (and the services cache).
-    writeFileSync(file, `${readFileSync(file, 'utf8')}  policy: { resync: "0 0 1 1 *" }\n`);
+    writeDesired({ resync: '0 0 1 1 *' });
     const daemon = await startWardenRun(['-f', file, '--host', leader.host], { readyTimeoutMs: 60_000 });
     daemons.push(daemon);
     const writes = (): number => daemon.logs().split('\n').filter((l) => l.includes('"corrected drift"')).length;

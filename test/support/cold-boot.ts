@@ -149,18 +149,7 @@ export async function coldBoot(lab: Lab, s: Scenario, log: (m: string) => void =
   log('every dockerd stopped');
   await Promise.all(lab.nodes.filter((n) => n !== s.registryNode).map((n) => lab.startDaemon(n)));
   log('managers and worker-1 started');
-  const m = await anyManager(lab);
-  const p = port(m);
-  const ids = new Map((await p.listServices()).map((svc) => [svc.name, svc.id]));
-  await waitUntil('swarm to give up on the applications (attempts spent)', async () => {
-    for (const app of s.apps) {
-      const tasks = await p.listTasks({ serviceId: ids.get(app)! });
-      if (tasks.some((t) => t.desiredState === 'running' || t.state === 'running')) return false;
-      // Rejections of an earlier boot do not count.
-      if (!tasks.some((t) => t.state === 'rejected' && Date.parse(t.timestamp) > bootAt)) return false;
-    }
-    return true;
-  }, { timeoutMs: 180_000, intervalMs: 1_000 });
+  await waitSpent(lab, s, bootAt);
   const spentAt = Date.now();
   log('applications rejected, attempts spent');
   await lab.startDaemon(s.registryNode);
@@ -207,18 +196,24 @@ export async function longColdBoot(lab: Lab, s: Scenario, waitMs: number, log: (
   return { lastStartAt, spentAt };
 }
 
+/**
+ * waitSpent waits until swarm has given up on every application: no task of theirs wants to run, and one
+ * was rejected since the boot. At the deadline the error lists every task (state, desired, error, node),
+ * so that a scenario that went otherwise says how.
+ */
 async function waitSpent(lab: Lab, s: Scenario, bootAt: number): Promise<void> {
   const p = port(await anyManager(lab));
   const ids = new Map((await p.listServices()).map((svc) => [svc.name, svc.id]));
+  let seen = '';
   await waitUntil('swarm to give up on the applications (attempts spent)', async () => {
-    for (const app of s.apps) {
-      const tasks = await p.listTasks({ serviceId: ids.get(app)! });
-      if (tasks.some((t) => t.desiredState === 'running' || t.state === 'running')) return false;
-      // Rejections of an earlier boot do not count.
-      if (!tasks.some((t) => t.state === 'rejected' && Date.parse(t.timestamp) > bootAt)) return false;
-    }
-    return true;
-  }, { timeoutMs: 180_000, intervalMs: 1_000 });
+    const all = await Promise.all(s.apps.map(async (app) => ({ app, tasks: await p.listTasks({ serviceId: ids.get(app)! }) })));
+    seen = all.map(({ app, tasks }) => `${app}: ${tasks.map((t) => `${t.state}/${t.desiredState} ${t.timestamp} on ${t.nodeId.slice(0, 6)} ${t.err || t.message}`).join('; ')}`).join(' | ');
+    // Rejections of an earlier boot do not count.
+    return all.every(({ tasks }) => !tasks.some((t) => t.desiredState === 'running' || t.state === 'running') &&
+      tasks.some((t) => t.state === 'rejected' && Date.parse(t.timestamp) > bootAt));
+  }, { timeoutMs: 180_000, intervalMs: 1_000 }).catch((err: Error) => {
+    throw new Error(`${err.message}; the tasks since the boot at ${new Date(bootAt).toISOString()}: ${seen}`);
+  });
 }
 
 /** runningTasks returns the running tasks of a service, read from the engine. */
