@@ -9,6 +9,7 @@ import { labCommand } from './commands/lab.js';
 import { planCommand, applyCommand, runCommand, type HostRootOptions } from './commands/controller.js';
 import type { LogFormat } from './commands/log-format.js';
 import { recoverCommand, type RecoverOptions } from './commands/recover.js';
+import { statusCommand, STATUS_TIMEOUT_MS, type StatusOptions } from './commands/status.js';
 import { versionCommand } from './commands/version.js';
 import type { SourceOptions } from './desired-state/open-source.js';
 import { RESOLVE_IMAGE_INTERVAL_MS, RESOLVE_IMAGE_TIMEOUT_MS } from './controller/image-digests.js';
@@ -156,10 +157,10 @@ export async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-// addControllerCommands adds plan, apply and run: the controller's commands, with the source's, the engine's
-// and the hosts' flags they share.
+// addControllerCommands adds plan, apply, run and status: the controller's commands, with the source's, the
+// engine's and the hosts' flags they share.
 function addControllerCommands(program: Command, set: (code: number) => void): void {
-  for (const name of ['plan', 'apply', 'run'] as const) {
+  for (const name of ['plan', 'apply', 'run', 'status'] as const) {
     const cmd = program.command(name);
     resolveImageOptions(engineOptions(sourceOptions(cmd))
       .addOption(new Option('--host-root <dir>', 'where the hosts\' file system (the shared mounts) is seen, for spec.volumes').env('WARDEN_HOST_ROOT').default('/'))
@@ -169,6 +170,14 @@ function addControllerCommands(program: Command, set: (code: number) => void): v
         .description('show the drift and the actions a pass would take (0 in sync, 1 drift, 2 error)')
         .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text').env('WARDEN_PLAN_OUTPUT'))
         .action(async (opts: SourceOptions & EngineOptions & HostRootOptions & { output: 'text' | 'json' }) => set(await planCommand(opts)));
+    } else if (name === 'status') {
+      cmd
+        .description('every kept service: sync beside health, running, reason (0 all healthy, 1 not, 2 error)')
+        .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text').env('WARDEN_STATUS_OUTPUT'))
+        // Not commander's .env(), as --dry-run: see envFlag.
+        .addOption(new Option('--wait', 'wait until every service is healthy; give up at the first degraded one (env: WARDEN_STATUS_WAIT=true|false)'))
+        .addOption(durationOption('--timeout <duration>', 'how long --wait waits', 'WARDEN_STATUS_TIMEOUT', STATUS_TIMEOUT_MS, '5m'))
+        .action(async (opts: StatusOptions) => set(await statusCommand({ ...opts, wait: opts.wait ?? envFlag('WARDEN_STATUS_WAIT') ?? false })));
     } else if (name === 'apply') {
       cmd
         .description('run one pass and apply it (0 converged, 1 drift remains, 2 error)')

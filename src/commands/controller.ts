@@ -70,13 +70,15 @@ export const APPLY_MAX_PASSES = 20;
 /** RUN_STOP_TIMEOUT_MS bounds how long `run` waits for a pass in flight after SIGTERM (default 1 s). */
 export const RUN_STOP_TIMEOUT_MS = 1_000;
 
-interface Loaded {
+/** Loaded is a source with the desired state it loaded. */
+export interface Loaded {
   source: DesiredStateSource;
   loaded: LoadedState;
 }
 
-// plan and apply are one-shot: their logs go to stderr (warnings and up), their results to stdout.
-async function loadOnce(opts: SourceOptions): Promise<Loaded | number> {
+// plan, apply and status are one-shot: their logs go to stderr (warnings and up), their results to stdout.
+/** loadOnce loads the desired state once, or returns 2 (said on stderr) when it cannot. */
+export async function loadOnce(opts: SourceOptions): Promise<Loaded | number> {
   let source: DesiredStateSource;
   try {
     source = openSource(opts);
@@ -101,8 +103,8 @@ function oneShotController(opts: EngineOptions & HostRootOptions, dryRun: boolea
   });
 }
 
-// oneShot is oneShotController, or 2 (said on stderr) when what it needs cannot be read.
-function oneShot(opts: EngineOptions & HostRootOptions, dryRun: boolean, logger: Logger): Controller | number {
+/** oneShot is a controller for one-shot passes (leader gating off), or 2 (said on stderr) when what it needs cannot be read. */
+export function oneShot(opts: EngineOptions & HostRootOptions, dryRun: boolean, logger: Logger): Controller | number {
   try {
     return oneShotController(opts, dryRun, logger);
   } catch (err) {

@@ -3,20 +3,29 @@
 // credential-named env value are not in what it is given.
 import type { PassResult } from '../controller/controller.js';
 import { reconcilerView, type OutcomeView, type ReconcilerView } from '../controller/view.js';
+import { serviceStatuses, type ServiceStatusView } from '../controller/service-status.js';
 import type { LoadedState } from '../desired-state/source.js';
+import { formatStatusTable } from './status-format.js';
 
-/** PlanDocument is what `plan -o json` prints: the revision planned, the verdict and each reconciler's view. */
+/**
+ * PlanDocument is what `plan -o json` prints: the revision planned, the verdict (sync alone), each
+ * reconciler's view, and each kept service's sync beside its health.
+ */
 export interface PlanDocument {
   cluster: string;
   source: string;
   revision: string;
   inSync: boolean;
   reconcilers: ReconcilerView[];
+  services: ServiceStatusView[];
 }
 
 /** planDocument builds `plan -o json`'s document from a pass. */
 export function planDocument(loaded: LoadedState, result: PassResult, inSync: boolean): PlanDocument {
-  return { cluster: loaded.state.cluster, source: loaded.source, revision: loaded.revision, inSync, reconcilers: result.results.map(reconcilerView) };
+  return {
+    cluster: loaded.state.cluster, source: loaded.source, revision: loaded.revision, inSync,
+    reconcilers: result.results.map(reconcilerView), services: serviceStatuses(result),
+  };
 }
 
 const show = (v: unknown): string => (v === undefined ? '(unset)' : JSON.stringify(v));
@@ -109,5 +118,11 @@ export function formatPlan(loaded: LoadedState, result: PassResult): string {
     for (const a of r.actions) lines.push(`  action  ${a.action.kind} ${a.action.object} ${show(a.action.before)} -> ${show(a.action.after)}: ${fate(a)}`);
   }
   lines.push('', inSync.length > 0 ? `in sync: ${inSync.join(', ')}` : 'in sync: none', '');
+  // Health beside sync: what works is not what a pass would change, and does not count as drift.
+  const services = serviceStatuses(result);
+  if (services.length > 0) {
+    const table = formatStatusTable(services, Date.parse(result.startedAt)).trimEnd().split('\n');
+    lines.push('services (health is shown beside sync; it does not count as drift):', ...table.map((l) => `  ${l}`), '');
+  }
   return lines.join('\n');
 }

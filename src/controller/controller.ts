@@ -25,6 +25,7 @@ import { Passes, type PassResult } from './pass.js';
 import { TriggerQueue } from './queue.js';
 import { DEFAULT_FLAP, Safety, type FlapOptions } from './safety.js';
 import { Settling } from './settle.js';
+import { healthRecheckMs } from './service-status.js';
 import { statusOf, type ControllerStatus } from './status.js';
 
 export type { ActionOutcome } from './act.js';
@@ -273,8 +274,9 @@ export class Controller {
         // A pass that could not run (the engine did not answer) is tried again, 1 s after the first
         // failure, doubling to a minute: the events stream's reconnection may come sooner.
         failures = result.error !== undefined && this.loaded !== undefined ? failures + 1 : 0;
-        // A reconciler waiting for something no event announces asks to look again soon.
-        requeue = Math.min(...result.results.map((r) => r.requeueAfterMs ?? Infinity));
+        // A reconciler waiting for something no event announces asks to look again soon; so does a
+        // service progressing (no event says that its tasks started, or that its rollout ran out of time).
+        requeue = Math.min(...result.results.map((r) => r.requeueAfterMs ?? Infinity), healthRecheckMs(result));
       } catch (err) {
         // A bug of warden's own must not stop the loop silently: it is logged, and the pass tried again.
         failures += 1;

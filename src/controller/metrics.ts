@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { NOTIFY_EVENTS } from '../desired-state/schema-notify.js';
 import { RECONCILERS, type ReconcilerId } from '../reconcilers/index.js';
 import { buildInfo, type BuildInfo } from '../version.js';
+import { HEALTHS } from './health.js';
 import { WEBHOOK_RESULTS, type WebhookResult } from './webhook.js';
 
 /** SUPPRESS_REASONS are why an action was not applied (contract §4, plus `ignored`, `backoff` and `held`). */
@@ -32,6 +33,8 @@ export class Metrics {
   readonly faultTolerance: Gauge;
   /** webhookRequests counts `POST /hooks/git` requests by result (all 0 while the webhook is off). */
   readonly webhookRequests: Counter<'result'>;
+  /** serviceHealth is 1 for each kept service's health, 0 for its other healths (warden_service_health). */
+  readonly serviceHealth: Gauge<'stack' | 'service' | 'health'>;
   /** buildInfo is 1, labelled with warden's version and revision (the Node version is nodejs_version_info's). */
   readonly buildInfo: Gauge<'version' | 'revision'>;
   /** stackObjects counts the objects of each deployed stack by kind and state (warden_stack_objects). */
@@ -90,6 +93,12 @@ export class Metrics {
       labelNames: ['stack', 'kind', 'state'],
       registers,
     });
+    this.serviceHealth = new Gauge({
+      name: 'warden_service_health',
+      help: 'The health of each service warden keeps: 1 for its health (healthy, progressing, degraded, missing, suspended), 0 for the others.',
+      labelNames: ['stack', 'service', 'health'],
+      registers,
+    });
     this.notifications = new Counter({
       name: 'warden_notifications_total',
       help: 'Notifications to the webhooks of spec.notify, by event and result (sent, failed: no 2xx after the retries, or dropped from a full queue).',
@@ -128,6 +137,17 @@ export class Metrics {
           this.stackObjects.set({ stack, kind, state }, objects.filter((o) => o.stack === stack && o.kind === kind && o.state === state).length);
         }
       }
+    }
+  }
+
+  /**
+   * setServiceHealth replaces warden_service_health from a pass's health: every health of every kept
+   * service, 1 for the one it has and 0 for the others; services no longer kept go away.
+   */
+  setServiceHealth(services: readonly { stack: string; service: string; health: string }[]): void {
+    this.serviceHealth.reset();
+    for (const s of services) {
+      for (const health of HEALTHS) this.serviceHealth.set({ stack: s.stack, service: s.service, health }, s.health === health ? 1 : 0);
     }
   }
 

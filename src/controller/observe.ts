@@ -7,6 +7,7 @@ import { EngineError } from '../docker/errors.js';
 import type { DockerPort, EngineInfo, StackPort, SwarmNode, SwarmService, SwarmTask } from '../docker/port.js';
 import { imagesToResolve } from '../reconcilers/stacks.js';
 import type { CountsNeed, Observed, Reconciler, StackObservation, TaskNeed } from '../reconcilers/types.js';
+import { healthCounts, healthNeed } from './health.js';
 import { ImageDigests, type ImageResolver } from './image-digests.js';
 import { isStackPort } from './stack-apply.js';
 
@@ -47,9 +48,9 @@ function showsSelf(nodes: readonly SwarmNode[], info: EngineInfo): boolean {
  */
 export type ServiceSource = (counts: CountsNeed) => Promise<SwarmService[]>;
 
-/** countsNeed is the freshest task counts a reconciler in force reads. */
+/** countsNeed is the freshest task counts a reconciler in force, or the services' health (./health.ts), reads. */
 export function countsNeed(desired: DesiredState, reconcilers: readonly Reconciler[]): CountsNeed {
-  const needs = reconcilers.map((r) => r.counts?.(desired) ?? false);
+  const needs = [...reconcilers.map((r) => r.counts?.(desired) ?? false), healthCounts(desired)];
   return needs.includes('fresh') ? 'fresh' : needs.includes('recent') ? 'recent' : false;
 }
 
@@ -75,7 +76,7 @@ export async function observe(
   // A rejected read is awaited by Promise.all below; this only keeps it from counting as unhandled first.
   listed.catch(() => undefined);
   const [info, nodes, read] = await Promise.all([identity.read(port, listed), listed, services(countsNeed(desired, reconcilers))]);
-  const need = taskNeed(desired, reconcilers, read);
+  const need = taskNeed(desired, reconcilers, read, now());
   const byId = new Map(read.map((s) => [s.id, s]));
   const [tasks, stackObjects] = await Promise.all([
     readTasks(port, need, byId),
@@ -121,8 +122,10 @@ async function observeStacks(
 /** PER_SERVICE_TASK_READS is how many services' tasks are read one call each before one full list is cheaper (default 8). */
 export const PER_SERVICE_TASK_READS = 8;
 
-function taskNeed(desired: DesiredState, reconcilers: readonly Reconciler[], services: Observed['services']): TaskNeed {
-  const need: TaskNeed = { running: false, services: new Set() };
+// What the reconcilers in force read, and what the services' health reads: the tasks of the kept services
+// whose counts do not show them settled (none in a healthy cluster).
+function taskNeed(desired: DesiredState, reconcilers: readonly Reconciler[], services: Observed['services'], now: number): TaskNeed {
+  const need: TaskNeed = { running: false, services: healthNeed(desired, services, now) };
   const named = need.services as Set<string>;
   for (const r of reconcilers) {
     const n = r.tasks?.(desired, services);

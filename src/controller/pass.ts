@@ -14,11 +14,13 @@ import { sealPlan, shownError } from '../reconcilers/seal.js';
 import type { Action, ActionRecord, CountsNeed, Drift, Observed, PlanContext, Reconciler, StackObjectState } from '../reconcilers/types.js';
 import { appliedKey, type ActionOutcome, type Actor } from './act.js';
 import type { ServiceCache } from './cache.js';
+import { passHealth, type KeptServiceHealth } from './health.js';
 import { HOST_READERS, type HostView } from './host.js';
 import { ImageDigests, type ImageDigestsOptions } from './image-digests.js';
 import type { Metrics } from './metrics.js';
 import { EngineIdentity, leaderOf, managerHealth, observe, type ManagerHealth } from './observe.js';
 import { massScaleDown, type MassScaleDown, type Safety } from './safety.js';
+import { heldServices } from './service-status.js';
 
 /** ReconcilerResult is one reconciler's part of a pass. */
 export interface ReconcilerResult {
@@ -48,6 +50,8 @@ export interface PassResult {
   leaderNode?: string;
   revision: string | undefined;
   results: ReconcilerResult[];
+  /** health is each kept service's health, apart from its sync (./health.ts); absent when the pass could not read the cluster. */
+  health?: KeptServiceHealth[];
   /** error is set when the pass could not run at all (no desired state, engine unreachable). */
   error?: string;
 }
@@ -157,6 +161,12 @@ export class Passes {
       written: new Set(),
     };
     for (const reconciler of this.opts.reconcilers) await this.reconcile(reconciler, pass);
+    // Health after the plans: a service whose correction warden holds this pass is suspended.
+    const held = heldServices(result.results, (a) => this.opts.safety.holdWhy(a, this.opts.now()));
+    // The engine's words may quote a value from a sops file (an image written in an encrypted part): scrubbed.
+    const sealed = pass.desired.sealed;
+    result.health = passHealth(pass.desired, observed, (name) => held.get(name)).map((h) => (sealed ? { ...h, reason: sealed.scrub(h.reason) } : h));
+    this.opts.metrics.setServiceHealth(result.health);
     this.opts.metrics.lastSync.set(this.opts.now() / 1000);
     return finish();
   }

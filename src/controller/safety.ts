@@ -113,6 +113,14 @@ export class Safety {
     return { key, reason: 'backoff', until: new Date(now + backoffMs).toISOString(), why };
   }
 
+  /** holdWhy says why `action` is on hold at `now` (flapping, else backoff); undefined when it is not. */
+  holdWhy(action: Action, now: number): string | undefined {
+    const flap = this.flapping.get(objectKey(action));
+    if (flap && flap.until > now) return flap.why;
+    const refused = this.refused.get(actionKey(action));
+    return refused && refused.until > now ? refused.why : undefined;
+  }
+
   /** held lists the objects on hold at `now`. */
   held(now: number): HeldObject[] {
     const out: HeldObject[] = [];

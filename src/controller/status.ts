@@ -6,6 +6,7 @@ import { actionView } from '../reconcilers/view.js';
 import type { SuppressReason } from './metrics.js';
 import type { PassResult, QuorumStatus } from './pass.js';
 import type { HeldObject } from './safety.js';
+import { serviceStatuses, type ServiceStatusView } from './service-status.js';
 
 /** ControllerStatus is what GET /status shows. */
 export interface ControllerStatus {
@@ -18,8 +19,10 @@ export interface ControllerStatus {
   /** failedRevision is the revision of the newest load that failed (undefined once a newer one loads). */
   failedRevision: string | undefined;
   engineAnswered: boolean;
-  lastPass: Omit<PassResult, 'results'> | undefined;
+  lastPass: Omit<PassResult, 'results' | 'health'> | undefined;
   drift: Record<string, Drift[]>;
+  /** services lists every kept service with its sync beside its health, at the last pass that read the cluster. */
+  services: ServiceStatusView[];
   /** errors maps a reconciler to why it could not plan at the last pass (absent when every one planned). */
   errors: Record<string, string>;
   suppressed: Array<{ reconciler: string; object: string; action: string; reason: SuppressReason }>;
@@ -59,7 +62,7 @@ export function statusOf(s: StatusInputs): ControllerStatus {
   }
   let lastPass: ControllerStatus['lastPass'];
   if (last) {
-    const { results: _results, ...rest } = last;
+    const { results: _results, health: _health, ...rest } = last;
     lastPass = rest;
   }
   return {
@@ -73,6 +76,7 @@ export function statusOf(s: StatusInputs): ControllerStatus {
     engineAnswered: s.engineAnswered,
     lastPass,
     drift,
+    services: last ? serviceStatuses(last) : [],
     errors,
     suppressed,
     held: s.held,

@@ -2,7 +2,7 @@
 // is stuck however old its last failure is. The age cannot be waited for in a test, so the warden here
 // runs with a clock three hours ahead of the engine's: to it, the failure is three hours old (the
 // RECENT_FAILURE_MS rule of before ignored such a failure and left the service dead). Once the image is
-// there, ordering restarts it; the same dead service outside any restart order is drift under replicas.
+// there, ordering restarts it; the same dead service outside any restart order is in sync, and degraded.
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Controller } from '../../src/controller/controller.js';
@@ -91,7 +91,7 @@ describe('a service swarm gave up on, long ago', () => {
     expect((await port.inspectService(dead)).forceUpdate).toBe(1);
   }, 240_000);
 
-  it('outside any restart order, is drift under replicas (no action), so that the drift alert fires', async () => {
+  it('outside any restart order, is in sync (no pass can change it) and degraded with the engine\'s reason', async () => {
     const manager = await runningManager(lab);
     const port = createDockerPort({ host: manager.host, requestTimeoutMs: 10_000 });
     const dead = await createDead(port);
@@ -99,14 +99,11 @@ describe('a service swarm gave up on, long ago', () => {
     const c = controller(port, metrics);
     c.setDesired(await loadDesiredStateText(yaml([`{ name: ${dead} }`]), 'stuck-alone.yml'));
     const result = await c.pass(['test']);
-    const replicas = result.results.find((r) => r.id === 'replicas')!;
-    expect(replicas.drift).toEqual([{
-      object: dead,
-      message: expect.stringMatching(/^0\/1 running, swarm gave up on it: No such image: busybox:stuck-.*; warden restarts only the services of its restart order/),
-    }]);
-    expect(replicas.actions).toEqual([]);
-    expect(result.results.find((r) => r.id === 'ordering')?.drift).toEqual([]);
-    expect((await metrics.driftObjects.get()).values.find((v) => v.labels.reconciler === 'replicas')?.value).toBe(1);
+    expect(result.results.flatMap((r) => r.drift)).toEqual([]);
+    expect(result.results.flatMap((r) => r.actions)).toEqual([]);
+    expect(result.health).toEqual([expect.objectContaining({ service: dead, health: 'degraded', running: 0, desired: 1, reason: expect.stringMatching(/^No such image: busybox:stuck-/) })]);
+    expect((await metrics.driftObjects.get()).values.find((v) => v.labels.reconciler === 'replicas')?.value).toBe(0);
+    expect((await metrics.serviceHealth.get()).values.find((v) => v.labels.service === dead && v.labels.health === 'degraded')?.value).toBe(1);
     // Nothing changed it.
     expect((await portFor(manager).inspectService(dead)).forceUpdate).toBe(0);
   }, 120_000);

@@ -235,8 +235,11 @@ export class FakePort implements DockerPort, StackPort {
 
   async listTasks(filter: TaskFilter = {}): Promise<SwarmTask[]> {
     this.calls.push(`listTasks ${filter.serviceId ? `service=${filter.serviceId}` : filter.desiredState ?? 'all'}`);
-    return [];
+    return structuredClone(this.tasks.filter((t) => (!filter.serviceId || t.serviceId === filter.serviceId) && (!filter.desiredState || t.desiredState === filter.desiredState)));
   }
+
+  /** tasks are what listTasks answers, filtered as the engine filters them (default none). */
+  tasks: SwarmTask[] = [];
 
   /** emit delivers stream items to whoever follows events. */
   emit(...items: StreamItem[]): void {

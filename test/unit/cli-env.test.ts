@@ -16,7 +16,7 @@ describe('envFlag', () => {
 });
 
 describe('every flag', () => {
-  it.each(['validate', 'schema', 'export', 'plan', 'apply', 'run', 'recover', 'version', 'lab up', 'lab down', 'lab status'])(
+  it.each(['validate', 'schema', 'export', 'plan', 'apply', 'run', 'status', 'recover', 'version', 'lab up', 'lab down', 'lab status'])(
     'of `warden %s` reads an environment variable too',
     async (command) => {
       let help = '';

@@ -39,12 +39,29 @@ async function value(metrics: Metrics, name: string, labels: Record<string, stri
 }
 
 describe('a pass', () => {
-  it('reads the cluster with three list calls (no tasks unless a reconciler asks) and makes no write when in sync', async () => {
-    const { port, controller } = setup({ replicas: 3 });
+  it('reads the cluster with three list calls (no tasks unless a reconciler asks, or a service\'s counts show it unsettled) and makes no write when in sync', async () => {
+    const { port, controller } = setup({ services: [fakeService('api', 3, { status: { runningTasks: 3, desiredTasks: 3 } })] });
     const result = await controller.pass();
     expect(port.calls.sort()).toEqual(['info', 'listNodes', 'listServices status']);
     expect(port.writes).toBe(0);
     expect(result.results.find((r) => r.id === 'replicas')?.drift).toEqual([]);
+    expect(result.health).toEqual([{ stack: '', service: 'api', health: 'healthy', reason: '', running: 3, desired: 3 }]);
+  });
+
+  it('reads the tasks of a kept service whose counts show it short, for its health, in the same pass, and counts it in warden_service_health', async () => {
+    const { port, metrics, controller } = setup({ services: [fakeService('api', 3, { status: { runningTasks: 2, desiredTasks: 3 }, updatedAt: '2026-11-21T09:00:00Z' })] });
+    port.tasks = [
+      { id: 't1', serviceId: 'id-api', nodeId: 'w1', slot: 1, desiredState: 'running', state: 'running', message: 'started', err: '', timestamp: '2026-11-21T09:00:00Z', image: 'busybox:lab' },
+      { id: 't2', serviceId: 'id-api', nodeId: 'w1', slot: 2, desiredState: 'running', state: 'running', message: 'started', err: '', timestamp: '2026-11-21T09:00:00Z', image: 'busybox:lab' },
+      { id: 't3', serviceId: 'id-api', nodeId: 'w1', slot: 3, desiredState: 'shutdown', state: 'failed', message: 'started', err: 'task: non-zero exit (1)', timestamp: '2026-11-21T09:59:50Z', image: 'busybox:lab' },
+    ];
+    const result = await controller.pass();
+    expect(port.calls.filter((c) => c.startsWith('listTasks'))).toEqual(['listTasks service=id-api']);
+    expect(result.results.flatMap((r) => r.drift)).toEqual([]);
+    expect(result.health).toMatchObject([{ service: 'api', health: 'degraded', reason: 'task: non-zero exit (1)', running: 2, desired: 3 }]);
+    expect(await value(metrics, 'warden_service_health', { service: 'api', health: 'degraded' })).toBe(1);
+    expect(await value(metrics, 'warden_service_health', { service: 'api', health: 'healthy' })).toBe(0);
+    expect(await value(metrics, 'warden_object_drift', { object: 'api' })).toBeUndefined();
   });
 
   it('reads /info (which node this engine is) only at the first pass, at a resync, after the events stream reconnects, and when the nodes list stops showing it', async () => {

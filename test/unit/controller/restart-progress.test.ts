@@ -8,7 +8,7 @@ import { fakeService, FakePort } from '../../support/fake-port.js';
 
 /** TaskPort is the fake engine with tasks (the fake itself lists none). */
 class TaskPort extends FakePort {
-  tasks: SwarmTask[] = [];
+  override tasks: SwarmTask[] = [];
   override async listTasks(filter?: TaskFilter): Promise<SwarmTask[]> {
     this.calls.push('listTasks');
     return this.tasks.filter((t) => (!filter?.serviceId || t.serviceId === filter.serviceId) && (!filter?.desiredState || t.desiredState === filter.desiredState));

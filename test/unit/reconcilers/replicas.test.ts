@@ -70,45 +70,32 @@ const HOURS = 3_600_000;
 const NO_IMAGE = 'No such image: busybox:missing';
 const NO_NODE = 'no suitable node (scheduling constraints not satisfied on 5 nodes)';
 
-describe('replicas.plan: a listed service that runs fewer tasks than it wants', () => {
+// Sync and health apart (contract, "Health (beside sync)"): a service at its count whose tasks fail is in
+// sync; no pass can change that, and its health (../controller/health.test.ts) says why it does not work.
+describe('replicas.plan: a listed service that runs fewer tasks than it wants is not drift', () => {
   it.each<{ name: string; want?: Array<{ name: string; replicas?: number; dependsOn?: string[] }>; have: SwarmService[]; tasks: SwarmTask[]; drift: string[] }>([
     { name: 'running all it wants: nothing', have: [runs('api', 3, 3)], tasks: [], drift: [] },
-    { name: 'starting (a task preparing): not drift, the engine is at it', have: [runs('api', 1, 3)],
-      tasks: [task('api', 'preparing', 'running', 1_000)], drift: [] },
-    { name: 'swarm waits out a restart delay: not drift', have: [runs('api', 0, 1)],
-      tasks: [task('api', 'rejected', 'shutdown', 6_000, NO_IMAGE), task('api', 'ready', 'ready', 5_000)], drift: [] },
-    { name: 'given up on hours ago, outside any restart order: drift, whatever its age', have: [runs('api', 0, 1)],
-      tasks: [task('api', 'rejected', 'shutdown', 5 * HOURS, NO_IMAGE)],
-      drift: [`api: 0/1 running, swarm gave up on it: ${NO_IMAGE}; warden restarts only the services of its restart order (a dependsOn, spec.registry)`] },
-    { name: 'pending for want of a node: drift, with the scheduler\'s reason', have: [runs('api', 0, 2)],
-      tasks: [task('api', 'pending', 'running', 60_000, NO_NODE)], drift: [`api: 0/2 running, pending: ${NO_NODE}`] },
-    { name: 'its tasks completed and nothing restarts them: drift', have: [runs('api', 0, 1)],
-      tasks: [task('api', 'complete', 'shutdown', 60_000)], drift: ['api: 0/1 running, its newest tasks ended complete and none is on its way'] },
-    { name: 'stuck in the restart order: ordering\'s to report, not counted twice', want: [{ name: 'db' }, { name: 'api', dependsOn: ['db'] }],
-      have: [runs('db', 1, 1), runs('api', 0, 1)], tasks: [task('api', 'rejected', 'shutdown', HOURS, NO_IMAGE)], drift: [] },
-    { name: 'pending in the restart order: ordering cannot help, replicas reports it', want: [{ name: 'db' }, { name: 'api', dependsOn: ['db'] }],
-      have: [runs('db', 1, 1), runs('api', 0, 1)], tasks: [task('api', 'pending', 'running', 60_000, NO_NODE)], drift: [`api: 0/1 running, pending: ${NO_NODE}`] },
-    { name: 'an ignored service: no drift', have: [runs('api', 0, 1, { labels: { 'warden.ignore': 'true' } })],
-      tasks: [task('api', 'rejected', 'shutdown', HOURS, NO_IMAGE)], drift: [] },
+    { name: 'starting (a task preparing)', have: [runs('api', 1, 3)], tasks: [task('api', 'preparing', 'running', 1_000)], drift: [] },
+    { name: 'given up on hours ago, outside any restart order', have: [runs('api', 0, 1)],
+      tasks: [task('api', 'rejected', 'shutdown', 5 * HOURS, NO_IMAGE)], drift: [] },
+    { name: 'pending for want of a node', have: [runs('api', 0, 2)], tasks: [task('api', 'pending', 'running', 60_000, NO_NODE)], drift: [] },
+    { name: 'its tasks completed and nothing restarts them', have: [runs('api', 0, 1)], tasks: [task('api', 'complete', 'shutdown', 60_000)], drift: [] },
+    { name: 'a global service short of a node', have: [{ ...runs('agent', 4, 5), mode: 'global', replicas: undefined }],
+      tasks: [{ ...task('agent', 'pending', 'running', 60_000, 'no suitable node (insufficient resources on 1 node)'), slot: undefined }], drift: [] },
     { name: 'a count being corrected: the count only (the tasks follow it)', want: [{ name: 'api', replicas: 3 }], have: [runs('api', 0, 1)],
       tasks: [task('api', 'rejected', 'shutdown', HOURS, NO_IMAGE)], drift: ['api: replicas 1 (wants 3)'] },
-    { name: 'a global service short of a node: drift', have: [{ ...runs('agent', 4, 5), mode: 'global', replicas: undefined }],
-      tasks: [{ ...task('agent', 'pending', 'running', 60_000, 'no suitable node (insufficient resources on 1 node)'), slot: undefined }],
-      drift: ['agent: 4/5 running, pending: no suitable node (insufficient resources on 1 node)'] },
-    { name: 'a finished job is not short', have: [{ ...runs('batch', 0, 1), mode: 'replicated-job' }],
-      tasks: [task('batch', 'complete', 'shutdown', 60_000)], drift: [] },
   ])('$name', ({ want, have, tasks, drift }) => {
     const entries = (want ?? have.map((s) => ({ name: s.name }))).map((w) => ({ ...w, origin: 'services' }));
     const plan = replicas.plan(desired({ services: entries }), { ...observed(have), tasks, at: NOW }, planContext({ now: NOW }));
     expect(plan.drift.map((d) => `${d.object}: ${d.message}`)).toEqual(drift);
   });
 
-  // With a dependsOn or a registry anywhere, every listed service is in ordering's graph (the ones
-  // without dependencies in its first wave); without, ordering has no graph.
+  // A stuck service in ordering's graph is ordering's drift: a pass would force-restart it. Outside any
+  // restart order no pass would change it: no reconciler reports it.
   it.each([
     { name: 'with a restart order', dependsOn: ['db'], want: ['ordering api', 'ordering lone'] },
-    { name: 'without one', dependsOn: undefined, want: ['replicas api', 'replicas lone'] },
-  ])('counts each stuck service once, in replicas or in ordering: $name', ({ dependsOn, want }) => {
+    { name: 'without one', dependsOn: undefined, want: [] },
+  ])('reports a stuck service only where a pass would act on it: $name', ({ dependsOn, want }) => {
     const d = desired({ services: [{ name: 'db', origin: 'services' }, { name: 'api', origin: 'services', ...(dependsOn ? { dependsOn } : {}) }, { name: 'lone', origin: 'services' }] });
     const have = [runs('db', 1, 1), runs('api', 0, 1), runs('lone', 0, 1)];
     const tasks = [task('api', 'rejected', 'shutdown', HOURS, NO_IMAGE), task('lone', 'rejected', 'shutdown', HOURS, NO_IMAGE)];
@@ -117,11 +104,8 @@ describe('replicas.plan: a listed service that runs fewer tasks than it wants', 
     expect(reported.sort()).toEqual(want);
   });
 
-  it('reads the task counts whenever services are listed, and the tasks of the listed services that run short only', () => {
-    const d = desired({ services: [{ name: 'api', origin: 'services' }, { name: 'web', origin: 'services' }, { name: 'batch', origin: 'services' }] });
-    expect(replicas.counts!(d)).toBe('recent');
-    expect(replicas.counts!(desired())).toBe(false);
-    const need = replicas.tasks!(d, [runs('api', 0, 1), runs('web', 2, 2), runs('other', 0, 1), { ...runs('batch', 0, 1), mode: 'replicated-job' }]);
-    expect([...(need.services ?? [])]).toEqual(['id-api']);
+  it('reads neither task counts nor tasks (health does, ../controller/health.ts)', () => {
+    expect(replicas.counts).toBeUndefined();
+    expect(replicas.tasks).toBeUndefined();
   });
 });
