@@ -23,6 +23,7 @@ import type { Notifier } from './notify.js';
 import { DESIRED_STATE_SOURCE, desiredStateInvalid, passConditions } from './notify-conditions.js';
 import { Passes, type PassResult } from './pass.js';
 import { TriggerQueue } from './queue.js';
+import { Rollouts } from './rollouts.js';
 import { DEFAULT_FLAP, Safety, type FlapOptions } from './safety.js';
 import { Settling } from './settle.js';
 import { healthRecheckMs } from './service-status.js';
@@ -119,6 +120,7 @@ export class Controller {
   private readonly slowPassMs: number;
   private readonly eventsQuietMs: number | undefined;
   private readonly notifier: Notifier | undefined;
+  private readonly rollouts: Rollouts;
 
   private loaded: LoadedState | undefined;
   private loadError: string | undefined;
@@ -146,6 +148,7 @@ export class Controller {
     this.slowPassMs = opts.slowPassMs ?? PASS_SLOW_MS;
     this.eventsQuietMs = opts.eventsQuietMs;
     this.notifier = opts.notifier;
+    this.rollouts = new Rollouts({ metrics: this.metrics, logger: this.log, notify: (t) => this.notifier?.transition(t) });
     const passPort = watchCalls(this.port, this.calls);
     // The reads that follow events are not the pass's: services that churn must not keep a stuck pass alive.
     this.cache = new ServiceCache(passPort, this.port);
@@ -188,6 +191,7 @@ export class Controller {
       applied,
       dryRun: opts.dryRun ?? false,
       leaderOnly: opts.leaderOnly ?? true,
+      rolledBack: (service) => this.rollouts.rolledBack(service),
       ...(opts.registryAuth ? { registryAuth: opts.registryAuth } : {}),
       // Asked through the engine's own port: an answer in the background is no answer to a pass (liveness).
       // A digest that changes what passes were given (a tag moved, a late answer) is worth a look at once.
@@ -327,12 +331,13 @@ export class Controller {
     }
   }
 
-  // What the pass saw that is worth telling (./notify-conditions.ts): handed over, never waited for. This
-  // is where a pass's health and rollouts (degraded, recovered, rollout-*) reach the notifier too, each
-  // change through this.notifier.transition(), which drops repeats (see ./notify.ts).
+  // What the pass saw that is worth telling (./notify-conditions.ts): handed over, never waited for. Its
+  // rollouts and health changes (rollout-*, degraded, recovered) go through ./rollouts.ts, which counts
+  // them and tells each change once through this.notifier.transition().
   private notify(result: PassResult): void {
+    if (this.notifier) this.notifier.leader = result.leader;
+    this.rollouts.track(result, this.clock.now());
     if (!this.notifier) return;
-    this.notifier.leader = result.leader;
     for (const [source, conditions] of passConditions(result, this.safety.held(this.clock.now()), this.loaded?.state)) {
       this.notifier.present(source, conditions);
     }

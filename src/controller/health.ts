@@ -14,6 +14,7 @@ import { LABEL_NAMESPACE } from '../desired-state/compose/types.js';
 import type { DesiredState } from '../desired-state/types.js';
 import type { SwarmService, SwarmTask } from '../docker/port.js';
 import type { CountsNeed, Observed } from '../reconcilers/types.js';
+import type { RolloutView } from './rollouts.js';
 
 /** Health is a service's health (contract: healthy, progressing, degraded, missing, suspended). */
 export type Health = 'healthy' | 'progressing' | 'degraded' | 'missing' | 'suspended';
@@ -37,6 +38,10 @@ export interface KeptServiceHealth extends ServiceHealth {
   service: string;
   /** updated is when the service's last update ended (or began, while it runs), else when it last changed; absent when missing. */
   updated?: string;
+  /** update is the engine's UpdateStatus of the service as the pass read it (absent: never updated, or missing); ./rollouts.ts follows it. */
+  update?: NonNullable<SwarmService['updateStatus']>;
+  /** rollout is the last rollout warden started on it, as ./rollouts.ts followed it (absent: none since warden started). */
+  rollout?: RolloutView;
 }
 
 /**
@@ -87,7 +92,7 @@ export function passHealth(desired: DesiredState, observed: Observed, held: (ser
     const h = serviceHealth({ service: svc, tasks: svc && read.has(svc.id) ? observed.tasks : undefined, now: observed.at, suspended: svc ? held(want.name) : undefined });
     const stack = want.origin.startsWith('stack:') ? want.origin.slice('stack:'.length) : svc?.labels[LABEL_NAMESPACE] ?? '';
     const updated = svc ? svc.updateStatus?.completedAt || svc.updateStatus?.startedAt || svc.updatedAt : undefined;
-    return { stack, service: want.name, ...h, ...(updated ? { updated } : {}) };
+    return { stack, service: want.name, ...h, ...(updated ? { updated } : {}), ...(svc?.updateStatus ? { update: svc.updateStatus } : {}) };
   });
 }
 

@@ -15,6 +15,9 @@ export type SuppressReason = (typeof SUPPRESS_REASONS)[number];
 /** EVENT_LOOP_SAMPLE_MS is how often the process metrics' event-loop lag is sampled (default 100 ms). */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 
+/** ROLLOUT_RESULTS are how a rollout warden started can end (warden_rollouts_total's result). */
+export const ROLLOUT_RESULTS = ['completed', 'rolled_back', 'paused'] as const;
+
 /** Metrics are the controller's instruments, registered on `registry`. */
 export class Metrics {
   readonly registry: Registry;
@@ -41,6 +44,8 @@ export class Metrics {
   readonly stackObjects: Gauge<'stack' | 'kind' | 'state'>;
   /** notifications counts POSTs to spec.notify's webhooks by event and result (sent, failed; a message dropped from a full queue is failed). */
   readonly notifications: Counter<'event' | 'result'>;
+  /** rollouts counts the updates warden made to a service, by how they ended (completed, rolled_back, paused: warden_rollouts_total). */
+  readonly rollouts: Counter<'stack' | 'service' | 'result'>;
 
   /**
    * constructor registers everything; processMetrics (default true) adds the client's process metrics,
@@ -106,6 +111,12 @@ export class Metrics {
       registers,
     });
     for (const event of NOTIFY_EVENTS) for (const result of ['sent', 'failed'] as const) this.notifications.inc({ event, result }, 0);
+    this.rollouts = new Counter({
+      name: 'warden_rollouts_total',
+      help: 'Updates warden made to a service, followed to their end, by result (completed, rolled_back: swarm rolled it back, paused).',
+      labelNames: ['stack', 'service', 'result'],
+      registers,
+    });
     this.buildInfo = new Gauge({ name: 'warden_build_info', help: 'Always 1: the version and revision (commit) of warden that runs.', labelNames: ['version', 'revision'], registers });
     this.buildInfo.set({ version, revision }, 1);
   }
@@ -147,6 +158,8 @@ export class Metrics {
   setServiceHealth(services: readonly { stack: string; service: string; health: string }[]): void {
     this.serviceHealth.reset();
     for (const s of services) {
+      // A kept service's rollouts start at zero, so that increase() sees its first one.
+      for (const result of ROLLOUT_RESULTS) this.rollouts.inc({ stack: s.stack, service: s.service, result }, 0);
       for (const health of HEALTHS) this.serviceHealth.set({ stack: s.stack, service: s.service, health }, s.health === health ? 1 : 0);
     }
   }

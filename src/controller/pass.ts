@@ -20,7 +20,7 @@ import { ImageDigests, type ImageDigestsOptions } from './image-digests.js';
 import type { Metrics } from './metrics.js';
 import { EngineIdentity, leaderOf, managerHealth, observe, type ManagerHealth } from './observe.js';
 import { massScaleDown, type MassScaleDown, type Safety } from './safety.js';
-import { heldServices } from './service-status.js';
+import { heldServices, type RolledBack } from './service-status.js';
 
 /** ReconcilerResult is one reconciler's part of a pass. */
 export interface ReconcilerResult {
@@ -80,6 +80,8 @@ export interface PassOptions {
   registryAuth?: (image: string) => string | undefined;
   /** digests: how stack images' digests are kept and asked for off the pass (default: through `port`, every default of ./image-digests.ts). */
   digests?: Partial<Pick<ImageDigestsOptions, 'port' | 'intervalMs' | 'timeoutMs' | 'onChange'>>;
+  /** rolledBack says whether swarm rolled back warden's last change to a service (./rollouts.ts; default never). */
+  rolledBack?: (service: string) => RolledBack | undefined;
 }
 
 // PassState is what one pass carries from reconciler to reconciler: its snapshot, its result so far,
@@ -162,7 +164,7 @@ export class Passes {
     };
     for (const reconciler of this.opts.reconcilers) await this.reconcile(reconciler, pass);
     // Health after the plans: a service whose correction warden holds this pass is suspended.
-    const held = heldServices(result.results, (a) => this.opts.safety.holdWhy(a, this.opts.now()));
+    const held = heldServices(result.results, (a) => this.opts.safety.holdWhy(a, this.opts.now()), this.opts.rolledBack);
     // The engine's words may quote a value from a sops file (an image written in an encrypted part): scrubbed.
     const sealed = pass.desired.sealed;
     result.health = passHealth(pass.desired, observed, (name) => held.get(name)).map((h) => (sealed ? { ...h, reason: sealed.scrub(h.reason) } : h));

@@ -6,6 +6,7 @@ import type { Action } from '../reconcilers/types.js';
 import type { ActionOutcome } from './act.js';
 import type { Health, KeptServiceHealth } from './health.js';
 import type { PassResult } from './pass.js';
+import type { RolloutView } from './rollouts.js';
 
 /** ServiceSync is a kept service's sync: in sync, or drift a pass would change. */
 export type ServiceSync = 'in_sync' | 'drift';
@@ -24,6 +25,8 @@ export interface ServiceStatusView {
   desired: number;
   /** updated is when its last update ended (or began, while it runs); absent when missing. */
   updated?: string;
+  /** rollout is the last update warden made to it, followed to its end (./rollouts.ts); absent when none since warden started. */
+  rollout?: RolloutView;
 }
 
 /** HEALTH_RECHECK_MS is how soon the daemon looks again while a service is progressing (default 5 s): no event says a task started. */
@@ -32,25 +35,35 @@ export const HEALTH_RECHECK_MS = 5_000;
 /**
  * heldServices says, per service, why warden holds it this pass: an action on it suppressed by observe
  * mode (or --dry-run), or held by the flapping or backoff rules (`holdWhy` says why). Such a service is
- * `suspended`.
+ * `suspended`. A flapping hold on a service whose last rollout swarm rolled back (`rolledBack`, default
+ * none) says so: that hold is what keeps warden from applying the change again.
  */
-export function heldServices(results: PassResult['results'], holdWhy: (action: Action) => string | undefined): Map<string, string> {
+export function heldServices(results: PassResult['results'], holdWhy: (action: Action) => string | undefined, rolledBack: (service: string) => RolledBack | undefined = () => undefined): Map<string, string> {
   const held = new Map<string, string>();
   for (const r of results) {
     for (const a of r.actions) {
-      const why = heldReason(a, holdWhy);
+      const why = heldReason(a, holdWhy, rolledBack);
       if (why !== undefined && !held.has(a.action.object)) held.set(a.action.object, why);
     }
   }
   return held;
 }
 
-function heldReason(a: ActionOutcome, holdWhy: (action: Action) => string | undefined): string | undefined {
+/** RolledBack is a change of warden's to a service that swarm rolled back: at which revision, and the engine's words. */
+export interface RolledBack {
+  revision: string;
+  reason: string;
+}
+
+function heldReason(a: ActionOutcome, holdWhy: (action: Action) => string | undefined, rolledBack: (service: string) => RolledBack | undefined): string | undefined {
   if (a.outcome !== 'suppressed') return undefined;
+  const back = a.reason === 'flapping' ? rolledBack(a.action.object) : undefined;
   switch (a.reason) {
     case 'observe':
       return `observe mode: a pass would ${a.action.kind} (${a.action.reconciler}); warden changes nothing`;
     case 'flapping':
+      // Swarm undid warden's change each time it was applied: the file asks for what does not run.
+      if (back) return `rolled back by swarm at revision ${back.revision}; fix the file (${back.reason})`;
       return `held by warden (flapping): ${holdWhy(a.action) ?? 'corrected too often'}; fix the file or what changes it back`;
     case 'backoff':
       return `held by warden (the engine refused ${a.action.kind}): ${holdWhy(a.action) ?? 'backing off'}`;
@@ -80,6 +93,7 @@ function statusView(h: KeptServiceHealth, drift: string[]): ServiceStatusView {
     stack: h.stack, service: h.service, sync: drift.length > 0 ? 'drift' : 'in_sync', drift,
     health: h.health, reason: h.reason, running: h.running, desired: h.desired,
     ...(h.updated !== undefined ? { updated: h.updated } : {}),
+    ...(h.rollout !== undefined ? { rollout: h.rollout } : {}),
   };
 }
 
