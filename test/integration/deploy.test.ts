@@ -268,7 +268,7 @@ describe('warden deployed on the swarm it keeps', () => {
     copyFileSync(join(REPO, 'deploy/alerts.test.yml'), join(promDir, 'alerts.test.yml'));
 
     // promtool: the rules are valid and their unit tests pass (each throws on a non-zero exit).
-    expect(await run('promtool', ['check', 'rules', join(promDir, 'alerts.yml')])).toMatch(/SUCCESS: 8 rules found/);
+    expect(await run('promtool', ['check', 'rules', join(promDir, 'alerts.yml')])).toMatch(/SUCCESS: 10 rules found/);
     expect(await run('promtool', ['test', 'rules', join(promDir, 'alerts.test.yml')])).toMatch(/SUCCESS/);
     await run('promtool', ['check', 'config', join(promDir, 'prometheus.yml')]);
 
