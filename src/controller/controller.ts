@@ -191,7 +191,7 @@ export class Controller {
       applied,
       dryRun: opts.dryRun ?? false,
       leaderOnly: opts.leaderOnly ?? true,
-      rolledBack: (service) => this.rollouts.rolledBack(service),
+      rolledBack: (service, update) => this.rollouts.rolledBack(service, update),
       ...(opts.registryAuth ? { registryAuth: opts.registryAuth } : {}),
       // Asked through the engine's own port: an answer in the background is no answer to a pass (liveness).
       // A digest that changes what passes were given (a tag moved, a late answer) is worth a look at once.

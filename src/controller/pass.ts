@@ -8,7 +8,7 @@ import type { SealedValues } from '../desired-state/sops/sealed.js';
 import type { LoadedState } from '../desired-state/source.js';
 import type { DesiredState } from '../desired-state/types.js';
 import { EngineError } from '../docker/errors.js';
-import type { DockerPort } from '../docker/port.js';
+import type { DockerPort, SwarmService } from '../docker/port.js';
 import type { ReconcilerId } from '../reconcilers/index.js';
 import { sealPlan, shownError } from '../reconcilers/seal.js';
 import type { Action, ActionRecord, CountsNeed, Drift, Observed, PlanContext, Reconciler, StackObjectState } from '../reconcilers/types.js';
@@ -80,8 +80,8 @@ export interface PassOptions {
   registryAuth?: (image: string) => string | undefined;
   /** digests: how stack images' digests are kept and asked for off the pass (default: through `port`, every default of ./image-digests.ts). */
   digests?: Partial<Pick<ImageDigestsOptions, 'port' | 'intervalMs' | 'timeoutMs' | 'onChange'>>;
-  /** rolledBack says whether swarm rolled back warden's last change to a service (./rollouts.ts; default never). */
-  rolledBack?: (service: string) => RolledBack | undefined;
+  /** rolledBack says whether swarm rolled back warden's last change to a service, given its UpdateStatus now (./rollouts.ts; default never). */
+  rolledBack?: (service: string, update: SwarmService['updateStatus']) => RolledBack | undefined;
 }
 
 // PassState is what one pass carries from reconciler to reconciler: its snapshot, its result so far,
@@ -164,7 +164,7 @@ export class Passes {
     };
     for (const reconciler of this.opts.reconcilers) await this.reconcile(reconciler, pass);
     // Health after the plans: a service whose correction warden holds this pass is suspended.
-    const held = heldServices(result.results, (a) => this.opts.safety.holdWhy(a, this.opts.now()), this.opts.rolledBack);
+    const held = heldServices(result.results, (a) => this.opts.safety.holdWhy(a, this.opts.now()), (s) => this.opts.rolledBack?.(s, observed.services.find((o) => o.name === s)?.updateStatus));
     // The engine's words may quote a value from a sops file (an image written in an encrypted part): scrubbed.
     const sealed = pass.desired.sealed;
     result.health = passHealth(pass.desired, observed, (name) => held.get(name)).map((h) => (sealed ? { ...h, reason: sealed.scrub(h.reason) } : h));

@@ -101,8 +101,16 @@ export class Rollouts {
     this.healthChanges(result);
   }
 
-  /** rolledBack says whether swarm rolled back warden's last rollout of `service`, and at which revision. */
-  rolledBack(service: string): RolledBack | undefined {
+  /**
+   * rolledBack says whether swarm rolled back warden's last rollout of `service`, and at which revision;
+   * `update` is its UpdateStatus as the pass in progress reads it (default: what the last pass told).
+   */
+  rolledBack(service: string, update?: KeptServiceHealth['update']): RolledBack | undefined {
+    // The pass that first finds a rollback computes health before it tells this tracker of it.
+    const f = this.following.get(service);
+    if (f && update && ENDS[update.state] === 'rolled_back' && update.startedAt !== f.before) {
+      return { revision: f.revision ?? 'unknown', reason: update.message || update.state };
+    }
     const view = this.last.get(service);
     return view?.result === 'rolled_back' ? { revision: view.revision ?? 'unknown', reason: view.reason } : undefined;
   }

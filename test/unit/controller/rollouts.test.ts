@@ -56,6 +56,9 @@ describe('Rollouts', () => {
       const start = `2026-12-06T01:0${round}:00Z`;
       r.track(pass([h({ update: upd('rollback_completed', `2026-12-06T00:5${round}:00Z`, 'rollback completed') })], [write('shop_api')]), (at += 1000));
       r.track(pass([h({ health: 'progressing', update: upd('updating', start, 'update in progress') })]), (at += 1000));
+      // The pass that finds the rollback asks before it tells: the UpdateStatus it reads says so.
+      const seen = upd('rollback_started', start, `update rolled back due to failure or early termination of task t${round}`);
+      expect(r.rolledBack('shop_api', seen)).toEqual({ revision: 'r1', reason: seen.message });
       r.track(pass([h({ update: upd('rollback_started', start, `update rolled back due to failure or early termination of task t${round}`) })]), (at += 1000));
       // Ended there: swarm put the previous spec back; its completion is not counted again.
       r.track(pass([h({ health: 'degraded', update: upd('rollback_completed', start, 'rollback completed') })]), (at += 1000));
