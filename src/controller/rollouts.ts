@@ -68,6 +68,9 @@ export class Rollouts {
   // The rollout-failed and rollout-completed said, by service: once per service, result and revision, so
   // that a change swarm rolls back at every re-apply until the flapping hold is told once.
   private readonly said = new Map<string, string>();
+  // swarm's why of the last rollback seen under way, by service: `rollback_completed` says only "rollback
+  // completed", so a rollback first seen done borrows the words of the same revision's earlier one.
+  private readonly why = new Map<string, { revision: string | undefined; reason: string }>();
   // Services in a degraded spell: entered when degraded, left when healthy (told as recovered) or gone.
   private readonly degraded = new Set<string>();
 
@@ -109,7 +112,7 @@ export class Rollouts {
     // The pass that first finds a rollback computes health before it tells this tracker of it.
     const f = this.following.get(service);
     if (f && update && ENDS[update.state] === 'rolled_back' && update.startedAt !== f.before) {
-      return { revision: f.revision ?? 'unknown', reason: update.message || update.state };
+      return { revision: f.revision ?? 'unknown', reason: this.words(service, f, update) };
     }
     const view = this.last.get(service);
     return view?.result === 'rolled_back' ? { revision: view.revision ?? 'unknown', reason: view.reason } : undefined;
@@ -129,7 +132,8 @@ export class Rollouts {
       return;
     }
     this.following.delete(service);
-    const view: RolloutView = { result: end, ...revisionOf(f), reason: u.message || u.state, at: u.completedAt || u.startedAt };
+    const view: RolloutView = { result: end, ...revisionOf(f), reason: this.words(service, f, u), at: u.completedAt || u.startedAt };
+    if (u.state === 'rollback_started' && u.message) this.why.set(service, { revision: f.revision, reason: u.message });
     this.last.set(service, view);
     this.ended(service, f, view);
   }
@@ -149,6 +153,13 @@ export class Rollouts {
       event: view.result === 'completed' ? 'rollout-completed' : 'rollout-failed',
       object: service, ...(f.stack ? { stack: f.stack } : {}), reason: view.reason, ...(f.revision !== undefined ? { revision: f.revision } : {}),
     });
+  }
+
+  // The engine's words for how a rollout ended; see `why`.
+  private words(service: string, f: Followed, u: NonNullable<KeptServiceHealth['update']>): string {
+    const earlier = this.why.get(service);
+    if (u.state === 'rollback_completed' && earlier && earlier.revision === f.revision) return earlier.reason;
+    return u.message || u.state;
   }
 
   // degraded once per spell, recovered when it ends healthy. A standby keeps no spell: on taking over it

@@ -45,9 +45,10 @@ afterAll(async () => {
   await restoreLab(lab);
 });
 
-// Small update and rollback times, so that each rollout ends within seconds.
+// Small update and rollback times, so that each rollout ends within seconds; `sh` as PID 1 ignores SIGTERM,
+// so a short stop_grace_period spares each replaced task the default 10 s.
 const service = (name: string, failure: 'rollback' | 'pause', command: string): string[] => [
-  `  ${name}:`, '    image: busybox:lab', `    command: ["sh", "-c", "${command}"]`,
+  `  ${name}:`, '    image: busybox:lab', `    command: ["sh", "-c", "${command}"]`, '    stop_grace_period: 1s',
   '    deploy:', '      update_config: { parallelism: 1, delay: 0s, monitor: 3s, failure_action: ' + failure + ' }',
   '      rollback_config: { parallelism: 1, delay: 0s, monitor: 3s }',
 ];

@@ -63,7 +63,12 @@ describe('Rollouts', () => {
       // Ended there: swarm put the previous spec back; its completion is not counted again.
       r.track(pass([h({ health: 'degraded', update: upd('rollback_completed', start, 'rollback completed') })]), (at += 1000));
     }
-    expect(await count('rolled_back')).toBe(2);
+    // A third, first seen done: swarm's "rollback completed" says nothing; the earlier one's words do.
+    r.track(pass([h({ update: upd('rollback_completed', '2026-12-06T01:02:00Z', 'rollback completed') })], [write('shop_api')]), (at += 1000));
+    const done = upd('rollback_completed', '2026-12-06T01:03:00Z', 'rollback completed');
+    expect(r.rolledBack('shop_api', done)).toEqual({ revision: 'r1', reason: 'update rolled back due to failure or early termination of task t2' });
+    r.track(pass([h({ health: 'degraded', update: done })]), (at += 1000));
+    expect(await count('rolled_back')).toBe(3);
     expect(told.filter((t) => t.event === 'rollout-failed').map((t) => t.reason)).toEqual(['update rolled back due to failure or early termination of task t1']);
     expect(r.rolledBack('shop_api')).toEqual({ revision: 'r1', reason: 'update rolled back due to failure or early termination of task t2' });
     const held = heldServices([{ id: 'stacks', drift: [], actions: [{ ...write('shop_api'), outcome: 'suppressed', reason: 'flapping' }] }], () => 'corrected 3 times', (s) => r.rolledBack(s));
