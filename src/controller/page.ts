@@ -4,6 +4,7 @@
 // and loads nothing from outside (air-gapped swarms): its style and its refresh script are inline.
 import type { ControllerStatus } from './status.js';
 import type { ServiceStatusView } from './service-status.js';
+import type { BuildInfo } from '../version.js';
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
 
 /** RolloutView is a service's last rollout, when the status carries it (optional: older views have none). */
@@ -12,7 +13,7 @@ interface RolloutView { result: string; revision?: string; reason: string; at: s
 type Row = ServiceStatusView & { rollout?: RolloutView };
 
 /** PageStatus is what the page reads of GET /status's document; every part may be absent. */
-export type PageStatus = Partial<Omit<ControllerStatus, 'services'>> & { services?: Row[]; version?: string };
+export type PageStatus = Partial<Omit<ControllerStatus, 'services'>> & { services?: Row[]; version?: BuildInfo };
 
 /** PAGE_REFRESH_MS is how often the page fetches itself again. */
 export const PAGE_REFRESH_MS = 3_000;
@@ -63,7 +64,7 @@ function summary(s: PageStatus): string {
     ['Leader', leader],
     ['Last pass', pass ? `#${escapeHtml(pass.passId)} <time>${escapeHtml(pass.startedAt)}</time> (${escapeHtml(pass.durationMs)} ms${pass.reasons?.length ? `, ${escapeHtml(pass.reasons.join(', '))}` : ''})` : 'none yet'],
   ];
-  if (s.version) items.push(['Version', escapeHtml(s.version)]);
+  if (s.version) items.push(['Warden', `${escapeHtml(s.version.version)} (${escapeHtml(s.version.revision)})`]);
   return `<dl class="summary">${items.map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join('')}</dl>`;
 }
 

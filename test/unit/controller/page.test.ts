@@ -5,7 +5,7 @@ import { escapeHtml, statusPage, type PageStatus } from '../../../src/controller
 import { serve } from '../../../src/controller/server.js';
 
 const status: PageStatus = {
-  leader: true, cluster: 'lab', source: 'file:/etc/warden/state.yml', revision: 'sha256:abc123',
+  version: { version: '1.2.3', revision: 'abcdef0' }, leader: true, cluster: 'lab', source: 'file:/etc/warden/state.yml', revision: 'sha256:abc123',
   lastPass: { passId: 7, reasons: ['resync'], startedAt: '2026-12-06T01:00:00.000Z', durationMs: 42, leader: true, revision: 'sha256:abc123' },
   services: [
     { stack: 'web', service: 'web_api', sync: 'in_sync', drift: [], health: 'healthy', reason: '', running: 2, desired: 2, updated: '2026-12-06T00:59:00.000Z' },
@@ -40,6 +40,7 @@ describe('status page', () => {
     expect(html).toContain('file:/etc/warden/state.yml');
     expect(html).toContain('this instance (acts)');
     expect(html).toContain('#7');
+    expect(html).toContain('1.2.3 (abcdef0)');
     expect(html).toContain('2 services, 1 not healthy');
     expect(html).toContain('web_api: held (flapping)');
     expect(html).toContain('update web_api (services): suppressed, observe');
