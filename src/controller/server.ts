@@ -1,8 +1,9 @@
-// The read-only HTTP endpoints (contract §5): /metrics, /livez, /readyz, /status. Nothing here changes
+// The read-only HTTP endpoints (contract §5): / (the status page, ./page.ts), /metrics, /livez, /readyz, /status. Nothing here changes
 // the cluster. The one POST, the git webhook (./webhook.ts), exists only when a secret is configured
 // and only makes the git source fetch now.
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { statusPage } from './page.js';
 import { WEBHOOK_PATH, type WebhookHandler } from './webhook.js';
 
 /** Probes are what the endpoints report. */
@@ -45,6 +46,11 @@ export async function serve(listen: string, probes: Probes): Promise<Server> {
       res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8' }).end(body);
     };
     switch (path) {
+      case '/':
+        // The page reads only the status view, as /status: it cannot show what /status does not.
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src 'self'" })
+          .end(statusPage(probes.status()));
+        return;
       case '/metrics':
         probes.registry.metrics().then(
           (body) => res.writeHead(200, { 'content-type': probes.registry.contentType }).end(body),
@@ -65,7 +71,7 @@ export async function serve(listen: string, probes: Probes): Promise<Server> {
         res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(probes.status(), null, 2)}\n`);
         return;
       default:
-        text(404, 'not found: try /metrics, /livez, /readyz or /status\n');
+        text(404, 'not found: try /, /metrics, /livez, /readyz or /status\n');
     }
   });
   await new Promise<void>((resolve, reject) => {
