@@ -63,10 +63,11 @@ const byName = (rows: Row[], name: string): Row => rows.find((r) => r.service ==
 describe('health beside sync', () => {
   it('a service whose health check keeps its task starting is progressing, then healthy; status --wait exits 0 then', async () => {
     const manager = await runningManager(lab);
-    // The task stays `starting` until its health check passes, about 25 s after the container starts: long
-    // enough that both looks below (each a CLI start and a pass, seconds on a loaded machine) see it so.
-    const name = await create('slow', ['--health-cmd', 'test -f /tmp/ok', '--health-interval', '1s', '--health-retries', '90'],
-      'busybox:lab', ['sh', '-c', 'sleep 25; touch /tmp/ok; exec sleep 86400']);
+    // The task stays `starting` until its health check passes, about 45 s after the container starts: long
+    // enough that both looks below (each a CLI start and a pass) see it so, even on a machine so loaded
+    // that each took 10 s or more (a CI rehearsal beside two other labs saw 25 s run out before the second).
+    const name = await create('slow', ['--health-cmd', 'test -f /tmp/ok', '--health-interval', '1s', '--health-retries', '120'],
+      'busybox:lab', ['sh', '-c', 'sleep 45; touch /tmp/ok; exec sleep 86400']);
     const file = stateFile([name]);
     const first = await statusJson(file, manager.host);
     expect(first.code).toBe(1);
