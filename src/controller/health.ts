@@ -139,7 +139,11 @@ export function serviceHealth(input: HealthInput): ServiceHealth {
   if (update?.state === 'paused' || update?.state === 'rollback_paused') {
     return { health: 'degraded', reason: `update paused: ${update.message || update.state}`, ...counts };
   }
-  if (update?.state === 'rollback_completed') {
+  // Rolled back: degraded for one rollout time after it, as the news of a failed push. Not for ever: the
+  // state stays until the next update, and an operator who reverts the file to the running spec starts
+  // none, though the service then works and matches git. Should the file still want the change, warden
+  // applies it again and its flapping hold makes the service suspended, with the reason.
+  if (update?.state === 'rollback_completed' && !(now - Date.parse(update.completedAt) > rolloutWindowMs(service, desired))) {
     return { health: 'degraded', reason: `rolled back: ${update.message || 'the update failed'}`, ...counts };
   }
   const rolling = update !== undefined && ROLLING.has(update.state);

@@ -57,6 +57,12 @@ describe('serviceHealth', () => {
       undefined, 'degraded', 'rolled back: rollback completed',
     ],
     [
+      'healthy once a rollback is a rollout time old and all its tasks run (the file reverted to the running spec)',
+      service({ updateStatus: { state: 'rollback_completed', startedAt: ago(3100), completedAt: ago(3000), message: 'rollback completed' } }),
+      [task(), task({ slot: 2 })],
+      undefined, 'healthy', '',
+    ],
+    [
       'progressing while an update runs in its window',
       service({ updateStatus: { state: 'updating', startedAt: ago(5), completedAt: '', message: 'update in progress' } }),
       [task(), task({ slot: 2 })],
