@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createService, leaderNode, portFor, removeServices, restoreLab, testLab, uniqueName } from '../support/lab.js';
 import { waitUntil } from '../support/wait.js';
 import { startWardenRun, type WardenDaemon } from '../support/warden.js';
@@ -121,6 +121,8 @@ describe('notifications from warden run', () => {
     const engine = portFor(leader);
     warden = await startWardenRun(['-f', file, '--host', leader.host], { stderr: 'pipe' });
     const w = warden;
+    // On a failure, what warden said: whether it led throughout (a leadership moved mid-test stops it acting), its notifications.
+    onTestFailed(() => console.error(`warden's log, last 60 lines:\n${w.logs().split('\n').slice(-60).join('\n')}\n${w.errors().split('\n').slice(-20).join('\n')}`));
     const revision = (await status(w)).revision;
 
     // Two of the three running services to 0 at once: held as a whole, told once as blocked.

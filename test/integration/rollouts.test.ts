@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { restoreLab, runningManager, testLab } from '../support/lab.js';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { leaderNode, restoreLab, runningManager, testLab } from '../support/lab.js';
 import { removeStack } from '../support/stacks.js';
 import { waitUntil } from '../support/wait.js';
 import { startWardenRun, type WardenDaemon } from '../support/warden.js';
@@ -82,9 +82,12 @@ const told = (event: string, name: string): Array<Record<string, unknown>> => po
 
 describe('rollout outcomes and their notifications', () => {
   it('completed, rolled back (then held, suspended) and paused (degraded, then fixed and recovered), each told once', async () => {
-    const manager = await runningManager(lab);
+    // On the leader's node: only the instance there acts, and an earlier file may have moved the leadership.
+    const manager = await leaderNode(lab);
     write(SLEEP, SLEEP, SLEEP);
     warden = await startWardenRun(['-f', join(dir, 'warden.yml'), '--host', manager.host], { stderr: 'pipe' });
+    // On a failure, what warden said: whether it led throughout (a leadership moved mid-test stops it acting), its notifications.
+    onTestFailed(() => console.error(`warden's log, last 60 lines:\n${warden!.logs().split('\n').slice(-60).join('\n')}\n${warden!.errors().split('\n').slice(-20).join('\n')}`));
     await waitUntil('the stack running', async () => {
       const s = await status();
       return s.services.length === 3 && s.services.every((r) => r.health === 'healthy');
