@@ -28,6 +28,7 @@ import type { Logger } from 'pino';
 import pRetry, { AbortError } from 'p-retry';
 import type { NotifyEvent } from '../desired-state/schema-notify.js';
 import type { DesiredNotify } from '../desired-state/types.js';
+import { Deadline } from '../deadline.js';
 import { buildInfo } from '../version.js';
 import type { Metrics } from './metrics.js';
 import { body, type Notification } from './notify-format.js';
@@ -246,14 +247,17 @@ export class Notifier {
 
   private async once(target: DesiredNotify, text: string, stop: AbortSignal): Promise<void> {
     let status: number;
+    const deadline = new Deadline(this.timeoutMs, stop);
     try {
-      status = await this.send(target.url.reveal(), text, AbortSignal.any([stop, AbortSignal.timeout(this.timeoutMs)]));
+      status = await this.send(target.url.reveal(), text, deadline.signal);
     } catch (err) {
       if (stop.aborted) throw new AbortError(new PostError('warden is stopping'));
+      if (deadline.timedOut) throw new PostError(`no answer within ${this.timeoutMs / 1000} s`);
       const e = err as Error & { cause?: { code?: unknown } };
-      if (e.name === 'TimeoutError') throw new PostError(`no answer within ${this.timeoutMs / 1000} s`);
       const code = typeof e.cause?.code === 'string' ? e.cause.code : undefined;
       throw new PostError(code !== undefined ? `cannot reach the webhook: ${code}` : 'cannot reach the webhook');
+    } finally {
+      deadline.done();
     }
     if (status >= 200 && status < 300) return;
     const error = new PostError(`the webhook answered HTTP ${status}`);

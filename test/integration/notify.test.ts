@@ -119,10 +119,15 @@ describe('notifications from warden run', () => {
     writeFileSync(file, state(fought, zero));
     const leader = await leaderNode(lab);
     const engine = portFor(leader);
-    warden = await startWardenRun(['-f', file, '--host', leader.host], { stderr: 'pipe' });
+    warden = await startWardenRun(['-f', file, '--host', leader.host, '--log-level', 'debug'], { stderr: 'pipe' });
     const w = warden;
-    // On a failure, what warden said: whether it led throughout (a leadership moved mid-test stops it acting), its notifications.
-    onTestFailed(() => console.error(`warden's log, last 60 lines:\n${w.logs().split('\n').slice(-60).join('\n')}\n${w.errors().split('\n').slice(-20).join('\n')}`));
+    // On a failure, what warden said: its notifications, whether it led throughout, and what it did or refused.
+    onTestFailed(async () => {
+      const counts = (await (await fetch(`${w.url}/metrics`)).text()).split('\n').filter((l) => l.startsWith('warden_notifications_total'));
+      const told = ok.posts.map((p) => `${p.path.split('/').pop()} ${String(p.body.event ?? p.body.text).slice(0, 40)} ${String(p.body.object ?? '')}`);
+      const said = w.logs().split('\n').filter((l) => (l.includes('notification') || !l.includes('"level":"debug"')) && !l.includes('"reason":"cap"')).slice(-60);
+      console.error([`received at ok: ${told.join(' | ')}`, `hang ${hang.requests()} (open ${hang.open()}), fail ${fail.requests()}`, ...counts, ...said].join('\n'));
+    });
     const revision = (await status(w)).revision;
 
     // Two of the three running services to 0 at once: held as a whole, told once as blocked.

@@ -8,6 +8,7 @@ import { Metrics } from '../../../src/controller/metrics.js';
 import { Notifier, type Sender } from '../../../src/controller/notify.js';
 import { NOTIFY_EVENTS } from '../../../src/desired-state/schema.js';
 import { DesiredStateError } from '../../../src/desired-state/source.js';
+import { EngineError } from '../../../src/docker/errors.js';
 import { WebhookUrl } from '../../../src/desired-state/webhook-url.js';
 import { desired, loaded } from '../../support/desired.js';
 import { FakePort, fakeNode, fakeService } from '../../support/fake-port.js';
@@ -43,7 +44,7 @@ function setup(leader = true) {
     await controller.pass();
     await notifier.idle();
   };
-  return { controller, notifier, posts, clock, fight };
+  return { controller, notifier, posts, clock, fight, port };
 }
 
 describe('the controller notifies', () => {
@@ -56,6 +57,19 @@ describe('the controller notifies', () => {
     clock.advance(5 * 60_000);
     for (let i = 0; i < 4; i++) await fight();
     expect(posts.map((p) => p.event)).toEqual(['held', 'held']);
+  });
+
+  it('a pass that cannot read the cluster forgets nothing: what is still held is not told again', async () => {
+    const { controller, notifier, posts, fight, port } = setup();
+    for (let i = 0; i < 4; i++) await fight();
+    expect(posts.map((p) => p.event)).toEqual(['held']);
+    const list = port.listNodes.bind(port);
+    port.listNodes = () => Promise.reject(new EngineError('unreachable', 'connect ECONNREFUSED /var/run/docker.sock', undefined));
+    expect((await controller.pass()).error).toMatch(/cannot read the cluster/);
+    port.listNodes = list;
+    for (let i = 0; i < 2; i++) await fight();
+    await notifier.idle();
+    expect(posts.map((p) => p.event)).toEqual(['held']);
   });
 
   it('desired-state-invalid: once per failed revision, to the last good one\'s webhooks; a source outage is no revision', async () => {
