@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { removeServices, restoreLab, runningManager, testLab, uniqueName } from '../support/lab.js';
 import { removeStack } from '../support/stacks.js';
 import { waitUntil } from '../support/wait.js';
@@ -25,13 +25,14 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'warden-health-'));
 });
 
-afterEach(async () => {
+// The tests run side by side (each mostly waits out the engine's health checks and a rollout's time), so
+// what they made goes once they all have ended.
+afterAll(async () => {
   await Promise.all(daemons.splice(0).map((d) => d.stop()));
   await removeServices(lab, ...created.splice(0));
   for (const st of stacks.splice(0)) await removeStack(await runningManager(lab), st);
+  rmSync(dir, { recursive: true, force: true });
 });
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** stateFile writes a desired-state file keeping these services at one replica each (and `missing`, absent from the swarm). */
 function stateFile(names: string[], missing: string[] = [], opts: { replicas?: number; mode?: 'observe' } = {}): string {
@@ -60,8 +61,8 @@ async function statusJson(file: string, host: string): Promise<{ code: number | 
 
 const byName = (rows: Row[], name: string): Row => rows.find((r) => r.service === name)!;
 
-describe('health beside sync', () => {
-  it('a service whose health check keeps its task starting is progressing, then healthy; status --wait exits 0 then', async () => {
+describe.concurrent('health beside sync', () => {
+  it('a service whose health check keeps its task starting is progressing, then healthy; status --wait exits 0 then', async ({ expect }) => {
     const manager = await runningManager(lab);
     // The task stays `starting` until its health check passes, about 45 s after the container starts: long
     // enough that both looks below (each a CLI start and a pass) see it so, even on a machine so loaded
@@ -84,7 +85,7 @@ describe('health beside sync', () => {
     expect(row!.split(/\s+/).slice(0, 6)).toEqual(['-', name, 'in_sync', 'healthy', '1/1', '-']);
   }, 180_000);
 
-  it('a service absent from the swarm is missing, and drift (a plan says so too); one warden holds in observe mode is suspended; no engine is exit 2', async () => {
+  it('a service absent from the swarm is missing, and drift (a plan says so too); one warden holds in observe mode is suspended; no engine is exit 2', async ({ expect }) => {
     const manager = await runningManager(lab);
     const ok = await create('ok', []);
     const gone = uniqueName('gone');
@@ -103,7 +104,7 @@ describe('health beside sync', () => {
     expect((await runWarden(['status', '-f', file, '--host', 'unix:///run/wlab/nothing.sock'])).code).toBe(2);
   }, 120_000);
 
-  it('a deployed stack whose tasks fail: apply converges and plan exits 0 (in sync), status shows it by stack, degraded', async () => {
+  it('a deployed stack whose tasks fail: apply converges and plan exits 0 (in sync), status shows it by stack, degraded', async ({ expect }) => {
     const manager = await runningManager(lab);
     const stack = `hst${process.pid.toString(36)}`;
     stacks.push(stack);
@@ -129,7 +130,7 @@ describe('health beside sync', () => {
     expect((await runWarden(['plan', '-f', file, '--host', manager.host])).code).toBe(0);
   }, 300_000);
 
-  it('failing services are degraded with the engine\'s reason and in sync: plan exits 0, status --wait fails fast, /status and the metric say so', async () => {
+  it('failing services are degraded with the engine\'s reason and in sync: plan exits 0, status --wait fails fast, /status and the metric say so', async ({ expect }) => {
     const manager = await runningManager(lab);
     const noImage = await create('noimage', [], `busybox:health-${process.pid.toString(36)}`);
     const noNode = await create('nonode', ['--constraint', 'node.labels.warden-health == nowhere']);

@@ -82,5 +82,6 @@ describe('manager failures', () => {
     } finally {
       await warden?.stop('SIGKILL');
     }
-  });
+    // The sum of the waits' deadlines: an engine 20.10 takes longer to give up on a lost quorum and to regain it.
+  }, 420_000);
 });
