@@ -16,6 +16,7 @@ import { Actor } from './act.js';
 import { Announcer, PASS_SLOW_MS } from './announce.js';
 import { ServiceCache } from './cache.js';
 import { Calls, watchCalls } from './calls.js';
+import { Corrections } from './corrections.js';
 import { Echoes, followEvents } from './events.js';
 import { HostObserver, type HostPort } from './host.js';
 import type { Metrics } from './metrics.js';
@@ -121,6 +122,7 @@ export class Controller {
   private readonly eventsQuietMs: number | undefined;
   private readonly notifier: Notifier | undefined;
   private readonly rollouts: Rollouts;
+  private readonly corrections = new Corrections();
 
   private loaded: LoadedState | undefined;
   private loadError: string | undefined;
@@ -337,6 +339,7 @@ export class Controller {
   private notify(result: PassResult): void {
     if (this.notifier) this.notifier.leader = result.leader;
     this.rollouts.track(result, this.clock.now());
+    this.corrections.record(result);
     if (!this.notifier) return;
     for (const [source, conditions] of passConditions(result, this.safety.held(this.clock.now()), this.loaded?.state)) {
       this.notifier.present(source, conditions);
@@ -375,6 +378,7 @@ export class Controller {
       lastPass: this.lastPass,
       held: this.safety.held(this.clock.now()),
       quorum: this.passes.quorum,
+      corrections: this.corrections.list(),
     });
   }
 }

@@ -19,7 +19,7 @@ th{font-size:.8em;color:var(--mute);font-weight:600}td.reason{max-width:40em;wor
 .b-degraded,.b-missing,.b-rolled_back{background:#cf222e;color:#fff}.b-suspended,.b-drift,.b-paused{background:#8250df;color:#fff}
 tr.h-degraded td,tr.h-missing td{background:rgba(207,34,46,.07)}
 .drift{margin:.3em 0 0;padding-left:1.2em;font-size:.85em;color:var(--mute)}.rollout{font-size:.85em;color:var(--mute);margin-top:.2em}
-.corrections ul{padding-left:1.2em}.corrections li{word-break:break-word}.empty{color:var(--mute)}
+.corrections ul,.recent ol{padding-left:1.2em}.corrections li,.recent li{word-break:break-word}.empty{color:var(--mute)}
 code{font-size:.95em}time{color:var(--mute)}
 @media (max-width:700px){
  table.services thead{display:none}table.services,table.services tbody,table.services tr,table.services td{display:block;width:100%}

@@ -90,12 +90,21 @@ function corrections(s: PageStatus): string {
   return `<section class="corrections"><h2>Last pass: drift and corrections</h2>${body}</section>`;
 }
 
+/** recent lists the newest corrections warden applied, with when and at which revision. */
+function recent(s: PageStatus): string {
+  const list = s.corrections ?? [];
+  const items = list.map((c) => `<li><time>${escapeHtml(c.at)}</time> ${escapeHtml(c.action)} <strong>${escapeHtml(c.object)}</strong>`
+    + ` (${escapeHtml(c.reconciler)}${c.partial ? ', in part' : ''}) at ${escapeHtml(c.revision ?? '-')}</li>`);
+  const body = items.length ? `<ol>${items.join('')}</ol>` : '<p class="empty">None since warden started.</p>';
+  return `<section class="recent"><h2>Last corrections</h2>${body}</section>`;
+}
+
 /** pageMain is the part of the page that refreshes: everything the status says. */
 export function pageMain(s: PageStatus): string {
   const rows = s.services ?? [];
   const unhealthy = rows.filter((r) => r.health !== 'healthy').length;
   const head = `<p class="count">${rows.length} service${rows.length === 1 ? '' : 's'}, ${unhealthy === 0 ? 'all healthy' : `${unhealthy} not healthy`}</p>`;
-  return summary(s) + problems(s) + head + servicesTable(rows) + corrections(s);
+  return summary(s) + problems(s) + head + servicesTable(rows) + corrections(s) + recent(s);
 }
 
 /** statusPage renders the whole page from the status document; the script re-fetches it every PAGE_REFRESH_MS. */

@@ -3,6 +3,7 @@
 import type { LoadedState } from '../desired-state/source.js';
 import type { Drift } from '../reconcilers/types.js';
 import { actionView } from '../reconcilers/view.js';
+import type { Correction } from './corrections.js';
 import type { SuppressReason } from './metrics.js';
 import type { PassResult, QuorumStatus } from './pass.js';
 import type { HeldObject } from './safety.js';
@@ -29,6 +30,8 @@ export interface ControllerStatus {
   held: HeldObject[];
   /** quorum is the Raft membership at the last pass; lost is true when the swarm had no leader. */
   quorum: QuorumStatus | undefined;
+  /** corrections are the newest actions warden applied since it started, the newest first (./corrections.ts). */
+  corrections: Correction[];
 }
 
 /** StatusInputs are the parts of the controller's state that /status shows. */
@@ -41,6 +44,7 @@ export interface StatusInputs {
   lastPass: PassResult | undefined;
   held: HeldObject[];
   quorum: QuorumStatus | undefined;
+  corrections: Correction[];
 }
 
 /** statusOf builds the /status document: drift and suppressed actions come from the last pass. */
@@ -81,5 +85,6 @@ export function statusOf(s: StatusInputs): ControllerStatus {
     suppressed,
     held: s.held,
     quorum: s.quorum,
+    corrections: s.corrections,
   };
 }

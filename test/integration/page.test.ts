@@ -81,6 +81,9 @@ describe('the status page (GET /)', () => {
     await rowSays(page, `${stack}_web`, 'healthy', 30_000);
     expect(await rowText(page, `${stack}_web`)).toMatch(/in sync.*healthy.*1\/1/);
     expect(await inPage(page, "document.getElementById('revision').textContent")).toBe(revision);
+    // What warden changed, and when: it created the stack's services at this revision.
+    const recent = await inPage<string>(page, "document.querySelector('section.recent').innerText.replace(/\\s+/g, ' ')");
+    for (const service of [`${stack}_web`, `${stack}_broken`]) expect(recent).toMatch(new RegExp(`create-service ${service} \\(stacks\\) at ${revision}`));
     if (process.env.WARDEN_PAGE_SCREENSHOT) await page.screenshot({ path: process.env.WARDEN_PAGE_SCREENSHOT as `${string}.png` });
 
     // A phone: one card per service, every word still there, nothing wider than the screen.

@@ -15,6 +15,10 @@ const status: PageStatus = {
   suppressed: [{ reconciler: 'services', object: 'web_api', action: 'update', reason: 'observe' }],
   held: [{ key: 'services/web_api', reason: 'flapping', until: '2026-12-06T02:00:00.000Z', why: 'corrected 5 times' }],
   errors: {},
+  corrections: [
+    { at: '2026-12-06T00:58:00.000Z', passId: 6, revision: 'sha256:abc123', reconciler: 'replicas', action: 'scale-service', object: 'web_<u>api</u>', partial: false },
+    { at: '2026-12-06T00:50:00.000Z', passId: 3, revision: 'sha256:9f0', reconciler: 'volumes', action: 'fix-volume', object: '/srv/pg', partial: true },
+  ],
 };
 
 describe('status page', () => {
@@ -44,6 +48,9 @@ describe('status page', () => {
     expect(html).toContain('2 services, 1 not healthy');
     expect(html).toContain('web_api: held (flapping)');
     expect(html).toContain('update web_api (services): suppressed, observe');
+    expect(html).toContain('<li><time>2026-12-06T00:58:00.000Z</time> scale-service <strong>web_&#60;u&#62;api&#60;/u&#62;</strong> (replicas) at sha256:abc123</li>');
+    expect(html).toContain('fix-volume <strong>/srv/pg</strong> (volumes, in part) at sha256:9f0');
+    expect(statusPage({})).toContain('Last corrections</h2><p class="empty">None since warden started.</p>');
   });
 
   it('shows the last rollout when the status carries one, and nothing of it when not', () => {

@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatApplySummary, formatPlan, planDocument } from '../../../src/commands/plan-format.js';
 import type { PassResult } from '../../../src/controller/controller.js';
+import { Corrections } from '../../../src/controller/corrections.js';
 import { statusOf } from '../../../src/controller/status.js';
 import type { FieldDiff } from '../../../src/desired-state/compose/normalize.js';
 import { isCredentialName, maskShown } from '../../../src/desired-state/redact.js';
@@ -143,7 +144,10 @@ describe('what plan and apply print', () => {
     const text = formatPlan(state, result(outcome));
     const json = JSON.stringify(planDocument(state, result(outcome), false), null, 2);
     const summary = formatApplySummary([result(outcome)], false);
-    const status = JSON.stringify(statusOf({ leader: true, loaded: state, loadError: undefined, failedRevision: undefined, engineAnswered: true, lastPass: result(outcome), held: [], quorum: undefined }));
+    const corrections = new Corrections();
+    corrections.record(result(outcome));
+    const status = JSON.stringify(statusOf({ leader: true, loaded: state, loadError: undefined, failedRevision: undefined, engineAnswered: true, lastPass: result(outcome), held: [], quorum: undefined, corrections: corrections.list() }));
+    if (outcome === 'applied') expect(corrections.list().length).toBe(Object.values(ACTIONS).length + 1);
     for (const out of [text, json, summary, status]) expectNoLeak(out);
     expect(text).toContain('TaskTemplate.ContainerSpec.Env[DB_PASSWORD]: "DB_PASSWORD=***" -> "DB_PASSWORD=***" (restarts)');
     expect(text).toContain('TaskTemplate.ContainerSpec.Env[GREETING]: "GREETING=hi" -> "GREETING=hello" (restarts)');
