@@ -41,6 +41,18 @@ export class TerminalActionError extends Error {
   override readonly name = 'TerminalActionError';
 }
 
+/**
+ * tookEffect says whether a node write that ended in `err` was done anyway. A manager that waits for the
+ * Raft to commit a role change answers DeadlineExceeded when the commit is slow (a loaded 20.10 did, and the
+ * promotion was made): the node is read back, and the write counts as applied when nothing is left to change.
+ * An engine that cannot even be read leaves the error as it was.
+ */
+async function tookEffect(port: DockerPort, nodeId: string, action: Action, err: unknown): Promise<boolean> {
+  if (!(err instanceof EngineError && err.code === 'no-quorum')) return false;
+  const now = await port.inspectNode(nodeId).catch(() => undefined);
+  return now !== undefined && mutateNode(now, action) === undefined;
+}
+
 /** applyAction carries out one action; the snapshot's object and version are used for the first try. */
 export async function applyAction(port: DockerPort, action: Action, snapshot: Observed, opts: ApplyOptions = {}): Promise<ApplyResult> {
   switch (action.kind) {
@@ -64,7 +76,11 @@ export async function applyAction(port: DockerPort, action: Action, snapshot: Ob
         const spec = mutateNode(node, action);
         if (!spec) return 'already';
         await opts.beforeWrite?.();
-        await port.updateNode(node.id, node.version, spec);
+        try {
+          await port.updateNode(node.id, node.version, spec);
+        } catch (err) {
+          if (!(await tookEffect(port, node.id, action, err))) throw err;
+        }
         return 'applied';
       });
     }

@@ -1,10 +1,11 @@
 // The spec mutations of the apply path: what each action sends, and when a fresh read needs no write.
 import { describe, expect, it } from 'vitest';
 import { applyAction, mutateNode, mutateService, TerminalActionError } from '../../../src/controller/apply.js';
+import { EngineError } from '../../../src/docker/errors.js';
 import type { DockerPort } from '../../../src/docker/port.js';
 import { FileRefusedError, type FilePort, type FixResult } from '../../../src/host/port.js';
-import type { Action } from '../../../src/reconcilers/types.js';
-import { fakeNode, fakeService } from '../../support/fake-port.js';
+import type { Action, Observed } from '../../../src/reconcilers/types.js';
+import { FakePort, fakeNode, fakeService } from '../../support/fake-port.js';
 
 const base = { reconciler: 'replicas', object: 'api', before: {}, after: {}, disruptive: false, ignored: false } as const;
 
@@ -82,5 +83,32 @@ describe('applyAction fix-volume', () => {
   it('turns a refusal (a symlink, a share gone) into a terminal error, and refuses without a file port', async () => {
     await expect(applyAction(port, fix, snapshot, { files: files(new FileRefusedError('/mnt/nas is a symlink')) })).rejects.toThrow(TerminalActionError);
     await expect(applyAction(port, fix, snapshot)).rejects.toThrow('this warden has no host root to change volumes under');
+  });
+});
+
+describe('applyAction on a node: a write the engine did not confirm in time', () => {
+  const promote: Action = { ...base, reconciler: 'managers', object: 'w1', kind: 'promote-node', nodeId: 'w1' };
+  const deadline = new EngineError('no-quorum', 'rpc error: code = DeadlineExceeded desc = context deadline exceeded', 500);
+  // A port whose node update answers `err`, having made the change first when `applies` is set.
+  function port(applies: boolean): FakePort {
+    const p = new FakePort([], [fakeNode('m1', 'manager', true), fakeNode('w1', 'worker')], 'm1');
+    const update = p.updateNode.bind(p);
+    p.updateNode = async (id, version, spec) => {
+      if (applies) await update(id, version, spec);
+      throw deadline;
+    };
+    return p;
+  }
+  const snapshot = (p: FakePort): Observed => ({ info: {} as never, nodes: p.nodes, services: [], tasks: [], at: 0 });
+
+  it('is applied when the node, read back, has the role asked for', async () => {
+    const p = port(true);
+    expect(await applyAction(p, promote, snapshot(p))).toBe('applied');
+    expect(p.calls.filter((c) => c.startsWith('inspectNode'))).toEqual(['inspectNode w1']);
+  });
+
+  it('fails as it did when the node still has its old role', async () => {
+    const p = port(false);
+    await expect(applyAction(p, promote, snapshot(p))).rejects.toBe(deadline);
   });
 });
