@@ -1,7 +1,7 @@
 // Issue 26 items 1-3 on the lab swarm: health beside sync, from the engine's own evidence. Services that
 // really reach each health (an image no node has, a constraint no node meets, a command that exits 1, a bind
-// source that does not exist; a health check that keeps a task starting for a while; a name not in the
-// swarm), seen through
+// source that does not exist, a task killed out of memory; a health check that keeps a task starting for a
+// while; a name not in the swarm), seen through
 // `warden status` (table, JSON, exit codes, --wait), `warden plan` (exit 0: a stack in sync whose tasks
 // fail is not drift), the daemon's /status and its warden_service_health metric.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -137,8 +137,10 @@ describe.concurrent('health beside sync', () => {
     const noNode = await create('nonode', ['--constraint', 'node.labels.warden-health == nowhere']);
     const exits = await create('exits', [], 'busybox:lab', ['sh', '-c', 'exit 1']);
     const noBind = await create('nobind', ['--mount', 'type=bind,source=/nonexistent/warden-health,target=/data']);
+    // Out of memory: `tail` keeps a line of /dev/zero (no newline ever comes) until the kernel kills it.
+    const oom = await create('oom', ['--limit-memory', '8m'], 'busybox:lab', ['sh', '-c', 'tail /dev/zero']);
     const ok = await create('ok', []);
-    const names = [noImage, noNode, exits, noBind, ok];
+    const names = [noImage, noNode, exits, noBind, oom, ok];
     const file = stateFile(names);
     // Every instance computes health, leader or not: any manager will do.
     const daemon = await startWardenRun(['-f', file, '--host', manager.host]);
@@ -156,12 +158,13 @@ describe.concurrent('health beside sync', () => {
 
     const rows = await waitUntil('every failing service to be degraded', async () => {
       const got = await statusJson(file, manager.host);
-      return [noImage, noNode, exits, noBind].every((n) => byName(got.services, n).health === 'degraded') ? got : undefined;
+      return [noImage, noNode, exits, noBind, oom].every((n) => byName(got.services, n).health === 'degraded') ? got : undefined;
     }, { timeoutMs: 120_000, intervalMs: 2000 });
     expect(rows.code).toBe(1);
     expect(byName(rows.services, noImage)).toMatchObject({ sync: 'in_sync', running: 0, desired: 1, reason: expect.stringMatching(/No such image|pull/i) });
     expect(byName(rows.services, noNode)).toMatchObject({ sync: 'in_sync', running: 0, reason: expect.stringContaining('no suitable node') });
     expect(byName(rows.services, exits)).toMatchObject({ sync: 'in_sync', running: 0, reason: expect.stringContaining('non-zero exit') });
+    expect(byName(rows.services, oom)).toMatchObject({ sync: 'in_sync', reason: expect.stringContaining('non-zero exit (137)') });
     expect(byName(rows.services, noBind)).toMatchObject({ sync: 'in_sync', running: 0, reason: expect.stringContaining('bind source path does not exist: /nonexistent/warden-health') });
     expect(byName(rows.services, ok)).toMatchObject({ sync: 'in_sync', health: 'healthy', running: 1, reason: '' });
     const table = await runWarden(['status', '-f', file, '--host', manager.host]);
@@ -179,12 +182,12 @@ describe.concurrent('health beside sync', () => {
     // The daemon: /status shows each beside its sync, the metric has every health at 0 or 1, and no drift.
     const status = await waitUntil('/status to show them degraded', async () => {
       const s = (await (await fetch(`${daemon.url}/status`)).json()) as { services: Row[]; drift: Record<string, unknown[]> };
-      return [noImage, noNode, exits, noBind].every((n) => byName(s.services ?? [], n)?.health === 'degraded') ? s : undefined;
+      return [noImage, noNode, exits, noBind, oom].every((n) => byName(s.services ?? [], n)?.health === 'degraded') ? s : undefined;
     }, { timeoutMs: 60_000, intervalMs: 1000 });
     expect(byName(status.services, noNode).reason).toContain('no suitable node');
     expect(status.drift.replicas).toEqual([]);
     const metrics = await (await fetch(`${daemon.url}/metrics`)).text();
-    for (const n of [noImage, noNode, exits, noBind]) {
+    for (const n of [noImage, noNode, exits, noBind, oom]) {
       expect(metrics).toContain(`warden_service_health{stack="",service="${n}",health="degraded"} 1`);
       for (const h of ['healthy', 'progressing', 'missing', 'suspended']) expect(metrics).toContain(`warden_service_health{stack="",service="${n}",health="${h}"} 0`);
       expect(metrics).not.toContain(`object="${n}"`);
