@@ -11,7 +11,6 @@ import { createDockerPort } from '../../src/docker/engine.js';
 import type { ServiceSpec, SwarmConfig, SwarmNetwork, SwarmSecret } from '../../src/docker/port.js';
 import type { LabNode } from '../../src/lab/lab.js';
 import { run } from '../../src/lab/exec.js';
-import { testLab } from './lab.js';
 import { waitUntil } from './wait.js';
 
 const NAMESPACE = 'com.docker.stack.namespace';
@@ -75,9 +74,6 @@ export async function stackObjects(node: LabNode, name: string): Promise<StackOb
 /** removeStack runs `docker stack rm` and waits until no object of the stack is left (networks go last). */
 export async function removeStack(node: LabNode, name: string): Promise<void> {
   await run('docker', ['-H', node.host, 'stack', 'rm', name], { timeoutMs: 60_000 }).catch(() => undefined);
-  // The test images' `sleep` ignores SIGTERM, so each task would hold its network for the 10 s stop grace:
-  // its containers go at once instead (a stack's removal took 14 s, 4 s so).
-  await removeContainers(name);
   await waitUntil(`stack ${name} removed`, async () => {
     const left = await stackObjects(node, name);
     if (left.services.length + left.configs.length + left.secrets.length > 0) {
@@ -88,16 +84,6 @@ export async function removeStack(node: LabNode, name: string): Promise<void> {
     for (const n of left.networks) await stackPort(node).removeNetwork(n.id).catch(() => undefined);
     return left.networks.length === 0;
   }, { timeoutMs: 90_000, intervalMs: 500 });
-}
-
-// removeContainers force-removes the containers of stack `name` on every running node of the test lab.
-async function removeContainers(name: string): Promise<void> {
-  const lab = testLab();
-  await Promise.all(lab.nodes.filter((n) => lab.isRunning(n)).map(async (n) => {
-    const ids = await run('docker', ['-H', n.host, 'ps', '-aq', '--filter', `label=${NAMESPACE}=${name}`], { timeoutMs: 30_000 }).catch(() => '');
-    const list = ids.split('\n').filter((id) => id !== '');
-    if (list.length > 0) await run('docker', ['-H', n.host, 'rm', '-f', ...list], { timeoutMs: 30_000 }).catch(() => undefined);
-  }));
 }
 
 /**
